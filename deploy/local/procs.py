@@ -1,0 +1,163 @@
+"""Start, health-check and stop the dev stack's server processes.
+
+Every process we start gets a directory under the state directory holding its data, its log
+and its pid file; stopping kills exactly the PIDs we recorded, nothing found by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+class StartError(RuntimeError):
+    """A server did not start or did not become healthy; the message says which and where."""
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def tcp_open(port: int, host: str = HOST) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def http_ok(url: str, *, insecure_tls: bool = False) -> bool:
+    """Whether a GET of the URL answers 2xx (TLS unverified when asked: dev certificates)."""
+    context = ssl._create_unverified_context() if insecure_tls else None
+    try:
+        with urllib.request.urlopen(url, timeout=1, context=context) as response:
+            return 200 <= int(response.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours is not alive for our purposes.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+@dataclass
+class ManagedProcess:
+    """One server process: where it keeps its files, and how to start and stop it."""
+
+    name: str
+    home: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "log"
+
+    def pid(self) -> int | None:
+        """The recorded PID when that process still runs."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def start(
+        self,
+        cmd: Sequence[str],
+        *,
+        healthy: Callable[[], bool],
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> int:
+        """Start the command in its own session, logging to its log file; wait until healthy."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.pid() is not None:
+            raise StartError(f"{self.name} already runs as PID {self.pid()}; stop it first")
+        with self.log_file.open("ab") as log:
+            log.write(f"\n--- start {time.strftime('%Y-%m-%dT%H:%M:%S')}: {list(cmd)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                list(cmd),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+                cwd=self.home,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise StartError(
+                    f"{self.name} exited with code {proc.returncode} while starting; "
+                    f"see {self.log_file}:\n{self.log_tail()}"
+                )
+            if healthy():
+                return proc.pid
+            time.sleep(0.1)
+        self.stop()
+        raise StartError(
+            f"{self.name} not healthy after {timeout:.0f}s; see {self.log_file}:\n{self.log_tail()}"
+        )
+
+    def stop(self, *, grace: float = 15.0) -> None:
+        """SIGTERM the recorded PID's process group, SIGKILL after the grace period."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            while pid_alive(pid):
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""

@@ -1,0 +1,1 @@
+"""The catalog: models, sessions, repositories and migrations."""

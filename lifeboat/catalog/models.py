@@ -1,0 +1,240 @@
+"""The catalog: every kind Lifeboat keeps, as typed SQLAlchemy 2.x models.
+
+Every object carries uid, name, org_id, labels, owner_id (the token subject), created_at and
+updated_at; names are unique per owner and kind (two users may each have a cluster `prod`).
+References between objects are by uid. Secrets are stored only as ciphertext
+(`*_ciphertext` columns, see `lifeboat.secrets`).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+DEFAULT_ORG = "default"
+# Owner of objects the platform creates itself (built-in roles, users seen in tokens).
+SYSTEM_OWNER = "system"
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, dict[str, str]: JSON}
+
+
+class CatalogObject(Base):
+    """The fields every catalog object has."""
+
+    __abstract__ = True
+
+    uid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uid)
+    name: Mapped[str] = mapped_column(String(253))
+    org_id: Mapped[str] = mapped_column(String(64), default=DEFAULT_ORG)
+    labels: Mapped[dict[str, str]] = mapped_column(default=dict)
+    owner_id: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("org_id", "owner_id", "name"),)
+
+
+class User(CatalogObject):
+    """A person seen in a token or invited; `subject` is the provider's user id."""
+
+    __tablename__ = "users"
+    subject: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    # False once the provider no longer knows the user: shown as `Unknown (<user id>)`.
+    in_provider: Mapped[bool] = mapped_column(default=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Group(CatalogObject):
+    """A provider group, by the name the token's groups claim carries."""
+
+    __tablename__ = "groups"
+
+
+class Role(CatalogObject):
+    """A built-in or custom role: a set of permissions (see `lifeboat.rbac`)."""
+
+    __tablename__ = "roles"
+    builtin: Mapped[bool] = mapped_column(default=False)
+    permissions: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class SubjectKind(enum.StrEnum):
+    USER = "user"
+    GROUP = "group"
+    EVERYONE = "everyone"
+
+
+class RoleBinding(CatalogObject):
+    """A user (by subject) or group (by name) holding a role."""
+
+    __tablename__ = "role_bindings"
+    role_uid: Mapped[str] = mapped_column(ForeignKey("roles.uid", ondelete="CASCADE"))
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(255))
+
+
+class CloudAccount(CatalogObject):
+    __tablename__ = "cloud_accounts"
+    provider: Mapped[str] = mapped_column(String(32))
+    # Public part shown to users (access key id, tenant, project).
+    identity: Mapped[str] = mapped_column(String(255), default="")
+    credentials_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BackupLocation(CatalogObject):
+    __tablename__ = "backup_locations"
+    provider: Mapped[str] = mapped_column(String(32), default="s3")
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    bucket: Mapped[str] = mapped_column(String(63))
+    region: Mapped[str] = mapped_column(String(64), default="")
+    prefix: Mapped[str] = mapped_column(String(1024), default="")
+    cloud_account_uid: Mapped[str | None] = mapped_column(String(36))
+    # The data mover encrypts every chunk with this key.
+    encryption_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class SchedulePolicy(CatalogObject):
+    __tablename__ = "schedule_policies"
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    retention: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Rule(CatalogObject):
+    """Pre- or post-exec rules: pod selector, container, actions."""
+
+    __tablename__ = "rules"
+    rules: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class ClusterStatus(enum.StrEnum):
+    PENDING = "Pending"
+    ONLINE = "Online"
+    OFFLINE = "Offline"
+    FAILED = "Failed"
+    DELETE_PENDING = "DeletePending"
+
+
+class Cluster(CatalogObject):
+    """A protected cluster, its kubeconfig (encrypted) and its last inventory."""
+
+    __tablename__ = "clusters"
+    server_url: Mapped[str] = mapped_column(String(2048))
+    kubeconfig_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    provider: Mapped[str] = mapped_column(String(32), default="kubernetes")
+    status: Mapped[str] = mapped_column(String(16), default=ClusterStatus.PENDING)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    kubernetes_version: Mapped[str] = mapped_column(String(64), default="")
+    namespaces: Mapped[list[Any]] = mapped_column(default=list)
+    application_count: Mapped[int] = mapped_column(default=0)
+    pvc_count: Mapped[int] = mapped_column(default=0)
+    pvc_requested_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    protected_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    virtual_machines: Mapped[list[Any]] = mapped_column(default=list)
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BackupSchedule(CatalogObject):
+    __tablename__ = "backup_schedules"
+    policy_uid: Mapped[str] = mapped_column(ForeignKey("schedule_policies.uid"))
+    cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    suspended: Mapped[bool] = mapped_column(default=False)
+
+
+class Backup(CatalogObject):
+    __tablename__ = "backups"
+    cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
+    location_uid: Mapped[str] = mapped_column(ForeignKey("backup_locations.uid"))
+    schedule_uid: Mapped[str | None] = mapped_column(String(36))
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="Pending")
+    stage: Mapped[str] = mapped_column(String(32), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    resource_count: Mapped[int] = mapped_column(default=0)
+    volume_count: Mapped[int] = mapped_column(default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    resources: Mapped[list[Any]] = mapped_column(default=list)
+    volumes: Mapped[list[Any]] = mapped_column(default=list)
+    manifest_key: Mapped[str] = mapped_column(String(1024), default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Restore(CatalogObject):
+    __tablename__ = "restores"
+    backup_uid: Mapped[str] = mapped_column(ForeignKey("backups.uid"))
+    cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="Pending")
+    stage: Mapped[str] = mapped_column(String(32), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    resources: Mapped[list[Any]] = mapped_column(default=list)
+    volumes: Mapped[list[Any]] = mapped_column(default=list)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Share(CatalogObject):
+    """An object shared with a user, a group or everyone at an access level."""
+
+    __tablename__ = "shares"
+    object_kind: Mapped[str] = mapped_column(String(32))
+    object_uid: Mapped[str] = mapped_column(String(36), index=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    access: Mapped[str] = mapped_column(String(16))
+
+
+class License(CatalogObject):
+    __tablename__ = "licenses"
+    kind: Mapped[str] = mapped_column(String(32), default="trial")
+    key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    node_limit: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Setting(CatalogObject):
+    """A deployment setting (for example `mode`), by name, with a JSON value."""
+
+    __tablename__ = "settings"
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)

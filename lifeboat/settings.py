@@ -1,0 +1,77 @@
+"""Settings from the environment (`LIFEBOAT_` prefix), with a development default for each.
+
+Outside development the default secrets are refused: a production deployment that forgot to
+set its encryption key must not start encrypting kubeconfigs with a key everyone knows.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "lifeboat-dev-secret-key-do-not-use-in-production"
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Mode(enum.StrEnum):
+    """Deployment mode: classic (cloud accounts, VMs) or federated (cluster discovery)."""
+
+    CLASSIC = "classic"
+    FEDERATED = "federated"
+
+
+class Settings(BaseSettings):
+    """Everything a Lifeboat process needs to know about where it runs."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFEBOAT_", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    mode: Mode = Mode.CLASSIC
+
+    # Catalog: `sqlite:///path` or `postgresql://user@host:port/db`.
+    database_url: str = "sqlite:///lifeboat.db"
+    # Encrypts secrets at rest (kubeconfigs, cloud keys, location keys).
+    secret_key: str = DEV_SECRET_KEY
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_api_key: str | None = None
+    temporal_tls: bool = False
+    task_queue: str = "lifeboat"
+    temporal_ui_url: str | None = None
+
+    # OIDC: the issuer's discovery document is at <issuer>/.well-known/openid-configuration.
+    oidc_issuer: str = "http://127.0.0.1:5556"
+    oidc_audience: str = "lifeboat"
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "RS384", "RS512"])
+    # Dotted claim paths: Keycloak puts roles in `realm_access.roles`, Okta uses `groups`.
+    oidc_claim_user_id: str = "sub"
+    oidc_claim_username: str = "preferred_username"
+    oidc_claim_email: str = "email"
+    oidc_claim_groups: str = "groups"
+    oidc_claim_roles: str = "realm_access.roles"
+    oidc_jwks_cache_seconds: int = 300
+
+    # The object store the platform reports on in its service status (None: not reported).
+    s3_endpoint: str | None = None
+
+    cluster_sync_interval_seconds: int = Field(default=300, ge=30)
+    # Bounds what a user may send: kubeconfigs beyond this are refused with 413.
+    max_request_bytes: int = 1024 * 1024
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.environment is not Environment.DEVELOPMENT and self.secret_key == DEV_SECRET_KEY:
+            raise ValueError(
+                "LIFEBOAT_SECRET_KEY is the development default; set a random secret "
+                "(for example `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("LIFEBOAT_SECRET_KEY must be at least 16 characters long")
+        return self
