@@ -1,0 +1,1 @@
+"""Temporal activities: everything that touches a cluster, a bucket or the catalog."""

@@ -1,0 +1,39 @@
+"""Activities that write workflow results into the catalog."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from lifeboat.catalog.models import Cluster, ClusterStatus, utcnow
+from workflows.contracts import ClusterSyncResult, RecordInventoryInput
+from workflows.errors import CLUSTER_NOT_FOUND
+
+
+class CatalogActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def record_inventory(self, input: RecordInventoryInput) -> ClusterSyncResult:
+        """Record a sync: status and reason always; the inventory only when it was taken."""
+        inventory = input.inventory
+        async with self._sessions.begin() as session:
+            cluster = await session.get(Cluster, input.cluster_uid, with_for_update=True)
+            if cluster is None:
+                raise ApplicationError(
+                    f"cluster {input.cluster_uid} is gone", type=CLUSTER_NOT_FOUND
+                )
+            cluster.status = inventory.status
+            cluster.status_reason = inventory.reason
+            cluster.last_synced_at = utcnow()
+            if inventory.status == ClusterStatus.ONLINE:
+                cluster.kubernetes_version = inventory.kubernetes_version
+                cluster.namespaces = inventory.namespaces
+                cluster.application_count = inventory.application_count
+                cluster.pvc_count = inventory.pvc_count
+                cluster.pvc_requested_bytes = inventory.pvc_requested_bytes
+            return ClusterSyncResult(
+                cluster_uid=cluster.uid, status=cluster.status, reason=cluster.status_reason
+            )

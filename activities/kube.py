@@ -1,0 +1,120 @@
+"""Activities that talk to protected clusters through the Kubernetes API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import kubernetes.client
+import kubernetes.config
+import urllib3
+from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from lifeboat.catalog.models import Cluster, ClusterStatus
+from lifeboat.kubeconfig import parse_kubeconfig
+from lifeboat.secrets import SecretBox
+from workflows.contracts import ClusterInventory, ClusterSyncInput
+from workflows.errors import CLUSTER_NOT_FOUND
+
+# (connect, read) seconds for each API call: an unreachable cluster must not hang a worker.
+REQUEST_TIMEOUT = (5, 30)
+PAGE_SIZE = 500
+# Control-plane namespaces: their workloads are the platform's, not the users' applications.
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+
+def api_client(kubeconfig: dict[str, Any]) -> kubernetes.client.ApiClient:
+    """A client for one cluster, from a validated kubeconfig; no retries of its own."""
+    configuration = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
+    configuration.retries = 0
+    return kubernetes.client.ApiClient(configuration)
+
+
+def paginate(list_call: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
+    """Every item of a list call, page by page."""
+    token = None
+    while True:
+        page = list_call(
+            limit=PAGE_SIZE, _continue=token, _request_timeout=REQUEST_TIMEOUT, **kwargs
+        )
+        yield from page.items
+        token = page.metadata._continue
+        if not token:
+            return
+
+
+def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
+    """Reach the cluster and count what runs there; say why when it cannot be reached."""
+    try:
+        with api_client(kubeconfig) as client:
+            version = kubernetes.client.VersionApi(client).get_code(
+                _request_timeout=REQUEST_TIMEOUT
+            )
+            core = kubernetes.client.CoreV1Api(client)
+            apps = kubernetes.client.AppsV1Api(client)
+            namespaces = sorted(ns.metadata.name for ns in paginate(core.list_namespace))
+            applications = sum(
+                1
+                for list_call in (
+                    apps.list_deployment_for_all_namespaces,
+                    apps.list_stateful_set_for_all_namespaces,
+                    apps.list_daemon_set_for_all_namespaces,
+                )
+                for workload in paginate(list_call)
+                if workload.metadata.namespace not in SYSTEM_NAMESPACES
+            )
+            pvcs = list(paginate(core.list_persistent_volume_claim_for_all_namespaces))
+    except ApiException as exc:
+        if exc.status in (401, 403):
+            return ClusterInventory(
+                status=ClusterStatus.FAILED,
+                reason=f"the API server refused the kubeconfig's credentials: "
+                f"{exc.status} {exc.reason}; replace the kubeconfig",
+            )
+        return ClusterInventory(
+            status=ClusterStatus.OFFLINE,
+            reason=f"the API server answered {exc.status} {exc.reason}",
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return ClusterInventory(
+            status=ClusterStatus.OFFLINE, reason=f"cannot reach the API server: {exc}"
+        )
+    requested = 0
+    for pvc in pvcs:
+        storage = ((pvc.spec.resources and pvc.spec.resources.requests) or {}).get("storage")
+        if storage:
+            requested += int(parse_quantity(storage))
+    return ClusterInventory(
+        status=ClusterStatus.ONLINE,
+        kubernetes_version=version.git_version,
+        namespaces=namespaces,
+        application_count=applications,
+        pvc_count=len(pvcs),
+        pvc_requested_bytes=requested,
+    )
+
+
+class KubeActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
+        self._sessions = sessions
+        self._secrets = secrets
+
+    async def kubeconfig(self, cluster_uid: str) -> dict[str, Any]:
+        """The cluster's kubeconfig, decrypted here and never passed on through history."""
+        async with self._sessions() as session:
+            cluster = await session.get(Cluster, cluster_uid)
+        if cluster is None:
+            raise ApplicationError(f"cluster {cluster_uid} is gone", type=CLUSTER_NOT_FOUND)
+        return parse_kubeconfig(self._secrets.decrypt(cluster.kubeconfig_ciphertext))
+
+    @activity.defn
+    async def take_inventory(self, input: ClusterSyncInput) -> ClusterInventory:
+        """Take a cluster's inventory: version, namespaces, applications, PVCs."""
+        kubeconfig = await self.kubeconfig(input.cluster_uid)
+        return await asyncio.to_thread(collect_inventory, kubeconfig)

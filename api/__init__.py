@@ -1,0 +1,1 @@
+"""The HTTP API: authenticates, authorizes, then reads the catalog or starts workflows."""

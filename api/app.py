@@ -1,0 +1,101 @@
+"""The app factory: settings in, a FastAPI app out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import lifeboat
+from api.auth import OidcVerifier
+from api.deps import AppState, TemporalConnection
+from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.routes import clusters, health, status
+from lifeboat.catalog.session import create_engine, create_sessionmaker
+from lifeboat.secrets import SecretBox
+from lifeboat.settings import Settings
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit with 413 before a route reads them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = (
+            b'{"error":{"code":"too_large","message":"the request body is over '
+            + str(self.limit).encode()
+            + b' bytes; send less","field":null}}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for the given settings (from the environment when None)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.lifeboat = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            secrets=SecretBox(settings.secret_key),
+            verifier=OidcVerifier(settings),
+            temporal=TemporalConnection(settings),
+        )
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Lifeboat",
+        version=lifeboat.__version__,
+        description="Backup and restore for Kubernetes applications.",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(status.router, prefix="/api/v1")
+    app.include_router(clusters.router, prefix="/api/v1")
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    return app

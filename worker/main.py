@@ -1,0 +1,65 @@
+"""Worker: connect to Temporal, register workflows and activities, drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.catalog import CatalogActivities
+from activities.kube import KubeActivities
+from lifeboat.catalog.session import create_engine, create_sessionmaker
+from lifeboat.secrets import SecretBox
+from lifeboat.settings import Settings
+from lifeboat.temporal import connect
+from workflows.cluster_sync import ClusterSyncWorkflow
+
+log = logging.getLogger("lifeboat.worker")
+
+WORKFLOWS = [ClusterSyncWorkflow]
+# Shorter than a pod's default 30 s termination grace period, so draining finishes first.
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
+
+def build_worker(client: Client, settings: Settings) -> Worker:
+    """A worker with every workflow and activity, each activity class built once."""
+    sessions = create_sessionmaker(create_engine(settings.database_url))
+    secrets = SecretBox(settings.secret_key)
+    kube = KubeActivities(sessions, secrets)
+    catalog = CatalogActivities(sessions)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[kube.take_inventory, catalog.record_inventory],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def run(settings: Settings) -> None:
+    client = await connect(settings)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        log.info(
+            "worker polling task queue %s on %s", settings.task_queue, settings.temporal_address
+        )
+        await stop.wait()
+        log.info("draining: finishing running activities before exit")
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run(Settings()))
+
+
+if __name__ == "__main__":
+    main()

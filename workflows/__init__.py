@@ -1,0 +1,1 @@
+"""Temporal workflows: pure orchestration of activities (no I/O, clocks or randomness)."""

@@ -1,0 +1,11 @@
+"""Deterministic workflow and schedule ids, from business keys."""
+
+from __future__ import annotations
+
+
+def cluster_sync_schedule_id(cluster_uid: str) -> str:
+    return f"cluster-sync-{cluster_uid}"
+
+
+def cluster_sync_workflow_id(cluster_uid: str) -> str:
+    return f"cluster-sync-{cluster_uid}"

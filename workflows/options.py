@@ -1,0 +1,29 @@
+"""Named timeout and retry presets: every activity call uses one of these."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+
+# A call to a protected cluster's API: bounded, retried a few times, then reported.
+KUBE_QUERY: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=90),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=3,
+        non_retryable_error_types=["ClusterNotFound"],
+    ),
+}
+
+# A catalog write: quick, retried until the database is back.
+CATALOG_WRITE: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=["ClusterNotFound"],
+    ),
+}
