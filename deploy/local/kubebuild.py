@@ -51,13 +51,16 @@ def _run(cmd: list[str], **kwargs: object) -> None:
 
 
 def _private_apt_config(root: Path) -> list[str]:
-    """apt options for a private config whose deb-src entries mirror the machine's deb entries."""
+    """apt options for a private config: the machine's own sources, binary and source entries.
+
+    Its own package lists too, so the build needs no `apt-get update` of the system's lists.
+    """
     for sub in ("etc/sources.list.d", "lists/partial", "cache/archives/partial"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     for source in glob.glob("/etc/apt/sources.list.d/*.sources"):
         text = Path(source).read_text()
         (root / "etc/sources.list.d" / Path(source).name).write_text(
-            text.replace("Types: deb\n", "Types: deb-src\n")
+            text.replace("Types: deb\n", "Types: deb deb-src\n")
         )
     return [
         "-o", f"Dir::Etc::SourceList={root}/etc/none.list",
@@ -79,7 +82,7 @@ def build() -> dict[str, Path]:
         debs.mkdir()
         apt_opts = _private_apt_config(work / "apt")
         _run(["apt-get", *apt_opts, "update"])
-        _run(["apt-get", "download", *BUILD_PACKAGES], cwd=debs)
+        _run(["apt-get", *apt_opts, "download", *BUILD_PACKAGES], cwd=debs)
         for deb in sorted(debs.glob("*.deb")):
             _run(["dpkg", "-x", str(deb), str(prefix)])
         src_dir = work / "src"

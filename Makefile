@@ -1,0 +1,45 @@
+# Lifeboat: `make up` runs the platform on its embedded defaults, `make test` passes the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: setup up down status test lint lock bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+# The virtualenv, and kube-apiserver built once from Debian's source package (cached).
+setup: $(STAMP)
+	$(BIN)/python -m deploy.local.kubebuild
+
+up: setup
+	$(BIN)/python -m deploy.local.stack up
+
+down:
+	$(BIN)/python -m deploy.local.stack down
+
+status:
+	$(BIN)/python -m deploy.local.stack status
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python -m pytest tests/bench -q
+
+lock:
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
+
+clean: down
+	rm -rf .state

@@ -1,0 +1,265 @@
+"""Registering clusters and reading their inventory, through the API, on the real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import kubernetes.client
+import kubernetes.config
+import pytest
+import yaml
+from temporalio.client import Client
+
+from deploy.local.procs import free_port
+from deploy.local.stack import Stack
+from tests.api.helpers import unique, wait_for_sync
+from tests.conftest import Users
+
+
+@pytest.fixture(scope="module")
+def kube(stack: Stack) -> Iterator[kubernetes.client.ApiClient]:
+    client = kubernetes.config.new_client_from_config(config_file=stack.kubeconfig)
+    yield client
+    client.close()
+
+
+def _namespace(kube: kubernetes.client.ApiClient, name: str) -> None:
+    kubernetes.client.CoreV1Api(kube).create_namespace(
+        kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name))
+    )
+
+
+def _deployment(kube: kubernetes.client.ApiClient, namespace: str, name: str) -> None:
+    labels = {"app": name}
+    kubernetes.client.AppsV1Api(kube).create_namespaced_deployment(
+        namespace,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+                },
+            },
+        },
+    )
+
+
+def _pvc(kube: kubernetes.client.ApiClient, namespace: str, name: str, size: str) -> None:
+    kubernetes.client.CoreV1Api(kube).create_namespaced_persistent_volume_claim(
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": size}},
+            },
+        },
+    )
+
+
+def _register(api: httpx.Client, kubeconfig: str, name: str | None = None) -> dict[str, Any]:
+    response = api.post(
+        "/api/v1/clusters", json={"name": name or unique("cluster"), "kubeconfig": kubeconfig}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_inventory_shows_namespaces_workloads_and_pvcs(
+    as_user: Users, kubeconfig_text: str, kube: kubernetes.client.ApiClient
+) -> None:
+    api = as_user("infraadmin")
+    first, second = unique("inv-a"), unique("inv-b")
+    _namespace(kube, first)
+    _deployment(kube, first, "web")
+
+    registered = _register(api, kubeconfig_text)
+    assert registered["status"] == "Pending"
+    assert "kubeconfig" not in registered
+    cluster = wait_for_sync(api, registered["uid"])
+    assert cluster["status"] == "Online", cluster["status_reason"]
+    assert cluster["kubernetes_version"].startswith("v1.20")
+    assert first in cluster["namespaces"] and "default" in cluster["namespaces"]
+    assert cluster["application_count"] >= 1
+
+    # Changes in the cluster show up after an on-demand sync.
+    _namespace(kube, second)
+    _deployment(kube, second, "api")
+    _pvc(kube, second, "data", "1Gi")
+    _pvc(kube, second, "logs", "512Mi")
+    response = api.post(f"/api/v1/clusters/{cluster['uid']}/sync")
+    assert response.status_code == 202, response.text
+    synced = wait_for_sync(api, cluster["uid"], after=cluster["last_synced_at"])
+    assert second in synced["namespaces"]
+    assert synced["application_count"] == cluster["application_count"] + 1
+    assert synced["pvc_count"] == cluster["pvc_count"] + 2
+    assert synced["pvc_requested_bytes"] == cluster["pvc_requested_bytes"] + (1024 + 512) * 2**20
+
+
+def _edited(kubeconfig: str, edit: Any) -> str:
+    config = yaml.safe_load(kubeconfig)
+    edit(config)
+    return yaml.safe_dump(config)
+
+
+def _user(config: dict[str, Any]) -> dict[str, Any]:
+    user: dict[str, Any] = config["users"][0]["user"]
+    return user
+
+
+BAD_KUBECONFIGS = {
+    "not yaml": (lambda k: "clusters: [unclosed", "not valid YAML"),
+    "not a mapping": (lambda k: "- just\n- a list\n", "YAML mapping"),
+    "no current context": (
+        lambda k: _edited(k, lambda c: c.pop("current-context")),
+        "current-context",
+    ),
+    "unknown context": (
+        lambda k: _edited(k, lambda c: c.update({"current-context": "elsewhere"})),
+        "no entry named 'elsewhere'",
+    ),
+    "server not a url": (
+        lambda k: _edited(k, lambda c: c["clusters"][0]["cluster"].update(server="localhost")),
+        "server",
+    ),
+    "exec plugin": (
+        lambda k: _edited(
+            k, lambda c: _user(c).update({"exec": {"command": "sh", "args": ["-c", "id"]}})
+        ),
+        ".exec",
+    ),
+    "file reference": (
+        lambda k: _edited(k, lambda c: _user(c).update({"client-certificate": "/etc/passwd"})),
+        "refers to a file",
+    ),
+    "no credentials": (
+        lambda k: _edited(k, lambda c: c["users"][0].update(user={})),
+        "has no credentials",
+    ),
+    "bad base64": (
+        lambda k: _edited(k, lambda c: _user(c).update({"client-key-data": "not base64!"})),
+        "not valid base64",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_KUBECONFIGS, ids=list(BAD_KUBECONFIGS))
+def test_bad_kubeconfig_is_refused_with_the_reason_and_nothing_is_stored(
+    as_user: Users, kubeconfig_text: str, case: str
+) -> None:
+    api = as_user("appadmin")
+    make, expected = BAD_KUBECONFIGS[case]
+    before = api.get("/api/v1/clusters").json()["count"]
+    name = unique("bad")
+    response = api.post(
+        "/api/v1/clusters", json={"name": name, "kubeconfig": make(kubeconfig_text)}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "kubeconfig"
+    assert expected in error["message"]
+    assert api.get("/api/v1/clusters").json()["count"] == before
+
+
+def test_unreachable_cluster_is_recorded_offline_with_the_reason(
+    as_user: Users, kubeconfig_text: str
+) -> None:
+    api = as_user("infraadmin")
+    closed = free_port()
+    kubeconfig = _edited(
+        kubeconfig_text,
+        lambda c: c["clusters"][0]["cluster"].update(server=f"https://127.0.0.1:{closed}"),
+    )
+    cluster = wait_for_sync(api, _register(api, kubeconfig)["uid"])
+    assert cluster["status"] == "Offline"
+    assert "cannot reach the API server" in cluster["status_reason"]
+    assert cluster["server_url"] == f"https://127.0.0.1:{closed}"
+    listed = {c["uid"] for c in api.get("/api/v1/clusters").json()["items"]}
+    assert cluster["uid"] in listed
+
+
+def test_refused_credentials_mark_the_cluster_failed(as_user: Users, kubeconfig_text: str) -> None:
+    api = as_user("infraadmin")
+
+    def token_only(config: dict[str, Any]) -> None:
+        config["users"][0]["user"] = {"token": "not-a-valid-token"}
+
+    cluster = wait_for_sync(api, _register(api, _edited(kubeconfig_text, token_only))["uid"])
+    assert cluster["status"] == "Failed"
+    assert "refused the kubeconfig's credentials" in cluster["status_reason"]
+
+
+def test_names_are_unique_per_owner_and_clusters_private(
+    as_user: Users, kubeconfig_text: str
+) -> None:
+    name = unique("prod")
+    mine = _register(as_user("infraadmin"), kubeconfig_text, name)
+    again = as_user("infraadmin").post(
+        "/api/v1/clusters", json={"name": name, "kubeconfig": kubeconfig_text}
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["field"] == "name"
+    theirs = _register(as_user("appuser"), kubeconfig_text, name)
+    assert theirs["uid"] != mine["uid"]
+
+    assert as_user("appuser").get(f"/api/v1/clusters/{mine['uid']}").status_code == 404
+    assert as_user("appuser").post(f"/api/v1/clusters/{mine['uid']}/sync").status_code == 404
+    assert as_user("appuser").delete(f"/api/v1/clusters/{mine['uid']}").status_code == 404
+    listed = {c["uid"] for c in as_user("appuser").get("/api/v1/clusters").json()["items"]}
+    assert theirs["uid"] in listed and mine["uid"] not in listed
+
+
+def test_delete_removes_the_cluster_and_its_sync_schedule(
+    as_user: Users, kubeconfig_text: str, stack: Stack
+) -> None:
+    api = as_user("appadmin")
+    cluster = wait_for_sync(api, _register(api, kubeconfig_text)["uid"])
+    assert api.delete(f"/api/v1/clusters/{cluster['uid']}").status_code == 204
+    assert api.get(f"/api/v1/clusters/{cluster['uid']}").status_code == 404
+
+    async def schedule_ids() -> list[str]:
+        client = await Client.connect(stack.temporal_address)
+        return [s.id async for s in await client.list_schedules()]
+
+    assert f"cluster-sync-{cluster['uid']}" not in asyncio.run(schedule_ids())
+
+
+def test_no_kubeconfig_in_workflow_history(
+    as_user: Users, kubeconfig_text: str, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    cluster = wait_for_sync(api, _register(api, kubeconfig_text)["uid"])
+    key_data = _user(yaml.safe_load(kubeconfig_text))["client-key-data"]
+
+    async def histories() -> list[str]:
+        client = await Client.connect(stack.temporal_address)
+        found = []
+        query = f'LifeboatCluster = "{cluster["uid"]}"'
+        async for execution in client.list_workflows(query):
+            history = await client.get_workflow_handle(
+                execution.id, run_id=execution.run_id
+            ).fetch_history()
+            found.append(history.to_json())
+        return found
+
+    recorded: list[str] = []
+    deadline = time.monotonic() + 20
+    while not recorded and time.monotonic() < deadline:  # visibility lags a little
+        recorded = asyncio.run(histories())
+        time.sleep(0.2)
+    assert recorded, "the sync left no workflow history to check"
+    for history in recorded:
+        assert cluster["uid"] in history
+        assert key_data not in history and "BEGIN" not in history

@@ -1,0 +1,93 @@
+"""Shared fixtures: the real dev stack, started once per test session on free ports."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.local import postgres
+from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
+from deploy.local.stack import Stack, down, up
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require_postgres() -> None:
+    """PostgreSQL must be there in CI; elsewhere its absence skips the PostgreSQL variant."""
+    if postgres.reachable():
+        return
+    message = f"PostgreSQL is not reachable at {postgres.ADMIN_URL}"
+    if IN_CI:
+        pytest.fail(f"{message}; CI needs it (CI=true)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this session, dropped afterwards."""
+    require_postgres()
+    name = f"lifeboat_test_{secrets.token_hex(4)}"
+    url = postgres.ensure_database(name)
+    yield url
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[Stack]:
+    """Every server, the api and the worker, as `make up` starts them, on free ports."""
+    state = tmp_path_factory.mktemp("stack")
+    try:
+        yield up(state, fixed_ports=False, database_url=postgres_url)
+    finally:
+        down(state)
+
+
+@pytest.fixture(scope="session")
+def provider(stack: Stack) -> OidcProvider:
+    return OidcProvider(stack.oidc_issuer, CLIENT_ID, CLIENT_SECRET, 0)
+
+
+class Users:
+    """API clients signed in as the seeded users, with real tokens from the provider."""
+
+    def __init__(self, stack: Stack, provider: OidcProvider) -> None:
+        self._stack = stack
+        self._provider = provider
+        self._clients: dict[str, httpx.Client] = {}
+
+    def __call__(self, username: str) -> httpx.Client:
+        if username not in self._clients:
+            token = password_token(self._provider, username)
+            self._clients[username] = httpx.Client(
+                base_url=self._stack.api_url,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+        return self._clients[username]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+@pytest.fixture(scope="session")
+def as_user(stack: Stack, provider: OidcProvider) -> Iterator[Users]:
+    users = Users(stack, provider)
+    yield users
+    users.close()
+
+
+@pytest.fixture(scope="session")
+def anonymous(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def kubeconfig_text(stack: Stack) -> str:
+    return Path(stack.kubeconfig).read_text()
