@@ -37,6 +37,6 @@ class SecretBox:
 
 def redact(secret: str, *, keep: int = 4) -> str:
     """A hint of a secret for display: its last few characters, never the whole."""
-    if len(secret) <= keep * 2:
+    if keep <= 0 or len(secret) <= keep * 2:
         return "****"
     return "****" + secret[-keep:]

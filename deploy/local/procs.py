@@ -84,9 +84,11 @@ def pid_alive(pid: int) -> bool:
             return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    # A leader shows Z while its other threads still wind down (and hold its sockets).
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z" or threads > 1
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -34,38 +34,32 @@ def _namespace(kube: kubernetes.client.ApiClient, name: str) -> None:
 
 
 def _deployment(kube: kubernetes.client.ApiClient, namespace: str, name: str) -> None:
+    k8s = kubernetes.client
     labels = {"app": name}
-    kubernetes.client.AppsV1Api(kube).create_namespaced_deployment(
-        namespace,
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": "app", "image": "busybox"}]},
-                },
-            },
-        },
+    deployment = k8s.V1Deployment(
+        metadata=k8s.V1ObjectMeta(name=name),
+        spec=k8s.V1DeploymentSpec(
+            replicas=1,
+            selector=k8s.V1LabelSelector(match_labels=labels),
+            template=k8s.V1PodTemplateSpec(
+                metadata=k8s.V1ObjectMeta(labels=labels),
+                spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="app", image="busybox")]),
+            ),
+        ),
     )
+    k8s.AppsV1Api(kube).create_namespaced_deployment(namespace, deployment)
 
 
 def _pvc(kube: kubernetes.client.ApiClient, namespace: str, name: str, size: str) -> None:
-    kubernetes.client.CoreV1Api(kube).create_namespaced_persistent_volume_claim(
-        namespace,
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": size}},
-            },
-        },
+    k8s = kubernetes.client
+    claim = k8s.V1PersistentVolumeClaim(
+        metadata=k8s.V1ObjectMeta(name=name),
+        spec=k8s.V1PersistentVolumeClaimSpec(
+            access_modes=["ReadWriteOnce"],
+            resources=k8s.V1VolumeResourceRequirements(requests={"storage": size}),
+        ),
     )
+    k8s.CoreV1Api(kube).create_namespaced_persistent_volume_claim(namespace, claim)
 
 
 def _register(api: httpx.Client, kubeconfig: str, name: str | None = None) -> dict[str, Any]:
@@ -108,7 +102,7 @@ def test_inventory_shows_namespaces_workloads_and_pvcs(
     assert synced["pvc_requested_bytes"] == cluster["pvc_requested_bytes"] + (1024 + 512) * 2**20
 
 
-def _edited(kubeconfig: str, edit: Any) -> str:
+def _edited(kubeconfig: str, edit: Callable[[dict[str, Any]], Any]) -> str:
     config = yaml.safe_load(kubeconfig)
     edit(config)
     return yaml.safe_dump(config)
@@ -119,7 +113,7 @@ def _user(config: dict[str, Any]) -> dict[str, Any]:
     return user
 
 
-BAD_KUBECONFIGS = {
+BAD_KUBECONFIGS: dict[str, tuple[Callable[[str], str], str]] = {
     "not yaml": (lambda k: "clusters: [unclosed", "not valid YAML"),
     "not a mapping": (lambda k: "- just\n- a list\n", "YAML mapping"),
     "no current context": (

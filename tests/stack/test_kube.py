@@ -36,9 +36,7 @@ def _cluster(home: Path) -> KubeCluster:
 
 
 def _api(cluster: KubeCluster) -> client.ApiClient:
-    api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=str(cluster.kubeconfig)
-    )
+    api: client.ApiClient = config.new_client_from_config(config_file=str(cluster.kubeconfig))
     return api
 
 
