@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import lifeboat
 from api.auth import OidcVerifier
+from api.authz import ensure_builtin_roles
 from api.deps import AppState, TemporalConnection
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.routes import clusters, health, status
@@ -75,10 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session:
+            await ensure_builtin_roles(session)
         app.state.lifeboat = AppState(
             settings=settings,
             engine=engine,
-            sessions=create_sessionmaker(engine),
+            sessions=sessions,
             secrets=SecretBox(settings.secret_key),
             verifier=OidcVerifier(settings),
             temporal=TemporalConnection(settings),

@@ -32,6 +32,11 @@ class NotFound(LifeboatError):
     code = "not_found"
 
 
+class Forbidden(LifeboatError):
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(LifeboatError):
     status = 409
     code = "conflict"
@@ -112,5 +117,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }

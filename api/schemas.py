@@ -60,5 +60,9 @@ class ClusterRead(ObjectRead):
     last_synced_at: datetime | None
 
 
+class KubeconfigReplace(BaseModel):
+    kubeconfig: str = Field(description="A whole self-contained kubeconfig (YAML)")
+
+
 class Accepted(BaseModel):
     message: str

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     oidc_claim_groups: str = "groups"
     oidc_claim_roles: str = "realm_access.roles"
     oidc_jwks_cache_seconds: int = 300
+    # Provider groups or roles that carry a Lifeboat role, e.g. {"backup-admins":
+    # "lifeboat.super-admin"}; more mappings are role bindings made through the API.
+    role_mapping: dict[str, str] = Field(default_factory=dict)
 
     # The object store the platform reports on in its service status (None: not reported).
     s3_endpoint: str | None = None

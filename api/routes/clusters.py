@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, status
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, status
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import (
     Client,
@@ -19,17 +20,24 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, StateDep, TemporalDep
-from api.errors import Conflict, NotFound, Unprocessable
-from api.schemas import Accepted, ClusterCreate, ClusterRead, ListOf
-from lifeboat.catalog.models import Cluster
-from lifeboat.kubeconfig import KubeconfigError, parse_kubeconfig, summarize
+from api.authz import Authorize, AuthzContext
+from api.deps import StateDep, TemporalDep
+from api.errors import Conflict, Forbidden, Unprocessable
+from api.schemas import Accepted, ClusterCreate, ClusterRead, KubeconfigReplace, ListOf
+from lifeboat.catalog.models import BackupSchedule, Cluster
+from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
+from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
 from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.contracts import ClusterSyncInput
 from workflows.ids import cluster_sync_schedule_id, cluster_sync_workflow_id
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
+
+CreateCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.CREATE))]
+ViewCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.VIEW))]
+EditCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.EDIT))]
+DeleteCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.DELETE))]
 
 OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
 CLUSTER = SearchAttributeKey.for_keyword("LifeboatCluster")
@@ -63,30 +71,24 @@ def _sync_schedule(cluster: Cluster, settings: Settings) -> Schedule:
     )
 
 
-async def _owned_cluster(session: SessionDep, principal: PrincipalDep, uid: str) -> Cluster:
-    cluster = await session.get(Cluster, uid)
-    if cluster is None or cluster.owner_id != principal.subject:
-        raise NotFound(f"no cluster {uid}")
-    return cluster
+def _validated(kubeconfig: str) -> KubeconfigSummary:
+    try:
+        return summarize(parse_kubeconfig(kubeconfig))
+    except KubeconfigError as exc:
+        raise Unprocessable(f"kubeconfig {exc}", field="kubeconfig") from None
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def register_cluster(
-    body: ClusterCreate,
-    principal: PrincipalDep,
-    session: SessionDep,
-    state: StateDep,
-    temporal: TemporalDep,
+    body: ClusterCreate, ctx: CreateCluster, state: StateDep, temporal: TemporalDep
 ) -> ClusterRead:
     """Register a cluster by kubeconfig; its first sync starts at once, then periodically."""
-    try:
-        summary = summarize(parse_kubeconfig(body.kubeconfig))
-    except KubeconfigError as exc:
-        raise Unprocessable(f"kubeconfig {exc}", field="kubeconfig") from None
+    summary = _validated(body.kubeconfig)
+    session = ctx.session
     cluster = Cluster(
         name=body.name,
         labels=body.labels,
-        owner_id=principal.subject,
+        owner_id=ctx.caller.subject,
         server_url=summary.server_url,
         kubeconfig_ciphertext=state.secrets.encrypt(body.kubeconfig),
     )
@@ -106,31 +108,23 @@ async def register_cluster(
 
 
 @router.get("")
-async def list_clusters(principal: PrincipalDep, session: SessionDep) -> ListOf[ClusterRead]:
-    """The caller's clusters with their last inventory."""
-    rows = await session.scalars(
-        select(Cluster).where(Cluster.owner_id == principal.subject).order_by(Cluster.name)
-    )
+async def list_clusters(ctx: ViewCluster) -> ListOf[ClusterRead]:
+    """The clusters the caller owns or that are shared with them, with their last inventory."""
+    rows = await ctx.session.scalars(ctx.visible(Cluster).order_by(Cluster.name, Cluster.uid))
     items = [ClusterRead.model_validate(c) for c in rows]
     return ListOf(items=items, count=len(items))
 
 
 @router.get("/{uid}")
-async def get_cluster(uid: str, principal: PrincipalDep, session: SessionDep) -> ClusterRead:
-    return ClusterRead.model_validate(await _owned_cluster(session, principal, uid))
+async def get_cluster(uid: str, ctx: ViewCluster) -> ClusterRead:
+    return ClusterRead.model_validate(await ctx.load(Cluster, uid))
 
 
 @router.post("/{uid}/sync", status_code=status.HTTP_202_ACCEPTED)
-async def sync_cluster(
-    uid: str,
-    principal: PrincipalDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> Accepted:
+async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Accepted:
     """Sync now; a sync already running is not doubled."""
-    cluster = await _owned_cluster(session, principal, uid)
-    await _trigger_sync(temporal, cluster, settings)
+    cluster = await ctx.load(Cluster, uid)
+    await _trigger_sync(temporal, cluster, ctx.settings)
     return Accepted(message=f"sync of cluster {cluster.name} started")
 
 
@@ -148,11 +142,18 @@ async def _trigger_sync(temporal: Client, cluster: Cluster, settings: Settings) 
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_cluster(
-    uid: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
-) -> None:
-    """Remove a cluster from Lifeboat (the cluster itself is untouched) and stop its syncs."""
-    cluster = await _owned_cluster(session, principal, uid)
+async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) -> None:
+    """Remove a cluster from Lifeboat (the cluster itself is untouched) and stop its syncs.
+
+    Refused while backup schedules exist on it, for super admins too: delete them first.
+    """
+    cluster = await ctx.load(Cluster, uid)
+    session = ctx.session
+    schedules = await session.scalar(select(func.count()).where(BackupSchedule.cluster_uid == uid))
+    if schedules:
+        raise Conflict(
+            f"cluster {cluster.name} has {schedules} backup schedule(s): delete them first"
+        )
     try:
         await temporal.get_schedule_handle(cluster_sync_schedule_id(uid)).delete()
     except RPCError as exc:
@@ -160,3 +161,26 @@ async def delete_cluster(
             raise
     await session.delete(cluster)
     await session.commit()
+
+
+@router.get("/{uid}/kubeconfig")
+async def get_kubeconfig(uid: str, ctx: ViewCluster, state: StateDep) -> KubeconfigReplace:
+    """The kubeconfig, to its owner only: a super admin may replace another's, never read it."""
+    cluster = await ctx.load(Cluster, uid)
+    if cluster.owner_id != ctx.caller.subject:
+        raise Forbidden("only the cluster's owner may view its kubeconfig; you may replace it")
+    return KubeconfigReplace(kubeconfig=state.secrets.decrypt(cluster.kubeconfig_ciphertext))
+
+
+@router.put("/{uid}/kubeconfig")
+async def replace_kubeconfig(
+    uid: str, body: KubeconfigReplace, ctx: EditCluster, state: StateDep, temporal: TemporalDep
+) -> ClusterRead:
+    """Replace the kubeconfig as a whole (validated first), then sync with it."""
+    cluster = await ctx.load(Cluster, uid)
+    summary = _validated(body.kubeconfig)
+    cluster.kubeconfig_ciphertext = state.secrets.encrypt(body.kubeconfig)
+    cluster.server_url = summary.server_url
+    await ctx.session.commit()
+    await _trigger_sync(temporal, cluster, ctx.settings)
+    return ClusterRead.model_validate(cluster)

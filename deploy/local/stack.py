@@ -24,6 +24,7 @@ from deploy.local.kube import running_kube, start_kube, stop_kube
 from deploy.local.oidc import (
     CLIENT_ID,
     DEV_PASSWORD,
+    ROLE_GROUPS,
     SEEDED_USERS,
     running_oidc,
     start_oidc,
@@ -75,6 +76,10 @@ class Stack:
             "LIFEBOAT_OIDC_ISSUER": self.oidc_issuer,
             "LIFEBOAT_OIDC_AUDIENCE": CLIENT_ID,
             "LIFEBOAT_S3_ENDPOINT": self.s3_endpoint,
+            # Each seeded role group carries its built-in role.
+            "LIFEBOAT_ROLE_MAPPING": json.dumps(
+                {group: f"lifeboat.{role}" for role, group in ROLE_GROUPS.items()}
+            ),
         }
 
 

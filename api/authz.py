@@ -1,0 +1,226 @@
+"""The one guard: every route declares what it needs as `Authorize(kind, action)`.
+
+The guard resolves the caller's roles (static role mapping from settings, plus role bindings
+of the user and its groups), checks the role permission on RBAC kinds and the mode, and hands
+the route an `AuthzContext` that loads objects only when the caller may see them (404
+otherwise) and may take the action (403 when visible but not permitted).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Principal
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.errors import Forbidden, NotFound
+from lifeboat.catalog.models import (
+    SYSTEM_OWNER,
+    CatalogObject,
+    Group,
+    Role,
+    RoleBinding,
+    Share,
+    User,
+    utcnow,
+)
+from lifeboat.rbac.access import AccessLevel, Caller, Grant, ShareSubject, object_access
+from lifeboat.rbac.matrix import (
+    BUILTIN_DESCRIPTIONS,
+    BUILTIN_PERMISSIONS,
+    MODE_KINDS_DISABLED,
+    MODE_ROLES,
+    RBAC_KINDS,
+    Action,
+    BuiltinRole,
+    Kind,
+    Permission,
+)
+from lifeboat.settings import Settings
+
+T = TypeVar("T", bound=CatalogObject)
+
+# Seen-in-token bookkeeping is refreshed at most this often per user.
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+_ROLE_NAMESPACE = uuid.UUID("6f1c8a52-1d0e-4b8e-9a43-3f8e2b0c9d11")
+
+
+def builtin_role_uid(role: BuiltinRole) -> str:
+    """Built-in roles have the same uid in every deployment."""
+    return str(uuid.uuid5(_ROLE_NAMESPACE, role.value))
+
+
+async def ensure_builtin_roles(session: AsyncSession) -> None:
+    """Keep the built-in role rows equal to the matrix (run at start-up)."""
+    for role, permissions in BUILTIN_PERMISSIONS.items():
+        row = await session.get(Role, builtin_role_uid(role))
+        if row is None:
+            row = Role(uid=builtin_role_uid(role), name=role.value, owner_id=SYSTEM_OWNER)
+            session.add(row)
+        row.builtin = True
+        row.permissions = sorted(permissions)
+        row.description = BUILTIN_DESCRIPTIONS[role]
+    await session.commit()
+
+
+async def _record_user(session: AsyncSession, principal: Principal) -> None:
+    """Remember users and groups seen in tokens, so owners and share targets have names."""
+    user = await session.scalar(select(User).where(User.subject == principal.subject))
+    now = utcnow()
+    if user is None:
+        try:
+            async with session.begin_nested():
+                session.add(
+                    User(
+                        name=principal.username,
+                        owner_id=SYSTEM_OWNER,
+                        subject=principal.subject,
+                        email=principal.email,
+                        last_seen_at=now,
+                    )
+                )
+        except IntegrityError:  # a concurrent first request recorded the same user
+            pass
+    elif user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_RESOLUTION:
+        user.last_seen_at, user.email, user.in_provider = now, principal.email, True
+        user.name = principal.username
+    if principal.groups:
+        known = set(
+            await session.scalars(select(Group.name).where(Group.name.in_(principal.groups)))
+        )
+        for name in sorted(set(principal.groups) - known):
+            try:
+                async with session.begin_nested():
+                    session.add(Group(name=name, owner_id=SYSTEM_OWNER))
+            except IntegrityError:
+                pass
+    await session.commit()
+
+
+async def resolve_caller(session: AsyncSession, principal: Principal, settings: Settings) -> Caller:
+    """The caller's roles and permissions in force now, in the deployment's mode."""
+    await _record_user(session, principal)
+    claimed = {*principal.groups, *principal.provider_roles}
+    names = {settings.role_mapping[c] for c in claimed if c in settings.role_mapping}
+    bound = await session.scalars(
+        select(Role)
+        .join(RoleBinding, RoleBinding.role_uid == Role.uid)
+        .where(
+            or_(
+                and_(
+                    RoleBinding.subject_kind == ShareSubject.USER,
+                    RoleBinding.subject == principal.subject,
+                ),
+                and_(
+                    RoleBinding.subject_kind == ShareSubject.GROUP,
+                    RoleBinding.subject.in_(principal.groups),
+                ),
+            )
+        )
+    )
+    custom: set[Permission] = set()
+    for role in bound:
+        names.add(role.name)
+        if not role.builtin:
+            custom.update(Permission(p) for p in role.permissions if p in Permission)
+    builtin_names = {r.value for r in BuiltinRole}
+    allowed = {r.value for r in MODE_ROLES[settings.mode]}
+    # A built-in role absent from this mode (app admin in federated) carries nothing.
+    roles = {n for n in names if n in allowed or n not in builtin_names}
+    permissions = set(custom)
+    for name in roles & builtin_names:
+        permissions |= BUILTIN_PERMISSIONS[BuiltinRole(name)]
+    return Caller(
+        subject=principal.subject,
+        username=principal.username,
+        groups=frozenset(principal.groups),
+        roles=frozenset(roles),
+        permissions=frozenset(permissions),
+    )
+
+
+def _grants_to(caller: Caller) -> ColumnElement[bool]:
+    return or_(
+        Share.subject_kind == ShareSubject.EVERYONE,
+        and_(Share.subject_kind == ShareSubject.USER, Share.subject == caller.subject),
+        and_(Share.subject_kind == ShareSubject.GROUP, Share.subject.in_(caller.groups)),
+    )
+
+
+@dataclass
+class AuthzContext:
+    """What a route may do, for the caller, on its kind."""
+
+    caller: Caller
+    kind: Kind
+    action: Action
+    session: AsyncSession
+    settings: Settings
+
+    async def grants(self, uid: str) -> list[Grant]:
+        rows = await self.session.scalars(
+            select(Share).where(Share.object_kind == self.kind, Share.object_uid == uid)
+        )
+        return [Grant(s.subject_kind, s.subject, s.access) for s in rows]
+
+    async def access(self, obj: CatalogObject) -> AccessLevel | None:
+        return object_access(self.caller, self.kind, obj.owner_id, await self.grants(obj.uid))
+
+    async def load(self, model: type[T], uid: str, *, needs: AccessLevel | None = None) -> T:
+        """The object when the caller may take this route's action on it."""
+        obj = await self.session.get(model, uid)
+        level = await self.access(obj) if obj is not None else None
+        if obj is None or level is None:
+            raise NotFound(f"no {self.kind.value.rstrip('s')} {uid}")
+        needed = needs or (
+            AccessLevel.VIEW if self.action in (Action.VIEW, Action.CREATE) else AccessLevel.FULL
+        )
+        if not level.allows(needed):
+            raise Forbidden(
+                f"this {self.kind.value.rstrip('s')} is shared with you for {level} access; "
+                f"to {self.action} it you need {needed} access: ask its owner"
+            )
+        return obj
+
+    def visible(self, model: type[T]) -> Select[T]:
+        """A query of the objects of the kind the caller may see."""
+        query = select(model)
+        if self.caller.is_super_admin:
+            return query
+        shared = exists().where(
+            Share.object_kind == self.kind,
+            Share.object_uid == model.uid,
+            _grants_to(self.caller),
+        )
+        return query.where(or_(model.owner_id == self.caller.subject, shared))
+
+
+class Authorize:
+    """The guard dependency: `Annotated[AuthzContext, Depends(Authorize(kind, action))]`."""
+
+    def __init__(self, kind: Kind, action: Action) -> None:
+        self.kind = kind
+        self.action = action
+
+    async def __call__(
+        self, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+    ) -> AuthzContext:
+        if self.kind in MODE_KINDS_DISABLED[settings.mode]:
+            raise NotFound(f"{self.kind} are not available in {settings.mode} mode")
+        caller = await resolve_caller(session, principal, settings)
+        if not caller.roles:
+            raise Forbidden(
+                f"{principal.username} has no Lifeboat role: ask an administrator to assign one"
+            )
+        if self.kind in RBAC_KINDS and not caller.can(Permission.of(self.kind, self.action)):
+            raise Forbidden(
+                f"your roles ({', '.join(sorted(caller.roles))}) do not allow you to "
+                f"{self.action} {self.kind}"
+            )
+        return AuthzContext(caller, self.kind, self.action, session, settings)
