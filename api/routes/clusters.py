@@ -21,6 +21,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
+from api.crud import list_visible
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.schemas import Accepted, ClusterCreate, ClusterRead, KubeconfigReplace, ListOf
@@ -110,8 +111,7 @@ async def register_cluster(
 @router.get("")
 async def list_clusters(ctx: ViewCluster) -> ListOf[ClusterRead]:
     """The clusters the caller owns or that are shared with them, with their last inventory."""
-    rows = await ctx.session.scalars(ctx.visible(Cluster).order_by(Cluster.name, Cluster.uid))
-    items = [ClusterRead.model_validate(c) for c in rows]
+    items = [ClusterRead.model_validate(c) for c in await list_visible(ctx, Cluster)]
     return ListOf(items=items, count=len(items))
 
 

@@ -1,0 +1,41 @@
+"""Steps every resource route shares: save under a per-owner unique name, list the visible."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+from api.authz import AuthzContext
+from api.errors import Conflict
+from lifeboat.catalog.models import CatalogObject
+
+T = TypeVar("T", bound=CatalogObject)
+
+
+def singular(ctx: AuthzContext) -> str:
+    return ctx.kind.value.removesuffix("s").replace("-", " ")
+
+
+async def save_unique(ctx: AuthzContext, obj: T) -> T:
+    """Add or update the object; a name the owner already uses for this kind is a 409."""
+    ctx.session.add(obj)
+    try:
+        await ctx.session.flush()
+    except IntegrityError:
+        await ctx.session.rollback()
+        raise Conflict(
+            f"a {singular(ctx)} named {obj.name!r} already exists for its owner; "
+            "choose another name",
+            field="name",
+        ) from None
+    await ctx.session.commit()
+    await ctx.session.refresh(obj)
+    return obj
+
+
+async def list_visible(ctx: AuthzContext, model: type[T]) -> Sequence[T]:
+    """The objects of the kind the caller owns, or that are shared with them, by name."""
+    rows = await ctx.session.scalars(ctx.visible(model).order_by(model.name, model.uid))
+    return rows.all()
