@@ -85,8 +85,11 @@ class OidcVerifier:
             if self._jwks_client is None or stale:
                 self._jwks_client = jwt.PyJWKClient(
                     self.discovery()["jwks_uri"],
-                    cache_keys=True,
+                    # The key set is cached (lifespan); caching keys by id as well would keep
+                    # a key the provider retired verifying tokens until evicted.
+                    cache_keys=False,
                     lifespan=self._settings.oidc_jwks_cache_seconds,
+                    cooldown_duration=self._settings.oidc_jwks_refetch_cooldown_seconds,
                     timeout=5,
                 )
                 self._discovered_at = time.monotonic()

@@ -48,6 +48,7 @@ T = TypeVar("T", bound=CatalogObject)
 
 # Seen-in-token bookkeeping is refreshed at most this often per user.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+_PERMISSION_VALUES = frozenset(p.value for p in Permission)
 _ROLE_NAMESPACE = uuid.UUID("6f1c8a52-1d0e-4b8e-9a43-3f8e2b0c9d11")
 
 
@@ -128,7 +129,7 @@ async def resolve_caller(session: AsyncSession, principal: Principal, settings: 
     for role in bound:
         names.add(role.name)
         if not role.builtin:
-            custom.update(Permission(p) for p in role.permissions if p in Permission)
+            custom.update(Permission(p) for p in role.permissions if p in _PERMISSION_VALUES)
     builtin_names = {r.value for r in BuiltinRole}
     allowed = {r.value for r in MODE_ROLES[settings.mode]}
     # A built-in role absent from this mode (app admin in federated) carries nothing.
@@ -153,15 +154,37 @@ def _grants_to(caller: Caller) -> ColumnElement[bool]:
     )
 
 
+def check_allowed(caller: Caller, kind: Kind, action: Action, settings: Settings) -> None:
+    """The mode offers the kind, and on RBAC kinds a role of the caller permits the action."""
+    if kind in MODE_KINDS_DISABLED[settings.mode]:
+        raise NotFound(f"{kind} are not available in {settings.mode} mode")
+    if kind in RBAC_KINDS and not caller.can(Permission.of(kind, action)):
+        raise Forbidden(
+            f"your roles ({', '.join(sorted(caller.roles)) or 'none'}) do not allow you to "
+            f"{action} {kind}"
+        )
+
+
 @dataclass
-class AuthzContext:
-    """What a route may do, for the caller, on its kind."""
+class Access:
+    """A signed-in caller, before any kind is chosen (profile, shares of any kind)."""
 
     caller: Caller
-    kind: Kind
-    action: Action
     session: AsyncSession
     settings: Settings
+
+    def for_kind(self, kind: Kind, action: Action) -> AuthzContext:
+        """The context for acting on a kind known only from the request body."""
+        check_allowed(self.caller, kind, action, self.settings)
+        return AuthzContext(self.caller, self.session, self.settings, kind, action)
+
+
+@dataclass
+class AuthzContext(Access):
+    """What a route may do, for the caller, on its kind."""
+
+    kind: Kind
+    action: Action
 
     async def grants(self, uid: str) -> list[Grant]:
         rows = await self.session.scalars(
@@ -201,8 +224,19 @@ class AuthzContext:
         return query.where(or_(model.owner_id == self.caller.subject, shared))
 
 
+async def _caller(
+    principal: Principal, session: AsyncSession, settings: Settings, *, needs_role: bool
+) -> Caller:
+    caller = await resolve_caller(session, principal, settings)
+    if needs_role and not caller.roles:
+        raise Forbidden(
+            f"{principal.username} has no Lifeboat role: ask an administrator to assign one"
+        )
+    return caller
+
+
 class Authorize:
-    """The guard dependency: `Annotated[AuthzContext, Depends(Authorize(kind, action))]`."""
+    """The guard: `Annotated[AuthzContext, Depends(Authorize(kind, action))]` in a route."""
 
     def __init__(self, kind: Kind, action: Action) -> None:
         self.kind = kind
@@ -211,16 +245,19 @@ class Authorize:
     async def __call__(
         self, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
     ) -> AuthzContext:
-        if self.kind in MODE_KINDS_DISABLED[settings.mode]:
-            raise NotFound(f"{self.kind} are not available in {settings.mode} mode")
-        caller = await resolve_caller(session, principal, settings)
-        if not caller.roles:
-            raise Forbidden(
-                f"{principal.username} has no Lifeboat role: ask an administrator to assign one"
-            )
-        if self.kind in RBAC_KINDS and not caller.can(Permission.of(self.kind, self.action)):
-            raise Forbidden(
-                f"your roles ({', '.join(sorted(caller.roles))}) do not allow you to "
-                f"{self.action} {self.kind}"
-            )
-        return AuthzContext(caller, self.kind, self.action, session, settings)
+        caller = await _caller(principal, session, settings, needs_role=True)
+        check_allowed(caller, self.kind, self.action, settings)
+        return AuthzContext(caller, session, settings, self.kind, self.action)
+
+
+class SignedIn:
+    """The guard for routes not tied to one kind: any signed-in caller (with a role if asked)."""
+
+    def __init__(self, *, needs_role: bool = True) -> None:
+        self.needs_role = needs_role
+
+    async def __call__(
+        self, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+    ) -> Access:
+        caller = await _caller(principal, session, settings, needs_role=self.needs_role)
+        return Access(caller, session, settings)

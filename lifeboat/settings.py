@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     oidc_claim_groups: str = "groups"
     oidc_claim_roles: str = "realm_access.roles"
     oidc_jwks_cache_seconds: int = 300
+    # A token naming an unknown key refetches the JWKS (rotation), at most this often, so
+    # forged key ids cannot flood the provider.
+    oidc_jwks_refetch_cooldown_seconds: float = 5.0
     # Provider groups or roles that carry a Lifeboat role, e.g. {"backup-admins":
     # "lifeboat.super-admin"}; more mappings are role bindings made through the API.
     role_mapping: dict[str, str] = Field(default_factory=dict)
