@@ -13,7 +13,18 @@ from api.auth import OidcVerifier
 from api.authz import ensure_builtin_roles
 from api.deps import AppState, TemporalConnection
 from api.errors import ERROR_RESPONSES, install_error_handlers
-from api.routes import clusters, health, status
+from api.routes import (
+    backup_locations,
+    cloud_accounts,
+    clusters,
+    health,
+    roles,
+    rules,
+    schedule_policies,
+    shares,
+    status,
+    users,
+)
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
@@ -101,5 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(clusters.router, prefix="/api/v1")
+    app.include_router(roles.router, prefix="/api/v1")
+    app.include_router(users.router, prefix="/api/v1")
+    app.include_router(shares.router, prefix="/api/v1")
+    app.include_router(schedule_policies.router, prefix="/api/v1")
+    app.include_router(rules.router, prefix="/api/v1")
+    app.include_router(cloud_accounts.router, prefix="/api/v1")
+    app.include_router(backup_locations.router, prefix="/api/v1")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app

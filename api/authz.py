@@ -200,13 +200,13 @@ class AuthzContext(Access):
         obj = await self.session.get(model, uid)
         level = await self.access(obj) if obj is not None else None
         if obj is None or level is None:
-            raise NotFound(f"no {self.kind.value.rstrip('s')} {uid}")
+            raise NotFound(f"no {self.kind.noun} {uid}")
         needed = needs or (
             AccessLevel.VIEW if self.action in (Action.VIEW, Action.CREATE) else AccessLevel.FULL
         )
         if not level.allows(needed):
             raise Forbidden(
-                f"this {self.kind.value.rstrip('s')} is shared with you for {level} access; "
+                f"this {self.kind.noun} is shared with you for {level} access; "
                 f"to {self.action} it you need {needed} access: ask its owner"
             )
         return obj

@@ -5,29 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from api.authz import AuthzContext
 from api.errors import Conflict
-from lifeboat.catalog.models import CatalogObject
+from lifeboat.catalog.models import CatalogObject, Share
 
 T = TypeVar("T", bound=CatalogObject)
 
 
-def singular(ctx: AuthzContext) -> str:
-    return ctx.kind.value.removesuffix("s").replace("-", " ")
-
-
 async def save_unique(ctx: AuthzContext, obj: T) -> T:
     """Add or update the object; a name the owner already uses for this kind is a 409."""
+    name = obj.name  # a rollback expires a loaded object's attributes
     ctx.session.add(obj)
     try:
         await ctx.session.flush()
     except IntegrityError:
         await ctx.session.rollback()
         raise Conflict(
-            f"a {singular(ctx)} named {obj.name!r} already exists for its owner; "
-            "choose another name",
+            f"a {ctx.kind.noun} named {name!r} already exists for its owner; choose another name",
             field="name",
         ) from None
     await ctx.session.commit()
@@ -39,3 +36,12 @@ async def list_visible(ctx: AuthzContext, model: type[T]) -> Sequence[T]:
     """The objects of the kind the caller owns, or that are shared with them, by name."""
     rows = await ctx.session.scalars(ctx.visible(model).order_by(model.name, model.uid))
     return rows.all()
+
+
+async def delete_object(ctx: AuthzContext, obj: CatalogObject) -> None:
+    """Delete the object and its shares."""
+    await ctx.session.execute(
+        delete(Share).where(Share.object_kind == ctx.kind, Share.object_uid == obj.uid)
+    )
+    await ctx.session.delete(obj)
+    await ctx.session.commit()

@@ -12,15 +12,17 @@ from temporalio.worker import Worker
 
 from activities.catalog import CatalogActivities
 from activities.kube import KubeActivities
+from activities.locations import LocationActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import connect
 from workflows.cluster_sync import ClusterSyncWorkflow
+from workflows.location_check import LocationCheckWorkflow
 
 log = logging.getLogger("lifeboat.worker")
 
-WORKFLOWS = [ClusterSyncWorkflow]
+WORKFLOWS = [ClusterSyncWorkflow, LocationCheckWorkflow]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
@@ -31,11 +33,12 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     secrets = SecretBox(settings.secret_key)
     kube = KubeActivities(sessions, secrets)
     catalog = CatalogActivities(sessions)
+    locations = LocationActivities(sessions, secrets)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[kube.take_inventory, catalog.record_inventory],
+        activities=[kube.take_inventory, catalog.record_inventory, locations.check_location],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

@@ -38,3 +38,23 @@ class ClusterSyncResult:
     cluster_uid: str
     status: str
     reason: str = ""
+
+
+@dataclass
+class LocationCheckInput:
+    """Where a backup location's bucket is; the activity fetches the account's credentials."""
+
+    endpoint: str
+    bucket: str
+    region: str = ""
+    prefix: str = ""
+    cloud_account_uid: str = ""
+
+
+@dataclass
+class LocationCheckResult:
+    """Whether the bucket can be used; else the reason and the field a user should correct."""
+
+    ok: bool
+    reason: str = ""
+    field: str = ""

@@ -27,3 +27,10 @@ CATALOG_WRITE: dict[str, Any] = {
         non_retryable_error_types=["ClusterNotFound"],
     ),
 }
+
+# Reaching a bucket to validate a backup location while the caller waits: each try is short,
+# a refusal is a result rather than an error, and only an unexpected failure is tried again.
+LOCATION_CHECK: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=25),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2),
+}

@@ -21,7 +21,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
-from api.crud import list_visible
+from api.crud import delete_object, list_visible
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.schemas import Accepted, ClusterCreate, ClusterRead, KubeconfigReplace, ListOf
@@ -159,8 +159,7 @@ async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) ->
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-    await session.delete(cluster)
-    await session.commit()
+    await delete_object(ctx, cluster)
 
 
 @router.get("/{uid}/kubeconfig")

@@ -146,7 +146,10 @@ def up(
     if api.pid() is None:
         api.start(
             [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-             "--host", HOST, "--port", str(ports["api"]), "--no-access-log"],
+             "--host", HOST, "--port", str(ports["api"]), "--no-access-log",
+             # Longer than a load balancer's idle timeout (60 s), so the server never closes
+             # a kept-alive connection just as a client reuses it.
+             "--timeout-keep-alive", "75"],
             env=env,
             healthy=lambda: http_ok(f"{stack.api_url}/healthz"),
         )  # fmt: skip

@@ -26,6 +26,13 @@ class Kind(enum.StrEnum):
     BACKUPS = "backups"
     RESTORES = "restores"
 
+    @property
+    def noun(self) -> str:
+        """One object of the kind, in words: `schedule policy`."""
+        return _NOUNS.get(self, self.value.removesuffix("s").replace("-", " "))
+
+
+_NOUNS = {Kind.SCHEDULE_POLICIES: "schedule policy", Kind.USERS_GROUPS: "user or group"}
 
 RBAC_KINDS = (
     Kind.CLOUD_ACCOUNTS,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import time
 import uuid
 from typing import Any
 
 import httpx
+from temporalio.client import Client, WorkflowHistory
 
 
 def unique(prefix: str) -> str:
@@ -26,3 +30,41 @@ def wait_for_sync(
             return cluster
         assert time.monotonic() < deadline, f"no sync recorded within {timeout}s: {cluster}"
         time.sleep(0.3)
+
+
+def decoded(history: WorkflowHistory) -> str:
+    """A history with its payloads decoded: they are base64 in its JSON form."""
+    texts = [history.to_json()]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("data"), str) and "metadata" in node:
+                texts.append(base64.b64decode(node["data"]).decode(errors="replace"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(history.to_json()))
+    return "\n".join(texts)
+
+
+def workflow_histories(temporal_address: str, query: str, *, mentioning: str) -> list[str]:
+    """The decoded histories of the workflows the visibility query finds, once one of them
+    mentions `mentioning` (visibility lags a little behind the workflows)."""
+
+    async def fetch() -> list[str]:
+        client = await Client.connect(temporal_address)
+        return [
+            decoded(await client.get_workflow_handle(e.id, run_id=e.run_id).fetch_history())
+            async for e in client.list_workflows(query)
+        ]
+
+    deadline = time.monotonic() + 20
+    while True:
+        recorded = asyncio.run(fetch())
+        if any(mentioning in h for h in recorded):
+            return recorded
+        assert time.monotonic() < deadline, f"no workflow history mentions {mentioning}"
+        time.sleep(0.2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from temporalio.client import Client
 
 from deploy.local.procs import free_port
 from deploy.local.stack import Stack
-from tests.api.helpers import unique, wait_for_sync
+from tests.api.helpers import unique, wait_for_sync, workflow_histories
 from tests.conftest import Users
 
 
@@ -237,23 +236,8 @@ def test_no_kubeconfig_in_workflow_history(
     cluster = wait_for_sync(api, _register(api, kubeconfig_text)["uid"])
     key_data = _user(yaml.safe_load(kubeconfig_text))["client-key-data"]
 
-    async def histories() -> list[str]:
-        client = await Client.connect(stack.temporal_address)
-        found = []
-        query = f'LifeboatCluster = "{cluster["uid"]}"'
-        async for execution in client.list_workflows(query):
-            history = await client.get_workflow_handle(
-                execution.id, run_id=execution.run_id
-            ).fetch_history()
-            found.append(history.to_json())
-        return found
-
-    recorded: list[str] = []
-    deadline = time.monotonic() + 20
-    while not recorded and time.monotonic() < deadline:  # visibility lags a little
-        recorded = asyncio.run(histories())
-        time.sleep(0.2)
-    assert recorded, "the sync left no workflow history to check"
+    query = f'LifeboatCluster = "{cluster["uid"]}"'
+    recorded = workflow_histories(stack.temporal_address, query, mentioning=cluster["uid"])
     for history in recorded:
         assert cluster["uid"] in history
         assert key_data not in history and "BEGIN" not in history

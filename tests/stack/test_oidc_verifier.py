@@ -76,7 +76,7 @@ def _claims(provider: OidcProvider, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-FORGED = {
+FORGED: dict[str, tuple[dict[str, Any], str]] = {
     "expired": ({"exp": int(time.time()) - 3600}, "expired"),
     "not yet valid": ({"nbf": int(time.time()) + 3600}, "not yet valid"),
     "wrong audience": ({"aud": ["someone-else"]}, "(?i)audience"),

@@ -1,0 +1,155 @@
+"""Activities that reach backup locations (S3 buckets) with their cloud accounts' credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import uuid
+from urllib.parse import urlsplit
+
+import urllib3
+from minio import Minio
+from minio.error import InvalidResponseError, S3Error, ServerError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from lifeboat.catalog.models import CloudAccount
+from lifeboat.secrets import SecretBox, SecretDecryptError
+from workflows.contracts import LocationCheckInput, LocationCheckResult
+
+# Providers whose credentials are an S3 access key pair (see the cloud accounts API).
+S3_KEY_PROVIDERS = frozenset({"aws", "s3-compatible"})
+CHECK_DIRECTORY = ".lifeboat-check"
+# Error codes an S3 server answers when it refuses the credentials themselves.
+REFUSED_CREDENTIALS = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+)
+WRONG_REGION = frozenset(
+    {"AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException"}
+)
+
+
+def _refused(field: str, reason: str) -> LocationCheckResult:
+    return LocationCheckResult(ok=False, reason=reason, field=field)
+
+
+def _http_client() -> urllib3.PoolManager:
+    # Short timeouts and one retry: a user waits for this answer.
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=3, read=10), retries=urllib3.Retry(total=1)
+    )
+
+
+def check_object_key(prefix: str) -> str:
+    """A fresh key under `<prefix>/.lifeboat-check/`, so checks never touch backup data."""
+    return "/".join(p for p in (prefix.strip("/"), CHECK_DIRECTORY, str(uuid.uuid4())) if p)
+
+
+def _missing_bucket(input: LocationCheckInput) -> LocationCheckResult:
+    return _refused(
+        "bucket",
+        f"bucket {input.bucket!r} does not exist at {input.endpoint}: create it first "
+        "or correct the name",
+    )
+
+
+def _s3_error(error: S3Error, input: LocationCheckInput) -> LocationCheckResult:
+    code = error.code or "error"
+    if code == "NoSuchBucket":
+        return _missing_bucket(input)
+    if code in REFUSED_CREDENTIALS:
+        return _refused(
+            "cloud_account_uid",
+            f"{input.endpoint} refused the cloud account's credentials ({code}): check its "
+            "access key id and secret access key",
+        )
+    if code == "AccessDenied":
+        return _refused(
+            "cloud_account_uid",
+            f"{input.endpoint} denied access to bucket {input.bucket!r} with the cloud "
+            "account's credentials (AccessDenied): check the keys, and that they may read "
+            "and write the bucket",
+        )
+    if code in WRONG_REGION:
+        return _refused(
+            "region",
+            f"bucket {input.bucket!r} is not in region {input.region or 'us-east-1'!r} "
+            f"({code}): set the bucket's region",
+        )
+    return _refused(
+        "endpoint", f"{input.endpoint} refused the check ({code}: {error.message}): fix and retry"
+    )
+
+
+def probe_bucket(
+    input: LocationCheckInput, access_key_id: str, secret_access_key: str
+) -> LocationCheckResult:
+    """Whether the bucket exists and takes writes: put, then remove, a small object."""
+    endpoint = urlsplit(input.endpoint)
+    http = _http_client()
+    client = Minio(
+        endpoint.netloc,
+        access_key=access_key_id,
+        secret_key=secret_access_key,
+        secure=endpoint.scheme == "https",
+        region=input.region or None,
+        http_client=http,
+    )
+    key = check_object_key(input.prefix)
+    try:
+        if not client.bucket_exists(input.bucket):
+            return _missing_bucket(input)
+        client.put_object(input.bucket, key, io.BytesIO(b"lifeboat"), length=8)
+        client.remove_object(input.bucket, key)
+    except S3Error as exc:
+        return _s3_error(exc, input)
+    except ValueError as exc:  # a bucket name the client refuses
+        return _refused("bucket", f"bucket {input.bucket!r}: {exc}")
+    except (InvalidResponseError, ServerError) as exc:
+        return _refused(
+            "endpoint",
+            f"{input.endpoint} does not answer like an S3 server ({exc}): check the endpoint",
+        )
+    except urllib3.exceptions.MaxRetryError as exc:
+        return _refused("endpoint", f"cannot reach {input.endpoint}: {exc.reason}")
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return _refused("endpoint", f"cannot reach {input.endpoint}: {exc}")
+    finally:
+        http.clear()
+    return LocationCheckResult(ok=True)
+
+
+class LocationActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
+        self._sessions = sessions
+        self._secrets = secrets
+
+    async def _s3_keys(self, cloud_account_uid: str) -> tuple[str, str] | LocationCheckResult:
+        """The account's access key pair, decrypted here and never passed on through history."""
+        async with self._sessions() as session:
+            account = await session.get(CloudAccount, cloud_account_uid)
+        if account is None:
+            return _refused("cloud_account_uid", f"cloud account {cloud_account_uid} is gone")
+        if account.provider not in S3_KEY_PROVIDERS:
+            return _refused(
+                "cloud_account_uid",
+                f"cloud account {account.name} is an {account.provider} account; an S3 "
+                "location needs an aws or s3-compatible account",
+            )
+        try:
+            credentials = json.loads(self._secrets.decrypt(account.credentials_ciphertext))
+            return credentials["access_key_id"], credentials["secret_access_key"]
+        except (SecretDecryptError, ValueError, KeyError, TypeError):
+            return _refused(
+                "cloud_account_uid",
+                f"the credentials of cloud account {account.name} cannot be read: enter them again",
+            )
+
+    @activity.defn
+    async def check_location(self, input: LocationCheckInput) -> LocationCheckResult:
+        """Reach the bucket with the account's credentials; say what to fix when it fails."""
+        keys = await self._s3_keys(input.cloud_account_uid)
+        if isinstance(keys, LocationCheckResult):
+            return keys
+        return await asyncio.to_thread(probe_bucket, input, *keys)

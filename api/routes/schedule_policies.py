@@ -1,0 +1,89 @@
+"""Schedule policies: when backups run and how many are kept, for schedules to use."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from pydantic import Field
+from sqlalchemy import func, select
+
+from api.authz import Authorize, AuthzContext
+from api.crud import delete_object, list_visible, save_unique
+from api.errors import Conflict
+from api.schemas import Labels, ListOf, Name, ObjectRead
+from lifeboat.catalog.models import BackupSchedule, SchedulePolicy
+from lifeboat.policies import Retention, Schedule, SchedulePolicySpec
+from lifeboat.rbac.matrix import Action, Kind
+
+router = APIRouter(prefix="/schedule-policies", tags=["schedule policies"])
+
+CreatePolicy = Annotated[AuthzContext, Depends(Authorize(Kind.SCHEDULE_POLICIES, Action.CREATE))]
+ViewPolicy = Annotated[AuthzContext, Depends(Authorize(Kind.SCHEDULE_POLICIES, Action.VIEW))]
+EditPolicy = Annotated[AuthzContext, Depends(Authorize(Kind.SCHEDULE_POLICIES, Action.EDIT))]
+DeletePolicy = Annotated[AuthzContext, Depends(Authorize(Kind.SCHEDULE_POLICIES, Action.DELETE))]
+
+
+class SchedulePolicyCreate(SchedulePolicySpec):
+    name: Name
+    labels: Labels = Field(default_factory=dict)
+
+
+class SchedulePolicyUpdate(SchedulePolicyCreate):
+    """A whole policy: name, labels, schedule and retention are all replaced."""
+
+
+class SchedulePolicyRead(ObjectRead):
+    schedule: Schedule
+    retention: Retention
+
+
+def _apply(policy: SchedulePolicy, body: SchedulePolicyCreate) -> SchedulePolicy:
+    policy.name = body.name
+    policy.labels = body.labels
+    policy.schedule = body.schedule.model_dump(mode="json")
+    policy.retention = body.retention.model_dump(mode="json")
+    return policy
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_schedule_policy(
+    body: SchedulePolicyCreate, ctx: CreatePolicy
+) -> SchedulePolicyRead:
+    """Create a policy owned by the caller; its name must be new among the caller's policies."""
+    policy = _apply(SchedulePolicy(owner_id=ctx.caller.subject), body)
+    return SchedulePolicyRead.model_validate(await save_unique(ctx, policy))
+
+
+@router.get("")
+async def list_schedule_policies(ctx: ViewPolicy) -> ListOf[SchedulePolicyRead]:
+    """The policies the caller owns or that are shared with them, by name."""
+    items = [SchedulePolicyRead.model_validate(p) for p in await list_visible(ctx, SchedulePolicy)]
+    return ListOf(items=items, count=len(items))
+
+
+@router.get("/{uid}")
+async def get_schedule_policy(uid: str, ctx: ViewPolicy) -> SchedulePolicyRead:
+    return SchedulePolicyRead.model_validate(await ctx.load(SchedulePolicy, uid))
+
+
+@router.put("/{uid}")
+async def replace_schedule_policy(
+    uid: str, body: SchedulePolicyUpdate, ctx: EditPolicy
+) -> SchedulePolicyRead:
+    """Replace the policy as a whole: name, labels, schedule and retention."""
+    policy = _apply(await ctx.load(SchedulePolicy, uid), body)
+    return SchedulePolicyRead.model_validate(await save_unique(ctx, policy))
+
+
+@router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_schedule_policy(uid: str, ctx: DeletePolicy) -> None:
+    """Delete a policy; refused while backup schedules use it, for super admins too."""
+    policy = await ctx.load(SchedulePolicy, uid)
+    used_by = await ctx.session.scalar(select(func.count()).where(BackupSchedule.policy_uid == uid))
+    if used_by:
+        raise Conflict(
+            f"schedule policy {policy.name} is used by {used_by} backup schedule(s): "
+            "give them another policy or delete them first"
+        )
+    await delete_object(ctx, policy)

@@ -1,0 +1,26 @@
+"""Location check: reach a backup location's bucket before the API records the location."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from workflows import options
+from workflows.contracts import LocationCheckInput, LocationCheckResult
+
+with workflow.unsafe.imports_passed_through():
+    from activities.locations import LocationActivities
+
+
+@workflow.defn
+class LocationCheckWorkflow:
+    """Says whether a bucket exists and takes writes with a cloud account's credentials.
+
+    The API never talks to object storage itself: it runs this and waits for the answer. A
+    refusal (no such bucket, wrong keys, unreachable endpoint) is a result, not a failure.
+    """
+
+    @workflow.run
+    async def run(self, input: LocationCheckInput) -> LocationCheckResult:
+        return await workflow.execute_activity_method(
+            LocationActivities.check_location, input, **options.LOCATION_CHECK
+        )
