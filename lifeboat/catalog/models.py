@@ -24,7 +24,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 DEFAULT_ORG = "default"
 # Owner of objects the platform creates itself (built-in roles, users seen in tokens).
@@ -37,6 +39,18 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database (SQLite returns naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def new_uid() -> str:
@@ -66,10 +80,8 @@ class CatalogObject(Base):
     org_id: Mapped[str] = mapped_column(String(64), default=DEFAULT_ORG)
     labels: Mapped[dict[str, str]] = mapped_column(default=dict)
     owner_id: Mapped[str] = mapped_column(String(255), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
@@ -84,7 +96,7 @@ class User(CatalogObject):
     email: Mapped[str | None] = mapped_column(String(320))
     # False once the provider no longer knows the user: shown as `Unknown (<user id>)`.
     in_provider: Mapped[bool] = mapped_column(default=True)
-    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Group(CatalogObject):
@@ -174,7 +186,7 @@ class Cluster(CatalogObject):
     pvc_requested_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     protected_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     virtual_machines: Mapped[list[Any]] = mapped_column(default=list)
-    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class BackupSchedule(CatalogObject):
@@ -200,8 +212,8 @@ class Backup(CatalogObject):
     resources: Mapped[list[Any]] = mapped_column(default=list)
     volumes: Mapped[list[Any]] = mapped_column(default=list)
     manifest_key: Mapped[str] = mapped_column(String(1024), default="")
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Restore(CatalogObject):
@@ -214,8 +226,8 @@ class Restore(CatalogObject):
     reason: Mapped[str] = mapped_column(Text, default="")
     resources: Mapped[list[Any]] = mapped_column(default=list)
     volumes: Mapped[list[Any]] = mapped_column(default=list)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Share(CatalogObject):
@@ -234,7 +246,7 @@ class License(CatalogObject):
     kind: Mapped[str] = mapped_column(String(32), default="trial")
     key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     node_limit: Mapped[int] = mapped_column(default=0)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Setting(CatalogObject):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,17 @@ async def test_secrets_are_encrypted_at_rest(sessions: async_sessionmaker[AsyncS
         ).scalar_one()
     assert b"very-secret-token" not in bytes(raw)
     assert box.decrypt(bytes(raw)) == kubeconfig
+
+
+async def test_timestamps_come_back_timezone_aware(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """SQLite keeps no zone: without care a stored time cannot be compared with now()."""
+    cluster = _cluster("times", "alice")
+    async with sessions.begin() as session:
+        session.add(cluster)
+    async with sessions() as session:
+        stored = await session.get(models.Cluster, cluster.uid)
+        assert stored is not None
+        assert stored.created_at.tzinfo is not None
+        assert models.utcnow() - stored.created_at < timedelta(minutes=1)
