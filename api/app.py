@@ -15,6 +15,7 @@ from api.deps import AppState, TemporalConnection
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.routes import (
     backup_locations,
+    backups,
     cloud_accounts,
     clusters,
     health,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(clusters.router, prefix="/api/v1")
+    app.include_router(backups.router, prefix="/api/v1")
     app.include_router(roles.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(shares.router, prefix="/api/v1")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -165,6 +165,22 @@ def check_allowed(caller: Caller, kind: Kind, action: Action, settings: Settings
         )
 
 
+def _shares_of(kind: Kind, obj: Any) -> ColumnElement[bool]:
+    """Shares of an object (or, given a model class, of each row).
+
+    Sharing a cluster shares the sharer's own backups of it ("share cluster backups").
+    """
+    direct = and_(Share.object_kind == kind, Share.object_uid == obj.uid)
+    if kind != Kind.BACKUPS:
+        return direct
+    through_cluster = and_(
+        Share.object_kind == Kind.CLUSTERS,
+        Share.object_uid == obj.cluster_uid,
+        Share.owner_id == obj.owner_id,
+    )
+    return or_(direct, through_cluster)
+
+
 @dataclass
 class Access:
     """A signed-in caller, before any kind is chosen (profile, shares of any kind)."""
@@ -186,14 +202,13 @@ class AuthzContext(Access):
     kind: Kind
     action: Action
 
-    async def grants(self, uid: str) -> list[Grant]:
-        rows = await self.session.scalars(
-            select(Share).where(Share.object_kind == self.kind, Share.object_uid == uid)
-        )
+    async def grants(self, obj: CatalogObject) -> list[Grant]:
+        """The shares that reach this object (for a backup, its owner's cluster shares too)."""
+        rows = await self.session.scalars(select(Share).where(_shares_of(self.kind, obj)))
         return [Grant(s.subject_kind, s.subject, s.access) for s in rows]
 
     async def access(self, obj: CatalogObject) -> AccessLevel | None:
-        return object_access(self.caller, self.kind, obj.owner_id, await self.grants(obj.uid))
+        return object_access(self.caller, self.kind, obj.owner_id, await self.grants(obj))
 
     async def load(self, model: type[T], uid: str, *, needs: AccessLevel | None = None) -> T:
         """The object when the caller may take this route's action on it."""
@@ -216,11 +231,7 @@ class AuthzContext(Access):
         query = select(model)
         if self.caller.is_super_admin:
             return query
-        shared = exists().where(
-            Share.object_kind == self.kind,
-            Share.object_uid == model.uid,
-            _grants_to(self.caller),
-        )
+        shared = exists().where(_shares_of(self.kind, model), _grants_to(self.caller))
         return query.where(or_(model.owner_id == self.caller.subject, shared))
 
 

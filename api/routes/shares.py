@@ -138,11 +138,13 @@ async def share(body: ShareCreate, access: Member) -> ShareRead:
             Share.object_uid == obj.uid,
             Share.subject_kind == body.subject_kind,
             Share.subject == body.subject,
+            Share.owner_id == access.caller.subject,
         )
     )
+    # The share belongs to the sharer: a cluster share covers the sharer's own backups of it.
     row = existing or Share(
         name=f"{body.object_kind}/{obj.uid}/{body.subject_kind}/{body.subject}",
-        owner_id=obj.owner_id,
+        owner_id=access.caller.subject,
         object_kind=body.object_kind,
         object_uid=obj.uid,
         subject_kind=body.subject_kind,

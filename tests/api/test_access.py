@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete
 
 from deploy.local.stack import Stack
-from lifeboat.catalog.models import BackupSchedule, SchedulePolicy
+from lifeboat.catalog.models import Backup, BackupLocation, BackupSchedule, SchedulePolicy
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.policies import SchedulePolicySpec
 from lifeboat.rbac.matrix import BUILTIN_PERMISSIONS, BuiltinRole
@@ -267,3 +267,85 @@ def test_revoking_super_admin_removes_access_to_what_they_do_not_own(
     assert not _visible(promoted, others["uid"])
     assert _visible(promoted, own["uid"])
     assert promoted.get("/api/v1/me").json()["roles"] == [BuiltinRole.APP_USER.value]
+
+
+def _add_backups(
+    catalog: Any, cluster: dict[str, Any], location_uid: str, *owners: str
+) -> list[str]:
+    """Backups of the cluster as the backup workflow records them (that workflow comes later)."""
+    backups = [
+        Backup(
+            name=unique("b"),
+            owner_id=owner,
+            cluster_uid=cluster["uid"],
+            location_uid=location_uid,
+            status="Success",
+        )
+        for owner in owners
+    ]
+
+    async def add() -> list[str]:
+        async with catalog.begin() as session:
+            session.add_all(backups)
+        return [b.uid for b in backups]
+
+    return asyncio.run(add())
+
+
+def _location(catalog: Any, owner: str) -> str:
+    location = BackupLocation(
+        name=unique("loc"), owner_id=owner, endpoint="http://127.0.0.1:1", bucket="unused"
+    )
+
+    async def add() -> str:
+        async with catalog.begin() as session:
+            session.add(location)
+        return location.uid
+
+    return asyncio.run(add())
+
+
+def _backup_uids(api: Any) -> set[str]:
+    response = api.get("/api/v1/backups")
+    assert response.status_code == 200, response.text
+    return {b["uid"] for b in response.json()["items"]}
+
+
+def test_all_backups_and_sharing_cluster_backups(
+    as_user: Users, kubeconfig_text: str, catalog: Any
+) -> None:
+    owner, admin = as_user("infraadmin"), as_user("superadmin")
+    cluster = _cluster(owner, kubeconfig_text)
+    location = _location(catalog, "infraadmin")
+    mine_1, mine_2, admins = _add_backups(
+        catalog, cluster, location, "infraadmin", "infraadmin", "superadmin"
+    )
+    assert {mine_1, mine_2} <= _backup_uids(owner) and admins not in _backup_uids(owner)
+    assert {mine_1, mine_2, admins} <= _backup_uids(admin)
+    assert not {mine_1, mine_2, admins} & _backup_uids(as_user("appuser"))
+
+    # Share cluster backups: the sharer's own backups of that cluster, no one else's.
+    shared = owner.post("/api/v1/shares", json={
+        "object_kind": "clusters", "object_uid": cluster["uid"], "subject_kind": "user",
+        "subject": "appuser", "access": "restore",
+    })  # fmt: skip
+    assert shared.status_code == 201, shared.text
+    assert _backup_uids(as_user("appuser")) & {mine_1, mine_2, admins} == {mine_1, mine_2}
+    detail = as_user("appuser").get(f"/api/v1/backups/{mine_1}").json()
+    assert detail["access"] == "restore"
+
+    # A super admin sharing the same cluster shares only the backups it created.
+    by_admin = admin.post("/api/v1/shares", json={
+        "object_kind": "clusters", "object_uid": cluster["uid"], "subject_kind": "user",
+        "subject": "appadmin",
+    })  # fmt: skip
+    assert by_admin.status_code == 201, by_admin.text
+    assert _backup_uids(as_user("appadmin")) & {mine_1, mine_2, admins} == {admins}
+    # ... and cannot share another user's backup directly, while the owner can.
+    direct = {"object_kind": "backups", "object_uid": mine_1, "subject_kind": "everyone"}
+    refused = admin.post("/api/v1/shares", json=direct)
+    assert refused.status_code == 403
+    assert "only the backups they created" in refused.json()["error"]["message"]
+    assert as_user("appuser").post("/api/v1/shares", json=direct).status_code == 403
+    assert owner.post("/api/v1/shares", json=direct).status_code == 201
+    assert mine_1 in _backup_uids(as_user("appadmin"))
