@@ -100,21 +100,24 @@ def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
     )
 
 
+async def cluster_kubeconfig(
+    sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, cluster_uid: str
+) -> dict[str, Any]:
+    """A cluster's kubeconfig, decrypted inside an activity, never passed through history."""
+    async with sessions() as session:
+        cluster = await session.get(Cluster, cluster_uid)
+    if cluster is None:
+        raise ApplicationError(f"cluster {cluster_uid} is gone", type=CLUSTER_NOT_FOUND)
+    return parse_kubeconfig(secrets.decrypt(cluster.kubeconfig_ciphertext))
+
+
 class KubeActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
         self._sessions = sessions
         self._secrets = secrets
 
-    async def kubeconfig(self, cluster_uid: str) -> dict[str, Any]:
-        """The cluster's kubeconfig, decrypted here and never passed on through history."""
-        async with self._sessions() as session:
-            cluster = await session.get(Cluster, cluster_uid)
-        if cluster is None:
-            raise ApplicationError(f"cluster {cluster_uid} is gone", type=CLUSTER_NOT_FOUND)
-        return parse_kubeconfig(self._secrets.decrypt(cluster.kubeconfig_ciphertext))
-
     @activity.defn
     async def take_inventory(self, input: ClusterSyncInput) -> ClusterInventory:
         """Take a cluster's inventory: version, namespaces, applications, PVCs."""
-        kubeconfig = await self.kubeconfig(input.cluster_uid)
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, input.cluster_uid)
         return await asyncio.to_thread(collect_inventory, kubeconfig)

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import uuid
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import urllib3
@@ -14,7 +15,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from lifeboat.catalog.models import CloudAccount
+from lifeboat.catalog.models import BackupLocation, CloudAccount
 from lifeboat.secrets import SecretBox, SecretDecryptError
 from workflows.contracts import LocationCheckInput, LocationCheckResult
 
@@ -28,6 +29,52 @@ REFUSED_CREDENTIALS = frozenset(
 WRONG_REGION = frozenset(
     {"AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException"}
 )
+
+
+@dataclass
+class OpenLocation:
+    """A backup location ready for use: a client, where to write, and the location's key."""
+
+    client: Minio
+    bucket: str
+    prefix: str
+    key: bytes
+
+
+class LocationUnavailable(Exception):
+    """The location, its account or its keys cannot be used; the message says why."""
+
+
+async def open_location(
+    sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, location_uid: str
+) -> OpenLocation:
+    """Decrypt a location's credentials and key here, inside an activity, never in history."""
+    async with sessions() as session:
+        location = await session.get(BackupLocation, location_uid)
+        account = (
+            await session.get(CloudAccount, location.cloud_account_uid)
+            if location is not None and location.cloud_account_uid
+            else None
+        )
+    if location is None or account is None or location.encryption_key_ciphertext is None:
+        raise LocationUnavailable(f"backup location {location_uid} or its account is gone")
+    try:
+        credentials = json.loads(secrets.decrypt(account.credentials_ciphertext))
+        key = secrets.decrypt(location.encryption_key_ciphertext).encode()
+    except (SecretDecryptError, ValueError) as exc:
+        raise LocationUnavailable(f"the keys of location {location.name} cannot be read") from exc
+    endpoint = urlsplit(location.endpoint)
+    client = Minio(
+        endpoint.netloc,
+        access_key=credentials["access_key_id"],
+        secret_key=credentials["secret_access_key"],
+        secure=endpoint.scheme == "https",
+        region=location.region or None,
+        http_client=urllib3.PoolManager(
+            maxsize=16, timeout=urllib3.Timeout(connect=5, read=60), retries=urllib3.Retry(total=3)
+        ),
+    )
+    return OpenLocation(client=client, bucket=location.bucket, prefix=location.prefix, key=key)
 
 
 def _refused(field: str, reason: str) -> LocationCheckResult:

@@ -19,6 +19,7 @@ from api.routes import (
     cloud_accounts,
     clusters,
     health,
+    restores,
     roles,
     rules,
     schedule_policies,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(clusters.router, prefix="/api/v1")
     app.include_router(backups.router, prefix="/api/v1")
+    app.include_router(restores.router, prefix="/api/v1")
     app.include_router(roles.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(shares.router, prefix="/api/v1")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.backup import BackupActivities
 from activities.catalog import CatalogActivities
 from activities.kube import KubeActivities
 from activities.locations import LocationActivities
@@ -17,12 +18,14 @@ from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import connect
+from workflows.backup import BackupWorkflow
 from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.location_check import LocationCheckWorkflow
+from workflows.restore import RestoreWorkflow
 
 log = logging.getLogger("lifeboat.worker")
 
-WORKFLOWS = [ClusterSyncWorkflow, LocationCheckWorkflow]
+WORKFLOWS = [ClusterSyncWorkflow, LocationCheckWorkflow, BackupWorkflow, RestoreWorkflow]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
@@ -34,11 +37,24 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     kube = KubeActivities(sessions, secrets)
     catalog = CatalogActivities(sessions)
     locations = LocationActivities(sessions, secrets)
+    backups = BackupActivities(sessions, secrets)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[kube.take_inventory, catalog.record_inventory, locations.check_location],
+        activities=[
+            kube.take_inventory,
+            catalog.record_inventory,
+            locations.check_location,
+            backups.validate_backup,
+            backups.lock_namespaces,
+            backups.set_stage,
+            backups.export_resources,
+            backups.write_manifest,
+            backups.record_backup,
+            backups.restore_resources,
+            backups.record_restore,
+        ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

@@ -58,3 +58,74 @@ class LocationCheckResult:
     ok: bool
     reason: str = ""
     field: str = ""
+
+
+@dataclass
+class BackupInput:
+    backup_uid: str
+
+
+@dataclass
+class BackupPlan:
+    """What a backup will do, resolved from its spec by the validate step."""
+
+    cluster_uid: str
+    location_uid: str
+    namespaces: list[str]
+    pre_rule_uid: str = ""
+    post_rule_uid: str = ""
+    volumes: bool = True
+
+
+@dataclass
+class StageInput:
+    uid: str
+    stage: str
+
+
+@dataclass
+class ExportResult:
+    resource_count: int
+    index_key: str
+
+
+@dataclass
+class RecordBackupInput:
+    backup_uid: str
+    status: str
+    reason: str = ""
+    resource_count: int = 0
+    volume_count: int = 0
+    size_bytes: int = 0
+    manifest_key: str = ""
+
+
+@dataclass
+class BackupResult:
+    backup_uid: str
+    status: str
+    reason: str = ""
+
+
+@dataclass
+class RestoreInput:
+    restore_uid: str
+    dry_run: bool = False
+
+
+@dataclass
+class RestoreResult:
+    restore_uid: str
+    status: str
+    reason: str = ""
+    created: int = 0
+    replaced: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+@dataclass
+class RecordRestoreInput:
+    restore_uid: str
+    status: str
+    reason: str = ""

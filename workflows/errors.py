@@ -3,3 +3,8 @@
 from __future__ import annotations
 
 CLUSTER_NOT_FOUND = "ClusterNotFound"
+# A namespace of the backup is being backed up by another backup: retried until it is free.
+NAMESPACE_BUSY = "NamespaceBusy"
+# The backup or restore cannot proceed as asked; the message says why.
+INVALID_BACKUP = "InvalidBackup"
+BACKUP_NOT_FOUND = "BackupNotFound"

@@ -9,3 +9,11 @@ def cluster_sync_schedule_id(cluster_uid: str) -> str:
 
 def cluster_sync_workflow_id(cluster_uid: str) -> str:
     return f"cluster-sync-{cluster_uid}"
+
+
+def backup_workflow_id(backup_uid: str) -> str:
+    return f"backup-{backup_uid}"
+
+
+def restore_workflow_id(restore_uid: str) -> str:
+    return f"restore-{restore_uid}"

@@ -34,3 +34,35 @@ LOCATION_CHECK: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=25),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2),
 }
+
+# The validate step: a few quick checks; a user error fails at once.
+VALIDATE: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(
+        maximum_attempts=3, non_retryable_error_types=["InvalidBackup", "BackupNotFound"]
+    ),
+}
+
+# Waiting for another backup of the same namespaces to finish: retried for up to a day.
+NAMESPACE_LOCK: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": timedelta(hours=24),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=1.5,
+        maximum_interval=timedelta(minutes=1),
+        non_retryable_error_types=["BackupNotFound"],
+    ),
+}
+
+# Export or apply of many objects: long, heartbeating, retried (each object is idempotent).
+RESOURCES: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(hours=2),
+    "heartbeat_timeout": timedelta(minutes=2),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        maximum_interval=timedelta(minutes=1),
+        maximum_attempts=5,
+        non_retryable_error_types=["InvalidBackup", "BackupNotFound"],
+    ),
+}

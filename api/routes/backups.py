@@ -9,17 +9,47 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, Field
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from api.authz import Authorize, AuthzContext
-from api.crud import list_visible
-from api.schemas import ListOf, ObjectRead
-from lifeboat.catalog.models import Backup
+from api.crud import list_visible, save_unique
+from api.deps import TemporalDep
+from api.errors import Conflict, Unprocessable
+from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
+from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Rule, utcnow
 from lifeboat.rbac.matrix import Action, Kind
+from workflows.backup import BackupWorkflow
+from workflows.contracts import BackupInput
+from workflows.ids import backup_workflow_id
 
 router = APIRouter(prefix="/backups", tags=["backups"])
 
+CreateBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.CREATE))]
 ViewBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.VIEW))]
+EditBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.EDIT))]
+
+OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
+CLUSTER = SearchAttributeKey.for_keyword("LifeboatCluster")
+KIND = SearchAttributeKey.for_keyword("LifeboatKind")
+
+
+class BackupCreate(BaseModel):
+    cluster_uid: str
+    location_uid: str
+    name: Name | None = Field(default=None, description="Default: <cluster>-<yyyymmddhhmmss>")
+    namespaces: list[str] = Field(default_factory=list, max_length=500)
+    namespace_selector: str = Field(default="", max_length=1000)
+    label_selector: str = Field(default="", max_length=1000)
+    include_types: list[str] = Field(default_factory=list, max_length=200)
+    exclude_types: list[str] = Field(default_factory=list, max_length=200)
+    include_cluster_resources: bool = True
+    pre_rule_uid: str | None = None
+    post_rule_uid: str | None = None
+    volumes: bool = True
+    labels: Labels = Field(default_factory=dict)
 
 
 class BackupRead(ObjectRead):
@@ -39,6 +69,63 @@ class BackupRead(ObjectRead):
 class BackupDetail(BackupRead):
     # How far the caller may go with it: view, restore or full.
     access: str
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
+    """Start a backup of namespaces of a cluster the caller may see, to a location they may use."""
+    if not body.namespaces and not body.namespace_selector:
+        raise Unprocessable("name namespaces or give a namespace_selector", field="namespaces")
+    cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, body.cluster_uid)
+    location = await ctx.for_kind(Kind.BACKUP_LOCATIONS, Action.VIEW).load(
+        BackupLocation, body.location_uid
+    )
+    for rule_uid in (body.pre_rule_uid, body.post_rule_uid):
+        if rule_uid:
+            await ctx.for_kind(Kind.RULES, Action.VIEW).load(Rule, rule_uid)
+    backup = Backup(
+        name=body.name or f"{cluster.name}-{utcnow():%Y%m%d%H%M%S}",
+        labels=body.labels,
+        owner_id=ctx.caller.subject,
+        cluster_uid=cluster.uid,
+        location_uid=location.uid,
+        spec=body.model_dump(exclude={"name", "labels", "cluster_uid", "location_uid"}),
+    )
+    backup = await save_unique(ctx, backup)
+    try:
+        await _start(temporal, backup, ctx)
+    except Exception:
+        # A backup whose workflow never started would stay Pending forever: remove it.
+        await ctx.session.delete(backup)
+        await ctx.session.commit()
+        raise
+    return BackupRead.model_validate(backup)
+
+
+async def _start(temporal: Client, backup: Backup, ctx: AuthzContext) -> None:
+    await temporal.start_workflow(
+        BackupWorkflow.run,
+        BackupInput(backup_uid=backup.uid),
+        id=backup_workflow_id(backup.uid),
+        task_queue=ctx.settings.task_queue,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(OWNER, backup.owner_id),
+                SearchAttributePair(CLUSTER, backup.cluster_uid),
+                SearchAttributePair(KIND, "backup"),
+            ]
+        ),
+    )
+
+
+@router.post("/{uid}/cancel", status_code=status.HTTP_202_ACCEPTED)
+async def cancel_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
+    """Cancel a running backup: post rules still run and its snapshots are removed."""
+    backup = await ctx.load(Backup, uid)
+    if backup.status not in ("Pending", "InProgress"):
+        raise Conflict(f"backup {backup.name} is {backup.status}: nothing to cancel")
+    await temporal.get_workflow_handle(backup_workflow_id(uid)).cancel()
+    return Accepted(message=f"cancelling backup {backup.name}")
 
 
 @router.get("")

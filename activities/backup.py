@@ -1,0 +1,347 @@
+"""Activities of the backup and restore workflows: validate, lock, export, manifest, restore."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import io
+import time
+from dataclasses import asdict
+from typing import Any
+
+import kubernetes.client
+from minio.error import S3Error
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.kube import api_client, cluster_kubeconfig, paginate
+from activities.locations import LocationUnavailable, OpenLocation, open_location
+from activities.resources import (
+    ExportedObject,
+    ExportSelection,
+    RestoreSelection,
+    apply_objects,
+    export_resources,
+    plan,
+    transform,
+)
+from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
+from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
+from lifeboat.secrets import SecretBox
+from workflows.contracts import (
+    BackupInput,
+    BackupPlan,
+    BackupResult,
+    ExportResult,
+    RecordBackupInput,
+    RecordRestoreInput,
+    RestoreInput,
+    RestoreResult,
+    StageInput,
+)
+from workflows.errors import BACKUP_NOT_FOUND, INVALID_BACKUP, NAMESPACE_BUSY
+
+ACTIVE = ("Pending", "InProgress")
+HEARTBEAT_EVERY_SECONDS = 2.0
+# A preview says what it would do; a restore what it did: both are counted alike.
+_COUNTED_AS = {
+    "create": "created", "created": "created", "replace": "replaced", "replaced": "replaced",
+    "skip": "skipped", "skipped": "skipped", "failed": "failed",
+}  # fmt: skip
+
+
+def _invalid(message: str) -> ApplicationError:
+    return ApplicationError(message, type=INVALID_BACKUP, non_retryable=True)
+
+
+class _Heartbeat:
+    """Heartbeats from a worker thread, at most every few seconds.
+
+    Built inside the async activity: the heartbeat itself runs on the activity's event loop,
+    in the activity's context, where Temporal expects it.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._context = contextvars.copy_context()
+        self._last = 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= HEARTBEAT_EVERY_SECONDS:
+            self._last = now
+            self._loop.call_soon_threadsafe(activity.heartbeat, done, context=self._context)
+
+
+def _index_key(location_prefix: str, backup_uid: str) -> str:
+    return f"{backup_prefix(location_prefix, backup_uid)}/resources-index.json.sealed"
+
+
+def _get(location: OpenLocation, key: str) -> Any:
+    response = location.client.get_object(location.bucket, key)
+    try:
+        return Sealer(location.key).open_json(response.read(), name=key)
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def _put(location: OpenLocation, key: str, value: Any) -> None:
+    data = Sealer(location.key).seal_json(value, name=key)
+    location.client.put_object(location.bucket, key, io.BytesIO(data), len(data))
+
+
+def _exists(location: OpenLocation, key: str) -> bool:
+    try:
+        location.client.stat_object(location.bucket, key)
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def _resolve_namespaces(kubeconfig: dict[str, Any], spec: dict[str, Any]) -> list[str]:
+    """The namespaces a backup names or selects by label; each must exist."""
+    wanted = list(dict.fromkeys(spec.get("namespaces") or []))
+    selector = spec.get("namespace_selector") or ""
+    with api_client(kubeconfig) as client:
+        core = kubernetes.client.CoreV1Api(client)
+        existing = {ns.metadata.name for ns in paginate(core.list_namespace)}
+        selected = (
+            [ns.metadata.name for ns in paginate(core.list_namespace, label_selector=selector)]
+            if selector
+            else []
+        )
+    if missing := [n for n in wanted if n not in existing]:
+        raise _invalid(f"namespaces not in the cluster: {', '.join(missing)}")
+    namespaces = sorted({*wanted, *selected})
+    if not namespaces:
+        raise _invalid("no namespace is named or matches the namespace selector")
+    return namespaces
+
+
+class BackupActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
+        self._sessions = sessions
+        self._secrets = secrets
+
+    async def _backup(self, session: AsyncSession, uid: str) -> Backup:
+        backup = await session.get(Backup, uid)
+        if backup is None:
+            raise ApplicationError(f"backup {uid} is gone", type=BACKUP_NOT_FOUND)
+        return backup
+
+    async def _location(self, location_uid: str) -> OpenLocation:
+        try:
+            return await open_location(self._sessions, self._secrets, location_uid)
+        except LocationUnavailable as exc:
+            raise _invalid(str(exc)) from exc
+
+    @activity.defn
+    async def validate_backup(self, input: BackupInput) -> BackupPlan:
+        """The cluster answers, the namespaces exist, the location's bucket is there."""
+        async with self._sessions() as session:
+            backup = await self._backup(session, input.backup_uid)
+            spec = dict(backup.spec)
+            cluster_uid, location_uid = backup.cluster_uid, backup.location_uid
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, cluster_uid)
+        namespaces = await asyncio.to_thread(_resolve_namespaces, kubeconfig, spec)
+        location = await self._location(location_uid)
+        if not await asyncio.to_thread(location.client.bucket_exists, location.bucket):
+            raise _invalid(f"the bucket {location.bucket} of the backup location is gone")
+        async with self._sessions.begin() as session:
+            backup = await self._backup(session, input.backup_uid)
+            backup.spec = {**backup.spec, "resolved_namespaces": namespaces}
+        return BackupPlan(
+            cluster_uid=cluster_uid,
+            location_uid=location_uid,
+            namespaces=namespaces,
+            pre_rule_uid=spec.get("pre_rule_uid") or "",
+            post_rule_uid=spec.get("post_rule_uid") or "",
+            volumes=bool(spec.get("volumes", True)),
+        )
+
+    @activity.defn
+    async def lock_namespaces(self, input: BackupInput) -> None:
+        """Take the backup's namespaces: wait (retried) while another backup holds one of them.
+
+        The cluster row is locked while checking, so two backups cannot both take a namespace.
+        """
+        async with self._sessions.begin() as session:
+            backup = await self._backup(session, input.backup_uid)
+            await session.get(Cluster, backup.cluster_uid, with_for_update=True)
+            mine = set(backup.spec.get("resolved_namespaces") or [])
+            others = await session.scalars(
+                select(Backup).where(
+                    Backup.cluster_uid == backup.cluster_uid,
+                    Backup.status == "InProgress",
+                    Backup.uid != backup.uid,
+                )
+            )
+            for other in others:
+                if busy := mine & set(other.spec.get("resolved_namespaces") or []):
+                    raise ApplicationError(
+                        f"namespaces {', '.join(sorted(busy))} are being backed up by "
+                        f"{other.name}; waiting",
+                        type=NAMESPACE_BUSY,
+                    )
+            backup.status, backup.started_at = "InProgress", utcnow()
+
+    @activity.defn
+    async def set_stage(self, input: StageInput) -> None:
+        async with self._sessions.begin() as session:
+            backup = await session.get(Backup, input.uid)
+            restore = None if backup else await session.get(Restore, input.uid)
+            for record in (backup, restore):
+                if record is not None:
+                    record.stage = input.stage
+
+    @activity.defn
+    async def export_resources(self, input: BackupInput) -> ExportResult:
+        """Write the namespaces' objects to the location; only the index key goes back."""
+        async with self._sessions() as session:
+            backup = await self._backup(session, input.backup_uid)
+            spec, cluster_uid, location_uid = (
+                dict(backup.spec),
+                backup.cluster_uid,
+                backup.location_uid,
+            )
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, cluster_uid)
+        location = await self._location(location_uid)
+        selection = ExportSelection(
+            namespaces=spec["resolved_namespaces"],
+            label_selector=spec.get("label_selector") or "",
+            include_types=spec.get("include_types") or [],
+            exclude_types=spec.get("exclude_types") or [],
+            include_cluster_resources=bool(spec.get("include_cluster_resources", True)),
+        )
+        exported = await asyncio.to_thread(
+            export_resources, kubeconfig, location, input.backup_uid, selection, _Heartbeat()
+        )
+        key = _index_key(location.prefix, input.backup_uid)
+        await asyncio.to_thread(_put, location, key, [asdict(e) for e in exported])
+        return ExportResult(resource_count=len(exported), index_key=key)
+
+    @activity.defn
+    async def write_manifest(self, input: BackupInput) -> str:
+        """Write the manifest once, last; a manifest already there is never rewritten."""
+        async with self._sessions() as session:
+            backup = await self._backup(session, input.backup_uid)
+            location_uid = backup.location_uid
+            manifest: dict[str, Any] = {
+                "layout_version": LAYOUT_VERSION,
+                "backup_uid": backup.uid,
+                "name": backup.name,
+                "cluster_uid": backup.cluster_uid,
+                "namespaces": backup.spec.get("resolved_namespaces") or [],
+                "created_at": utcnow().isoformat(),
+                "volumes": backup.volumes,
+            }
+        location = await self._location(location_uid)
+        key = manifest_key(location.prefix, input.backup_uid)
+        if await asyncio.to_thread(_exists, location, key):
+            return key  # a retry after the write succeeded
+        index = await asyncio.to_thread(
+            _get, location, _index_key(location.prefix, input.backup_uid)
+        )
+        manifest["resources"] = index
+        await asyncio.to_thread(_put, location, key, manifest)
+        async with self._sessions.begin() as session:
+            backup = await self._backup(session, input.backup_uid)
+            backup.resources = [
+                {k: e[k] for k in ("type", "namespace", "name", "status", "reason")} for e in index
+            ]
+            backup.resource_count = len(index)
+            backup.manifest_key = key
+        return key
+
+    @activity.defn
+    async def record_backup(self, input: RecordBackupInput) -> BackupResult:
+        """The backup's final status, with the reason when it is not a success."""
+        async with self._sessions.begin() as session:
+            backup = await self._backup(session, input.backup_uid)
+            backup.status, backup.reason = input.status, input.reason
+            backup.finished_at = utcnow()
+            backup.stage = "Done" if input.status == "Success" else backup.stage
+        return BackupResult(backup_uid=input.backup_uid, status=input.status, reason=input.reason)
+
+    @activity.defn
+    async def restore_resources(self, input: RestoreInput) -> RestoreResult:
+        """Apply a backup's objects to the target cluster in order; record each result."""
+        async with self._sessions() as session:
+            restore = await session.get(Restore, input.restore_uid)
+            if restore is None:
+                raise ApplicationError(
+                    f"restore {input.restore_uid} is gone", type=BACKUP_NOT_FOUND
+                )
+            backup = await self._backup(session, restore.backup_uid)
+            spec, cluster_uid = dict(restore.spec), restore.cluster_uid
+            location_uid, key = backup.location_uid, backup.manifest_key
+        if not key:
+            raise _invalid(f"backup {backup.name} has no manifest: it did not complete")
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, cluster_uid)
+        location = await self._location(location_uid)
+        manifest = await asyncio.to_thread(_get, location, key)
+        selection = RestoreSelection(
+            namespace_mapping=spec.get("namespace_mapping") or {},
+            storage_class_mapping=spec.get("storage_class_mapping") or {},
+            replace=spec.get("replace_policy") == "replace",
+            include_types=spec.get("include_types") or [],
+            exclude_types=spec.get("exclude_types") or [],
+            include_namespaces=spec.get("include_namespaces") or [],
+        )
+        entries = plan([ExportedObject(**e) for e in manifest["resources"]], selection)
+
+        beat = _Heartbeat()
+
+        def load_and_apply() -> list[dict[str, Any]]:
+            objects = [transform(_get(location, e.key), selection) for e in entries]
+            results = apply_objects(
+                kubeconfig,
+                objects,
+                replace=selection.replace,
+                dry_run=input.dry_run,
+                heartbeat=beat,
+            )
+            return [asdict(r) for r in results]
+
+        results = await asyncio.to_thread(load_and_apply)
+        counts = dict.fromkeys(("created", "replaced", "skipped", "failed"), 0)
+        for result in results:
+            counts[_COUNTED_AS[result["action"]]] += 1
+        if counts["failed"] and counts["failed"] == len(results):
+            status = "Failed"
+        else:
+            status = "PartialSuccess" if counts["failed"] else "Success"
+        async with self._sessions.begin() as session:
+            restore = await session.get(Restore, input.restore_uid)
+            if restore is not None:
+                restore.resources = results
+                restore.status = status
+                restore.stage = "Done"
+                restore.finished_at = utcnow()
+                restore.reason = (
+                    f"{counts['failed']} of {len(results)} objects failed"
+                    if counts["failed"]
+                    else ""
+                )
+        return RestoreResult(
+            restore_uid=input.restore_uid,
+            status=status,
+            created=counts["created"],
+            replaced=counts["replaced"],
+            skipped=counts["skipped"],
+            failed=counts["failed"],
+        )
+
+    @activity.defn
+    async def record_restore(self, input: RecordRestoreInput) -> None:
+        """A restore that could not run at all: its status and why."""
+        async with self._sessions.begin() as session:
+            restore = await session.get(Restore, input.restore_uid)
+            if restore is not None:
+                restore.status, restore.reason = input.status, input.reason
+                restore.finished_at = utcnow()

@@ -1,0 +1,453 @@
+"""Kubernetes objects in and out of the archive: export for backup, apply for restore.
+
+Export lists every listable namespaced type the API server offers (paginated), strips what the
+server sets, and writes each object sealed to the backup location. Restore applies objects in
+the order of `RESTORE_ORDER`, a table with a reason per row, retrying those that failed on a
+dependency created later in the same pass.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import io
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+from kubernetes.dynamic.resource import Resource
+
+from activities.kube import PAGE_SIZE, REQUEST_TIMEOUT, api_client
+from activities.locations import OpenLocation
+from lifeboat.archive import Sealer, resource_key
+
+# Types never backed up, with the reason: rebuilt by controllers, or history rather than state.
+SKIPPED_TYPES: dict[str, str] = {
+    "events": "recorded history, not state",
+    "events.events.k8s.io": "recorded history, not state",
+    "endpoints": "rebuilt from Services by the endpoints controller",
+    "endpointslices.discovery.k8s.io": "rebuilt from Services by the endpointslice controller",
+    "controllerrevisions.apps": "rebuilt by their StatefulSets and DaemonSets",
+    "leases.coordination.k8s.io": "leader election state of running processes",
+    "podmetrics.metrics.k8s.io": "live measurements",
+}
+SERVER_SET_METADATA = (
+    "uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink",
+    "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences",
+)  # fmt: skip
+# Annotations the API server or controllers write, meaningless in another cluster.
+SERVER_SET_ANNOTATIONS = (
+    "pv.kubernetes.io/*",
+    "volume.beta.kubernetes.io/storage-provisioner",
+    "volume.kubernetes.io/storage-provisioner",
+    "deployment.kubernetes.io/revision",
+    "kubernetes.io/service-account.uid",
+)
+
+# The restore order: each type waits for those above it. Types not listed come last.
+RESTORE_ORDER: tuple[tuple[str, str], ...] = (
+    ("customresourcedefinitions.apiextensions.k8s.io", "custom resources need their types"),
+    ("namespaces", "everything else lives in one"),
+    ("storageclasses.storage.k8s.io", "claims name their class"),
+    ("persistentvolumeclaims", "pods mount claims; their data is restored with them"),
+    ("secrets", "mounted and referenced by pods and service accounts"),
+    ("configmaps", "mounted and referenced by pods"),
+    ("serviceaccounts", "pods run as them"),
+    ("limitranges", "admission checks new pods against them"),
+    ("resourcequotas", "admission checks new pods against them"),
+    ("roles.rbac.authorization.k8s.io", "bindings refer to roles"),
+    ("rolebindings.rbac.authorization.k8s.io", "workloads need their permissions"),
+    ("services", "workloads find each other through them"),
+    ("deployments.apps", "workloads, after what they use"),
+    ("statefulsets.apps", "workloads, after what they use"),
+    ("daemonsets.apps", "workloads, after what they use"),
+    ("replicasets.apps", "workloads not owned by a deployment"),
+    ("jobs.batch", "workloads, after what they use"),
+    ("cronjobs.batch", "workloads, after what they use"),
+    ("pods", "pods not owned by a controller"),
+)
+DEPENDENCY_PASSES = 3
+
+
+def type_name(plural: str, group: str) -> str:
+    """`deployments.apps`, or `configmaps` for the core group: how users name types."""
+    return f"{plural}.{group}" if group else plural
+
+
+def dynamic_client(client: kubernetes.client.ApiClient) -> DynamicClient:
+    # A discovery cache of our own per client: another run's cache may predate new CRDs.
+    cache = Path(tempfile.mkdtemp(prefix="lifeboat-discovery-")) / "cache.json"
+    return DynamicClient(client, cache_file=str(cache))
+
+
+def _listable_namespaced(dyn: DynamicClient) -> Iterator[Resource]:
+    """Preferred versions of namespaced types that can be listed, without subresources."""
+    seen: set[str] = set()
+    for resource in dyn.resources.search():
+        if not getattr(resource, "namespaced", False) or "/" in resource.name:
+            continue
+        if "list" not in (resource.verbs or []) or not resource.preferred:
+            continue
+        name = type_name(resource.name, resource.group)
+        if name not in seen:
+            seen.add(name)
+            yield resource
+
+
+def _paged(resource: Resource, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    token = None
+    while True:
+        page = resource.get(
+            limit=PAGE_SIZE, _continue=token, _request_timeout=REQUEST_TIMEOUT, **kwargs
+        ).to_dict()
+        yield from page.get("items") or []
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return
+
+
+def strip(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object without what the server sets: what a user would apply again."""
+    obj = copy.deepcopy(obj)
+    obj.pop("status", None)
+    meta = obj.setdefault("metadata", {})
+    for key in SERVER_SET_METADATA:
+        meta.pop(key, None)
+    annotations = meta.get("annotations") or {}
+    for key in list(annotations):
+        if any(fnmatch.fnmatch(key, pattern) for pattern in SERVER_SET_ANNOTATIONS):
+            del annotations[key]
+    spec = obj.get("spec") or {}
+    kind = obj.get("kind")
+    if kind == "Service":
+        if spec.get("clusterIP") != "None":  # headless services keep their None
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
+        spec.pop("healthCheckNodePort", None)
+        for port in spec.get("ports") or []:
+            port.pop("nodePort", None)
+    if kind == "PersistentVolumeClaim":
+        spec.pop("volumeName", None)
+        spec.pop("dataSource", None)
+        spec.pop("dataSourceRef", None)
+    if kind == "ServiceAccount":
+        obj.pop("secrets", None)
+    return obj
+
+
+def _minted(obj: dict[str, Any]) -> bool:
+    """A service-account token Secret: the token controller mints a new one for the account."""
+    return obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/service-account-token"
+
+
+def _controlled(obj: dict[str, Any]) -> bool:
+    return any(ref.get("controller") for ref in obj["metadata"].get("ownerReferences") or [])
+
+
+@dataclass
+class ExportSelection:
+    namespaces: list[str]
+    label_selector: str = ""
+    include_types: list[str] = field(default_factory=list)
+    exclude_types: list[str] = field(default_factory=list)
+    include_cluster_resources: bool = True
+
+
+@dataclass
+class ExportedObject:
+    """One object in the archive: where it is, and what happened to it."""
+
+    api_version: str
+    kind: str
+    type: str
+    namespace: str | None
+    name: str
+    key: str = ""
+    status: str = "backed up"
+    reason: str = ""
+
+
+def _wanted(resource: Resource, selection: ExportSelection) -> str | None:
+    """None when the type is backed up, else why not."""
+    name = type_name(resource.name, resource.group)
+    if name in SKIPPED_TYPES:
+        return SKIPPED_TYPES[name]
+    if selection.include_types and name not in selection.include_types:
+        return "not among the included types"
+    if name in selection.exclude_types:
+        return "among the excluded types"
+    return None
+
+
+def export_resources(
+    kubeconfig: dict[str, Any],
+    location: OpenLocation,
+    backup_uid: str,
+    selection: ExportSelection,
+    heartbeat: Callable[[int], None] = lambda _count: None,
+) -> list[ExportedObject]:
+    """Write every selected object of the namespaces (and what they depend on) to the archive."""
+    sealer = Sealer(location.key)
+    exported: list[ExportedObject] = []
+    custom_types: set[str] = set()
+    storage_classes: set[str] = set()
+
+    def write(obj: dict[str, Any], resource: Resource) -> None:
+        meta = obj["metadata"]
+        key = resource_key(
+            location.prefix,
+            backup_uid,
+            api_version=obj["apiVersion"],
+            plural=resource.name,
+            namespace=meta.get("namespace"),
+            name=meta["name"],
+        )
+        data = sealer.seal_json(obj, name=key)
+        location.client.put_object(location.bucket, key, io.BytesIO(data), len(data))
+        exported.append(
+            ExportedObject(
+                api_version=obj["apiVersion"],
+                kind=obj["kind"],
+                type=type_name(resource.name, resource.group),
+                namespace=meta.get("namespace"),
+                name=meta["name"],
+                key=key,
+            )
+        )
+        heartbeat(len(exported))
+
+    with api_client(kubeconfig) as client:
+        dyn = dynamic_client(client)
+        crds = dyn.resources.get(
+            api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
+        )
+        # A CRD is named `<plural>.<group>`: the name of the type it defines.
+        defined_by_crds = {item["metadata"]["name"] for item in _paged(crds)}
+        namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
+        for namespace in selection.namespaces:
+            write(strip(_as_dict(namespaces.get(name=namespace))), namespaces)
+        for resource in _listable_namespaced(dyn):
+            if _wanted(resource, selection) is not None:
+                continue
+            for namespace in selection.namespaces:
+                for item in _paged(
+                    resource, namespace=namespace, label_selector=selection.label_selector or None
+                ):
+                    item.setdefault("apiVersion", resource.group_version)
+                    item.setdefault("kind", resource.kind)
+                    if _controlled(item) or _minted(item):
+                        continue  # recreated in the restored cluster by its controller
+                    if type_name(resource.name, resource.group) in defined_by_crds:
+                        custom_types.add(type_name(resource.name, resource.group))
+                    if resource.kind == "PersistentVolumeClaim":
+                        storage_classes.add((item.get("spec") or {}).get("storageClassName") or "")
+                    write(strip(item), resource)
+        if selection.include_cluster_resources:
+            _export_dependencies(dyn, custom_types, storage_classes - {""}, write)
+    return exported
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    value: dict[str, Any] = obj.to_dict()
+    return value
+
+
+def _export_dependencies(
+    dyn: DynamicClient,
+    custom_types: Iterable[str],
+    storage_classes: Iterable[str],
+    write: Callable[[dict[str, Any], Resource], None],
+) -> None:
+    """The cluster-scoped objects the namespaces need: CRDs of their custom resources, classes."""
+    crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+    classes = dyn.resources.get(api_version="storage.k8s.io/v1", kind="StorageClass")
+    for resource, names in ((crds, custom_types), (classes, storage_classes)):
+        for name in sorted(names):
+            try:
+                obj = _as_dict(resource.get(name=name))
+            except (ResourceNotFoundError, DynamicApiError, ApiException):
+                continue  # an aggregated API or a class that is gone: nothing to carry
+            obj.setdefault("apiVersion", resource.group_version)
+            obj.setdefault("kind", resource.kind)
+            write(strip(obj), resource)
+
+
+def wait_established(dyn: DynamicClient, name: str, timeout: float = 30) -> None:
+    """Wait until a CRD serves its type, so its custom resources can be created."""
+    crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conditions = (crds.get(name=name).to_dict().get("status") or {}).get("conditions") or []
+        if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+            dyn.resources.invalidate_cache()
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"custom resource definition {name} not established in {timeout:.0f}s")
+
+
+@dataclass
+class RestoreSelection:
+    namespace_mapping: dict[str, str] = field(default_factory=dict)
+    storage_class_mapping: dict[str, str] = field(default_factory=dict)
+    replace: bool = False
+    include_types: list[str] = field(default_factory=list)
+    exclude_types: list[str] = field(default_factory=list)
+    include_namespaces: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RestoredObject:
+    """What a restore did (or, in a preview, would do) with one object, and why."""
+
+    kind: str
+    type: str
+    namespace: str | None
+    name: str
+    action: str  # created | replaced | skipped | failed (preview: create | replace | skip)
+    reason: str = ""
+
+
+def _order(entry: ExportedObject) -> int:
+    for position, (name, _reason) in enumerate(RESTORE_ORDER):
+        if entry.type == name:
+            return position
+    return len(RESTORE_ORDER)
+
+
+def plan(entries: list[ExportedObject], selection: RestoreSelection) -> list[ExportedObject]:
+    """The archived objects to restore, in restore order."""
+    chosen = [
+        e
+        for e in entries
+        if e.status == "backed up"
+        and (not selection.include_types or e.type in selection.include_types)
+        and e.type not in selection.exclude_types
+        and (
+            not selection.include_namespaces
+            or (e.namespace or e.name) in selection.include_namespaces
+            or (e.namespace is None and e.kind != "Namespace")
+        )
+    ]
+    return sorted(chosen, key=_order)
+
+
+def transform(obj: dict[str, Any], selection: RestoreSelection) -> dict[str, Any]:
+    """Apply the namespace and storage-class mappings to an archived object."""
+    obj = copy.deepcopy(obj)
+    meta = obj["metadata"]
+    mapping = selection.namespace_mapping
+    if obj["kind"] == "Namespace":
+        meta["name"] = mapping.get(meta["name"], meta["name"])
+    elif meta.get("namespace"):
+        meta["namespace"] = mapping.get(meta["namespace"], meta["namespace"])
+    if obj["kind"] == "RoleBinding":
+        for subject in obj.get("subjects") or []:
+            if subject.get("namespace") in mapping:
+                subject["namespace"] = mapping[subject["namespace"]]
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "PersistentVolumeClaim" and spec.get("storageClassName"):
+        name = spec["storageClassName"]
+        spec["storageClassName"] = selection.storage_class_mapping.get(name, name)
+    return obj
+
+
+def _dependency_failure(error: Exception) -> bool:
+    """Errors a later object of the same restore may cure (a namespace or type not yet there)."""
+    status = getattr(error, "status", None)
+    return isinstance(error, ResourceNotFoundError) or status in (404, 500, 503)
+
+
+def apply_objects(
+    kubeconfig: dict[str, Any],
+    objects: list[dict[str, Any]],
+    *,
+    replace: bool,
+    dry_run: bool,
+    heartbeat: Callable[[int], None] = lambda _count: None,
+) -> list[RestoredObject]:
+    """Create the objects in order; keep or replace existing ones; retry dependency failures.
+
+    With `dry_run` nothing changes: the result says what would be created, replaced, skipped.
+    """
+    results: dict[int, RestoredObject] = {}
+    pending = list(range(len(objects)))
+    with api_client(kubeconfig) as client:
+        dyn = dynamic_client(client)
+        for attempt in range(DEPENDENCY_PASSES):
+            retry = []
+            for index in pending:
+                obj = objects[index]
+                try:
+                    results[index] = _apply_one(dyn, obj, replace=replace, dry_run=dry_run)
+                except Exception as exc:  # each object's failure is its own result
+                    if _dependency_failure(exc) and attempt + 1 < DEPENDENCY_PASSES:
+                        retry.append(index)
+                        dyn.resources.invalidate_cache()
+                    results[index] = _result(obj, "failed", _reason(exc))
+                heartbeat(len(results))
+            if not retry:
+                break
+            pending = retry
+    return [results[i] for i in range(len(objects))]
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, DynamicApiError):
+        return f"{error.status} {error.reason}: {error.summary()}"[:500]
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def _result(obj: dict[str, Any], action: str, reason: str = "") -> RestoredObject:
+    meta = obj["metadata"]
+    group = obj["apiVersion"].rpartition("/")[0]
+    return RestoredObject(
+        kind=obj["kind"],
+        type=f"{obj['kind']}.{group}" if group else obj["kind"],
+        namespace=meta.get("namespace"),
+        name=meta["name"],
+        action=action,
+        reason=reason,
+    )
+
+
+def _apply_one(
+    dyn: DynamicClient, obj: dict[str, Any], *, replace: bool, dry_run: bool
+) -> RestoredObject:
+    resource = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+    meta = obj["metadata"]
+    namespace = meta.get("namespace") if resource.namespaced else None
+    try:
+        existing = resource.get(name=meta["name"], namespace=namespace).to_dict()
+    except DynamicApiError as exc:
+        if exc.status != 404:
+            raise
+        existing = None
+    if existing is None:
+        if dry_run:
+            return _result(obj, "create")
+        resource.create(body=obj, namespace=namespace)
+        if obj["kind"] == "CustomResourceDefinition":
+            wait_established(dyn, meta["name"])
+        return _result(obj, "created")
+    if not replace or obj["kind"] == "Namespace":
+        why = "exists; the restore keeps existing objects" if not replace else "exists"
+        return _result(obj, "skip" if dry_run else "skipped", why)
+    if dry_run:
+        return _result(obj, "replace")
+    body = copy.deepcopy(obj)
+    body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+    try:
+        resource.replace(body=body, namespace=namespace)
+    except DynamicApiError as exc:
+        if exc.status != 422:  # an immutable field changed: recreate the object instead
+            raise
+        resource.delete(name=meta["name"], namespace=namespace)
+        resource.create(body=obj, namespace=namespace)
+    return _result(obj, "replaced")

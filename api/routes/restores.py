@@ -1,0 +1,114 @@
+"""Restores: from a backup into the same or another cluster; a preview changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, Field
+
+from api.authz import Authorize, AuthzContext
+from api.crud import list_visible, save_unique
+from api.deps import TemporalDep
+from api.schemas import ListOf, Name, ObjectRead
+from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
+from lifeboat.rbac.access import AccessLevel
+from lifeboat.rbac.matrix import Action, Kind
+from workflows.contracts import RestoreInput
+from workflows.ids import restore_workflow_id
+from workflows.restore import RestoreWorkflow
+
+router = APIRouter(prefix="/restores", tags=["restores"])
+
+CreateRestore = Annotated[AuthzContext, Depends(Authorize(Kind.RESTORES, Action.CREATE))]
+ViewRestore = Annotated[AuthzContext, Depends(Authorize(Kind.RESTORES, Action.VIEW))]
+PREVIEW_TIMEOUT = timedelta(minutes=2)
+
+
+class RestoreCreate(BaseModel):
+    backup_uid: str
+    cluster_uid: str | None = Field(
+        default=None, description="Target; the backup's cluster if unset"
+    )
+    name: Name | None = None
+    namespace_mapping: dict[str, str] = Field(default_factory=dict, max_length=500)
+    storage_class_mapping: dict[str, str] = Field(default_factory=dict, max_length=100)
+    replace_policy: Literal["keep", "replace"] = "keep"
+    include_namespaces: list[str] = Field(default_factory=list, max_length=500)
+    include_types: list[str] = Field(default_factory=list, max_length=200)
+    exclude_types: list[str] = Field(default_factory=list, max_length=200)
+
+
+class RestoreRead(ObjectRead):
+    backup_uid: str
+    cluster_uid: str
+    spec: dict[str, Any]
+    status: str
+    stage: str
+    reason: str
+    resources: list[dict[str, Any]]
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool) -> Restore:
+    backup = await ctx.for_kind(Kind.BACKUPS, Action.VIEW).load(
+        Backup, body.backup_uid, needs=AccessLevel.RESTORE
+    )
+    target = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(
+        Cluster, body.cluster_uid or backup.cluster_uid, needs=AccessLevel.RESTORE
+    )
+    stamp = utcnow().strftime("%Y%m%d%H%M%S")
+    restore = Restore(
+        name=body.name or f"{'preview' if preview else 'restore'}-{backup.name}-{stamp}",
+        owner_id=ctx.caller.subject,
+        backup_uid=backup.uid,
+        cluster_uid=target.uid,
+        spec={**body.model_dump(exclude={"name", "backup_uid", "cluster_uid"}), "preview": preview},
+        started_at=utcnow(),
+    )
+    return await save_unique(ctx, restore)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def start_restore(
+    body: RestoreCreate, ctx: CreateRestore, temporal: TemporalDep
+) -> RestoreRead:
+    """Start a restore; read its progress and per-object results with GET."""
+    restore = await _new_restore(body, ctx, preview=False)
+    await temporal.start_workflow(
+        RestoreWorkflow.run,
+        RestoreInput(restore_uid=restore.uid),
+        id=restore_workflow_id(restore.uid),
+        task_queue=ctx.settings.task_queue,
+    )
+    return RestoreRead.model_validate(restore)
+
+
+@router.post("/preview")
+async def preview_restore(
+    body: RestoreCreate, ctx: CreateRestore, temporal: TemporalDep
+) -> RestoreRead:
+    """What a restore would create, replace or skip, without changing the cluster."""
+    restore = await _new_restore(body, ctx, preview=True)
+    await temporal.execute_workflow(
+        RestoreWorkflow.run,
+        RestoreInput(restore_uid=restore.uid, dry_run=True),
+        id=restore_workflow_id(restore.uid),
+        task_queue=ctx.settings.task_queue,
+        execution_timeout=PREVIEW_TIMEOUT,
+    )
+    await ctx.session.refresh(restore)
+    return RestoreRead.model_validate(restore)
+
+
+@router.get("")
+async def list_restores(ctx: ViewRestore) -> ListOf[RestoreRead]:
+    items = [RestoreRead.model_validate(r) for r in await list_visible(ctx, Restore)]
+    return ListOf(items=items, count=len(items))
+
+
+@router.get("/{uid}")
+async def get_restore(uid: str, ctx: ViewRestore) -> RestoreRead:
+    return RestoreRead.model_validate(await ctx.load(Restore, uid))
