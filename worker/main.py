@@ -14,6 +14,7 @@ from activities.backup import BackupActivities
 from activities.catalog import CatalogActivities
 from activities.kube import KubeActivities
 from activities.locations import LocationActivities
+from activities.rules import RuleActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
@@ -38,6 +39,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     catalog = CatalogActivities(sessions)
     locations = LocationActivities(sessions, secrets)
     backups = BackupActivities(sessions, secrets)
+    rules = RuleActivities(sessions, secrets)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -54,6 +56,8 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             backups.record_backup,
             backups.restore_resources,
             backups.record_restore,
+            rules.run_rules,
+            rules.hold_background_actions,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )

@@ -1,12 +1,15 @@
-"""Backup: validate, lock the namespaces, export resources, write the manifest, record.
+"""Backup: validate, lock the namespaces, pre rules, export, write the manifest, post rules.
 
-Every step is an activity with a named preset. Whatever happens after the lock (a failed step,
-a cancel), the result is recorded with its reason: a backup never stays "InProgress".
+Every step is an activity with a named preset. Post rules always run for the pods whose pre
+rules ran, also when a later step failed or the backup was cancelled; and the result is always
+recorded with its reason: a backup never stays "InProgress".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
@@ -18,16 +21,38 @@ from workflows.contracts import (
     BackupResult,
     ExportResult,
     RecordBackupInput,
+    RulesInput,
+    RulesResult,
     StageInput,
 )
+from workflows.errors import RULE_FAILED
 
 with workflow.unsafe.imports_passed_through():
     from activities.backup import BackupActivities
+    from activities.rules import RuleActivities
 
 
 def _reason(error: BaseException) -> str:
     cause = error.cause if isinstance(error, ActivityError) and error.cause else error
     return getattr(cause, "message", None) or str(cause) or type(cause).__name__
+
+
+def _pods_reached(error: ActivityError) -> list[str] | None:
+    """The pods a failed pre rule ran in, carried in its error's details."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == RULE_FAILED and cause.details:
+        pods: list[str] = list(cause.details[0])
+        return pods
+    return None
+
+
+async def _release(hold: Any) -> None:
+    """Cancel the activity holding background actions and wait until it has let go."""
+    if hold.done():
+        return
+    hold.cancel()
+    with contextlib.suppress(ActivityError, CancelledError, asyncio.CancelledError):
+        await hold  # ends cancelled, as asked
 
 
 @workflow.defn
@@ -36,6 +61,10 @@ class BackupWorkflow:
 
     def __init__(self) -> None:
         self.stage = "Pending"
+        self.plan: BackupPlan | None = None
+        # Pods where pre rules ran (None: pre rules never started, so post rules run everywhere).
+        self.pre_pods: list[str] | None = None
+        self.pre_started = False
 
     @workflow.query
     def current_stage(self) -> str:
@@ -47,22 +76,68 @@ class BackupWorkflow:
             BackupActivities.set_stage, StageInput(input.backup_uid, stage), **options.CATALOG_WRITE
         )
 
+    async def _pre_rules(self, input: BackupInput, plan: BackupPlan) -> Any:
+        """Start the background actions, run the foreground ones; return the hold to end."""
+        await self._stage(input, "PreRules")
+        rules = RulesInput(input.backup_uid, plan.pre_rule_uid, "pre")
+        self.pre_started = True
+        hold = workflow.start_activity_method(
+            RuleActivities.hold_background_actions, rules, **options.HOLD
+        )
+        try:
+            result: RulesResult = await workflow.execute_activity_method(
+                RuleActivities.run_rules, rules, **options.PRE_RULES
+            )
+        except ActivityError as exc:
+            self.pre_pods = _pods_reached(exc)
+            await _release(hold)
+            raise
+        self.pre_pods = result.pods
+        return hold
+
+    async def _post_rules(self, input: BackupInput) -> str:
+        """Run post rules where pre rules ran; '' or why they failed."""
+        plan = self.plan
+        if plan is None or not plan.post_rule_uid:
+            return ""
+        if plan.pre_rule_uid and self.pre_started and self.pre_pods is not None:
+            pods: list[str] | None = self.pre_pods
+        elif plan.pre_rule_uid and not self.pre_started:
+            return ""  # nothing was frozen: nothing to undo
+        else:
+            pods = None
+        self.stage = "PostRules"
+        try:
+            result: RulesResult = await workflow.execute_activity_method(
+                RuleActivities.run_rules,
+                RulesInput(input.backup_uid, plan.post_rule_uid, "post", pods),
+                **options.POST_RULES,
+            )
+        except ActivityError as exc:
+            return _reason(exc)
+        return "; ".join(result.failures)
+
     @workflow.run
     async def run(self, input: BackupInput) -> BackupResult:
         status, reason = "Failed", ""
+        hold = None
         try:
             await self._stage(input, "Validate")
-            plan: BackupPlan = await workflow.execute_activity_method(
+            self.plan = plan = await workflow.execute_activity_method(
                 BackupActivities.validate_backup, input, **options.VALIDATE
             )
             await self._stage(input, "WaitingForNamespaces")
             await workflow.execute_activity_method(
                 BackupActivities.lock_namespaces, input, **options.NAMESPACE_LOCK
             )
+            if plan.pre_rule_uid:
+                hold = await self._pre_rules(input, plan)
             await self._stage(input, "ExportResources")
             exported: ExportResult = await workflow.execute_activity_method(
                 BackupActivities.export_resources, input, **options.RESOURCES
             )
+            if hold is not None:
+                await _release(hold)  # the point in time is taken: end what pre rules hold
             await self._stage(input, "WriteManifest")
             await workflow.execute_activity_method(
                 BackupActivities.write_manifest, input, **options.CATALOG_WRITE
@@ -77,14 +152,24 @@ class BackupWorkflow:
             status, reason = "Aborted", f"cancelled during {self.stage}"
             raise
         finally:
-            # Shielded from the cancel: the outcome is recorded whatever happened.
-            await asyncio.shield(
-                asyncio.ensure_future(
-                    workflow.execute_activity_method(
-                        BackupActivities.record_backup,
-                        RecordBackupInput(input.backup_uid, status=status, reason=reason),
-                        **options.CATALOG_WRITE,
-                    )
-                )
+            # Shielded from a cancel: undo what pre rules did, then record the outcome.
+            status, reason = await asyncio.shield(
+                asyncio.ensure_future(self._finish(input, hold, status, reason))
             )
         return BackupResult(backup_uid=input.backup_uid, status=status, reason=reason)
+
+    async def _finish(
+        self, input: BackupInput, hold: Any, status: str, reason: str
+    ) -> tuple[str, str]:
+        if hold is not None:
+            await _release(hold)
+        post_failure = await self._post_rules(input)
+        if post_failure:
+            status = "PartialSuccess" if status == "Success" else status
+            reason = "; ".join(r for r in (reason, f"post rules: {post_failure}") if r)
+        await workflow.execute_activity_method(
+            BackupActivities.record_backup,
+            RecordBackupInput(input.backup_uid, status=status, reason=reason),
+            **options.CATALOG_WRITE,
+        )
+        return status, reason

@@ -129,3 +129,20 @@ class RecordRestoreInput:
     restore_uid: str
     status: str
     reason: str = ""
+
+
+@dataclass
+class RulesInput:
+    """Run a backup's pre or post rules; post rules run only in `pods` (where pre rules ran)."""
+
+    backup_uid: str
+    rule_uid: str
+    phase: str  # pre | post
+    pods: list[str] | None = None
+
+
+@dataclass
+class RulesResult:
+    pods: list[str] = field(default_factory=list)  # "namespace/pod" where actions ran
+    ran: int = 0
+    failures: list[str] = field(default_factory=list)

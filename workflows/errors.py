@@ -8,3 +8,5 @@ NAMESPACE_BUSY = "NamespaceBusy"
 # The backup or restore cannot proceed as asked; the message says why.
 INVALID_BACKUP = "InvalidBackup"
 BACKUP_NOT_FOUND = "BackupNotFound"
+# A rule action failed and its rule says on_error: fail.
+RULE_FAILED = "RuleFailed"

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 # A call to a protected cluster's API: bounded, retried a few times, then reported.
 KUBE_QUERY: dict[str, Any] = {
@@ -65,4 +66,26 @@ RESOURCES: dict[str, Any] = {
         maximum_attempts=5,
         non_retryable_error_types=["InvalidBackup", "BackupNotFound"],
     ),
+}
+
+# Rule actions: each has its own timeout; a pre rule is not repeated (a lock taken twice).
+PRE_RULES: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(hours=1),
+    "retry_policy": RetryPolicy(maximum_attempts=1),
+}
+# Post rules undo pre rules (a thaw): retried, they must run.
+POST_RULES: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(hours=1),
+    "retry_policy": RetryPolicy(
+        maximum_attempts=5,
+        initial_interval=timedelta(seconds=2),
+        non_retryable_error_types=["InvalidBackup", "RuleFailed"],
+    ),
+}
+# Holding background actions open until the snapshots are taken; ends when cancelled.
+HOLD: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(hours=6),
+    "heartbeat_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(maximum_attempts=1),
+    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 }

@@ -30,6 +30,7 @@ from deploy.local.oidc import (
     start_oidc,
     stop_oidc,
 )
+from deploy.local.kubelet import start_kubelet, stop_kubelet
 from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok, port_is_free
 from deploy.local.s3 import running_s3, start_s3, stop_s3
 from deploy.local.temporal import running_temporal, start_temporal, stop_temporal
@@ -62,6 +63,7 @@ class Stack:
     s3_secret_key: str
     kube_server: str
     kubeconfig: str
+    kubelet_home: str
     oidc_issuer: str
     api_url: str
     secret_key: str
@@ -124,6 +126,8 @@ def up(
     s3 = running_s3(state / "s3") or start_s3(state / "s3", port=ports["s3"])
     kube = running_kube(state / "kube") or start_kube(state / "kube", port=ports["kube"])
     oidc = running_oidc(state / "oidc") or start_oidc(state / "oidc", port=ports["oidc"])
+    # The test doubles for the node the test cluster lacks: exec into pods.
+    start_kubelet(state / "kubelet", kube.kubeconfig)
     stack = Stack(
         state=str(state),
         database_url=_database(state, database_url),
@@ -134,6 +138,7 @@ def up(
         s3_secret_key=s3.secret_key,
         kube_server=kube.server,
         kubeconfig=str(kube.kubeconfig),
+        kubelet_home=str(state / "kubelet"),
         oidc_issuer=oidc.issuer,
         api_url=f"http://{HOST}:{ports['api']}",
         secret_key=_secret_key(state),
@@ -184,6 +189,7 @@ def down(state: Path = DEFAULT_STATE) -> None:
     ManagedProcess("worker", state / "worker").stop()
     ManagedProcess("api", state / "api").stop()
     stop_oidc(state / "oidc")
+    stop_kubelet(state / "kubelet")
     stop_kube(state / "kube")
     stop_s3(state / "s3")
     stop_temporal(state / "temporal")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,8 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 from minio import Minio
 
+from deploy.local.kubelet import exec_records, run_pod
+from deploy.local.kubelet_server import ExecRecord, container_dir
 from deploy.local.stack import Stack
 from tests.api.helpers import unique, wait_for_sync, workflow_histories
 from tests.conftest import Users
@@ -238,3 +241,84 @@ def test_backup_delete_restore_and_restore_into_a_mapped_namespace(
             assert SECRET_VALUE not in history
             assert base64.b64encode(SECRET_VALUE.encode()).decode() not in history
             assert "nginx:1.25" not in history
+
+
+def _rule(api: httpx.Client, actions: list[dict[str, Any]]) -> str:
+    response = api.post(
+        "/api/v1/rules",
+        json={
+            "name": unique("rule"),
+            "rules": [{"pod_selector": {"app": "db"}, "actions": actions}],
+        },
+    )
+    assert response.status_code == 201, response.text
+    uid: str = response.json()["uid"]
+    return uid
+
+
+def _backup(
+    api: httpx.Client, target: dict[str, str], namespace: str, **rules: str
+) -> dict[str, Any]:
+    started = api.post(
+        "/api/v1/backups",
+        json={"cluster_uid": target["cluster"], "location_uid": target["location"],
+              "namespaces": [namespace], **rules},
+    )  # fmt: skip
+    assert started.status_code == 201, started.text
+    return _wait(api, f"/api/v1/backups/{started.json()['uid']}")
+
+
+def _database_pods(stack: Stack, namespace: str) -> list[Path]:
+    """Two exec-able pods labelled app=db; returns where their commands' files land."""
+    for pod in ("db-0", "db-1"):
+        run_pod(Path(stack.kubeconfig), namespace, pod, labels={"app": "db"}, containers=("db",))
+    home = Path(stack.kubelet_home)
+    return [container_dir(home / "pods", namespace, pod, "db") for pod in ("db-0", "db-1")]
+
+
+def _runs(stack: Stack, namespace: str, command: str) -> list[ExecRecord]:
+    return [
+        r for r in exec_records(Path(stack.kubelet_home))
+        if r["namespace"] == namespace and command in " ".join(r["command"])
+    ]  # fmt: skip
+
+
+def test_pre_and_post_rules_run_around_the_backup(
+    as_user: Users, target: dict[str, str], stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("db")
+    pod_dirs = _database_pods(stack, namespace)
+    pre = _rule(api, [
+        {"command": "echo frozen >> state"},
+        {"command": "echo locked >> lock; sleep 600", "background": True},
+    ])  # fmt: skip
+    post = _rule(api, [{"command": "echo thawed >> state"}])
+
+    backup = _backup(api, target, namespace, pre_rule_uid=pre, post_rule_uid=post)
+    assert backup["status"] == "Success", backup["reason"]
+    for pod_dir in pod_dirs:
+        assert (pod_dir / "state").read_text() == "frozen\nthawed\n"
+        assert (pod_dir / "lock").read_text() == "locked\n"
+    # The background lock was held, then released (its stream closed) once the export was done.
+    held = _runs(stack, namespace, "sleep 600")
+    assert len(held) == 2 and all(r["ended"] == "disconnected" for r in held)
+    assert len(_runs(stack, namespace, "thawed")) == 2  # post rules ran once per pod
+
+
+def test_a_failing_pre_rule_fails_the_backup_and_post_rules_still_run(
+    as_user: Users, target: dict[str, str], stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("db")
+    pod_dirs = _database_pods(stack, namespace)
+    pre = _rule(api, [{"command": "echo frozen >> state"}, {"command": "echo broken >&2; exit 3"}])
+    post = _rule(api, [{"command": "echo thawed >> state"}])
+
+    backup = _backup(api, target, namespace, pre_rule_uid=pre, post_rule_uid=post)
+    assert backup["status"] == "Failed"
+    assert "PreRules" in backup["reason"] and "exit code 3" in backup["reason"]
+    assert "broken" in backup["reason"]
+    # The first pod was frozen before the failure: it is thawed again.
+    assert (pod_dirs[0] / "state").read_text() == "frozen\nthawed\n"
+    assert not (pod_dirs[1] / "state").exists()  # never reached, so never touched

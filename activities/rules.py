@@ -1,0 +1,182 @@
+"""Pre- and post-exec rules: commands run in the selected pods' containers through the API server.
+
+A background action (a database lock, say) is held open by `hold_background_actions`, a
+heartbeating activity the workflow cancels once the snapshots are taken: closing the exec
+stream ends the command. Every action has a timeout; `on_error` says whether its failure
+fails the backup or is only recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import kubernetes.client
+from kubernetes.stream import stream
+from kubernetes.stream.ws_client import WSClient
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.kube import api_client, cluster_kubeconfig, paginate
+from lifeboat.catalog.models import Backup, Rule
+from lifeboat.rules import OnError, RuleAction, RuleItem, RuleSet
+from lifeboat.secrets import SecretBox
+from workflows.contracts import RulesInput, RulesResult
+from workflows.errors import INVALID_BACKUP, RULE_FAILED
+
+# Short: a cancel reaches a heartbeating activity with its next heartbeat.
+HOLD_HEARTBEAT_SECONDS = 1.0
+_RULES = TypeAdapter(RuleSet)
+
+
+@dataclass
+class Target:
+    namespace: str
+    pod: str
+    container: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.pod}"
+
+
+def _targets(
+    client: kubernetes.client.ApiClient, item: RuleItem, namespaces: list[str]
+) -> list[Target]:
+    core = kubernetes.client.CoreV1Api(client)
+    selector = ",".join(f"{k}={v}" for k, v in item.pod_selector.items())
+    found = []
+    for namespace in item.namespaces or namespaces:
+        for pod in paginate(core.list_namespaced_pod, namespace=namespace, label_selector=selector):
+            container = item.container or pod.spec.containers[0].name
+            found.append(Target(namespace, pod.metadata.name, container))
+    return found
+
+
+def _open(client: kubernetes.client.ApiClient, target: Target, command: str) -> WSClient:
+    core = kubernetes.client.CoreV1Api(client)
+    ws: WSClient = stream(
+        core.connect_get_namespaced_pod_exec,
+        target.pod,
+        target.namespace,
+        container=target.container,
+        command=["sh", "-c", command],
+        stdin=True,
+        stdout=True,
+        stderr=True,
+        tty=False,
+        _preload_content=False,
+    )
+    return ws
+
+
+def run_action(client: kubernetes.client.ApiClient, target: Target, action: RuleAction) -> str:
+    """Run one action to its end; '' on success, else why it failed."""
+    ws = _open(client, target, action.command)
+    try:
+        ws.write_channel(0, "")
+        deadline = time.monotonic() + action.timeout_seconds
+        stderr = []
+        while ws.is_open() and time.monotonic() < deadline:
+            ws.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            if ws.peek_stderr():
+                stderr.append(ws.read_stderr())
+        if ws.is_open():
+            return f"timed out after {action.timeout_seconds}s"
+        code = ws.returncode
+        if code:
+            return f"exit code {code}: {''.join(stderr).strip()[:300]}"
+        return ""
+    finally:
+        ws.close()
+
+
+async def _rule_items(sessions: async_sessionmaker[AsyncSession], uid: str) -> list[RuleItem]:
+    async with sessions() as session:
+        rule = await session.get(Rule, uid)
+    if rule is None:
+        raise ApplicationError(f"rule {uid} is gone", type=INVALID_BACKUP, non_retryable=True)
+    try:
+        return _RULES.validate_python(rule.rules)
+    except ValidationError as exc:
+        raise ApplicationError(
+            f"rule {rule.name} is not well-formed: {exc}", type=INVALID_BACKUP, non_retryable=True
+        ) from exc
+
+
+class RuleActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
+        self._sessions = sessions
+        self._secrets = secrets
+
+    async def _context(self, input: RulesInput) -> tuple[dict[str, Any], list[str], list[RuleItem]]:
+        async with self._sessions() as session:
+            backup = await session.get(Backup, input.backup_uid)
+        if backup is None:
+            raise ApplicationError("the backup is gone", type=INVALID_BACKUP, non_retryable=True)
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
+        namespaces = list(backup.spec.get("resolved_namespaces") or [])
+        return kubeconfig, namespaces, await _rule_items(self._sessions, input.rule_uid)
+
+    @activity.defn
+    async def run_rules(self, input: RulesInput) -> RulesResult:
+        """Run the rule's foreground actions in every selected pod, in order."""
+        kubeconfig, namespaces, items = await self._context(input)
+
+        def run() -> RulesResult:
+            result = RulesResult()
+            with api_client(kubeconfig) as client:
+                for item in items:
+                    for target in _targets(client, item, namespaces):
+                        if input.pods is not None and target.key not in input.pods:
+                            continue  # post rules only where pre rules ran
+                        if target.key not in result.pods:
+                            result.pods.append(target.key)
+                        for action in item.actions:
+                            if action.background:
+                                continue
+                            failure = run_action(client, target, action)
+                            result.ran += 1
+                            if not failure:
+                                continue
+                            message = f"{input.phase} rule in {target.key}: {failure}"
+                            if action.on_error is OnError.FAIL:
+                                # The pods reached so far travel along: post rules run there.
+                                raise ApplicationError(
+                                    message, result.pods, type=RULE_FAILED, non_retryable=True
+                                )
+                            result.failures.append(message)
+            return result
+
+        return await asyncio.to_thread(run)
+
+    @activity.defn
+    async def hold_background_actions(self, input: RulesInput) -> int:
+        """Start the background actions and keep them running until this activity is cancelled."""
+        kubeconfig, namespaces, items = await self._context(input)
+        with api_client(kubeconfig) as client:
+            streams = await asyncio.to_thread(
+                lambda: [
+                    _open(client, target, action.command)
+                    for item in items
+                    for target in _targets(client, item, namespaces)
+                    for action in item.actions
+                    if action.background
+                ]
+            )
+            if not streams:
+                return 0
+            try:
+                while True:
+                    for ws in streams:
+                        await asyncio.to_thread(ws.update, 0)
+                    activity.heartbeat(len(streams))
+                    await asyncio.sleep(HOLD_HEARTBEAT_SECONDS)
+            finally:
+                # Closing the streams ends the commands: the lock is released.
+                for ws in streams:
+                    ws.close()
