@@ -21,6 +21,7 @@ from pathlib import Path
 
 from deploy.local import postgres
 from deploy.local.kube import running_kube, start_kube, stop_kube
+from deploy.local.kubelet import start_kubelet, stop_kubelet
 from deploy.local.oidc import (
     CLIENT_ID,
     DEV_PASSWORD,
@@ -30,7 +31,6 @@ from deploy.local.oidc import (
     start_oidc,
     stop_oidc,
 )
-from deploy.local.kubelet import start_kubelet, stop_kubelet
 from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok, port_is_free
 from deploy.local.s3 import running_s3, start_s3, stop_s3
 from deploy.local.temporal import running_temporal, start_temporal, stop_temporal
