@@ -10,8 +10,9 @@ from dataclasses import asdict
 from typing import Any
 
 import kubernetes.client
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,7 +29,7 @@ from activities.resources import (
     transform,
 )
 from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
-from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
+from lifeboat.catalog.models import Backup, Cluster, Restore, Share, utcnow
 from lifeboat.secrets import SecretBox
 from workflows.contracts import (
     BackupInput,
@@ -345,3 +346,39 @@ class BackupActivities:
             if restore is not None:
                 restore.status, restore.reason = input.status, input.reason
                 restore.finished_at = utcnow()
+
+    @activity.defn
+    async def delete_archive(self, input: BackupInput) -> int:
+        """Remove every archive object of the backup (none left is fine: a repeat)."""
+        async with self._sessions() as session:
+            backup = await session.get(Backup, input.backup_uid)
+            if backup is None:
+                return 0
+            location_uid = backup.location_uid
+        location = await self._location(location_uid)
+
+        def remove() -> int:
+            prefix = backup_prefix(location.prefix, input.backup_uid) + "/"
+            keys = [
+                DeleteObject(o.object_name)
+                for o in location.client.list_objects(location.bucket, prefix, recursive=True)
+                if o.object_name
+            ]
+            for error in location.client.remove_objects(location.bucket, keys):
+                raise RuntimeError(f"cannot delete {error.name}: {error.message}")
+            return len(keys)
+
+        removed = await asyncio.to_thread(remove)
+        activity.heartbeat(removed)
+        return removed
+
+    @activity.defn
+    async def delete_backup_record(self, input: BackupInput) -> None:
+        """Remove the backup's catalog row and its shares."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(Share).where(
+                    Share.object_kind == "backups", Share.object_uid == input.backup_uid
+                )
+            )
+            await session.execute(delete(Backup).where(Backup.uid == input.backup_uid))

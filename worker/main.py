@@ -21,12 +21,19 @@ from lifeboat.settings import Settings
 from lifeboat.temporal import connect
 from workflows.backup import BackupWorkflow
 from workflows.cluster_sync import ClusterSyncWorkflow
+from workflows.deletion import DeletionWorkflow
 from workflows.location_check import LocationCheckWorkflow
 from workflows.restore import RestoreWorkflow
 
 log = logging.getLogger("lifeboat.worker")
 
-WORKFLOWS = [ClusterSyncWorkflow, LocationCheckWorkflow, BackupWorkflow, RestoreWorkflow]
+WORKFLOWS = [
+    ClusterSyncWorkflow,
+    LocationCheckWorkflow,
+    BackupWorkflow,
+    RestoreWorkflow,
+    DeletionWorkflow,
+]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
@@ -56,6 +63,8 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             backups.record_backup,
             backups.restore_resources,
             backups.record_restore,
+            backups.delete_archive,
+            backups.delete_backup_record,
             rules.run_rules,
             rules.hold_background_actions,
         ],

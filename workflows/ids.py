@@ -17,3 +17,7 @@ def backup_workflow_id(backup_uid: str) -> str:
 
 def restore_workflow_id(restore_uid: str) -> str:
     return f"restore-{restore_uid}"
+
+
+def deletion_workflow_id(backup_uid: str) -> str:
+    return f"delete-backup-{backup_uid}"

@@ -12,7 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 
 from api.authz import Authorize, AuthzContext
 from api.crud import list_visible, save_unique
@@ -23,12 +28,14 @@ from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Rule, utcno
 from lifeboat.rbac.matrix import Action, Kind
 from workflows.backup import BackupWorkflow
 from workflows.contracts import BackupInput
-from workflows.ids import backup_workflow_id
+from workflows.deletion import DeletionWorkflow
+from workflows.ids import backup_workflow_id, deletion_workflow_id
 
 router = APIRouter(prefix="/backups", tags=["backups"])
 
 CreateBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.CREATE))]
 ViewBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.VIEW))]
+DeleteBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.DELETE))]
 EditBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.EDIT))]
 
 OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
@@ -126,6 +133,24 @@ async def cancel_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Acc
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to cancel")
     await temporal.get_workflow_handle(backup_workflow_id(uid)).cancel()
     return Accepted(message=f"cancelling backup {backup.name}")
+
+
+@router.delete("/{uid}", status_code=status.HTTP_202_ACCEPTED)
+async def delete_backup(uid: str, ctx: DeleteBackup, temporal: TemporalDep) -> Accepted:
+    """Delete a backup: archive objects, then the catalog row (a workflow; safe to repeat)."""
+    backup = await ctx.load(Backup, uid)
+    if backup.status in ("Pending", "InProgress"):
+        raise Conflict(f"backup {backup.name} is {backup.status}: cancel it first")
+    backup.status = "Deleting"
+    await ctx.session.commit()
+    await temporal.start_workflow(
+        DeletionWorkflow.run,
+        BackupInput(backup_uid=uid),
+        id=deletion_workflow_id(uid),
+        task_queue=ctx.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return Accepted(message=f"deleting backup {backup.name}")
 
 
 @router.get("")

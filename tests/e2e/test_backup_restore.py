@@ -322,3 +322,35 @@ def test_a_failing_pre_rule_fails_the_backup_and_post_rules_still_run(
     # The first pod was frozen before the failure: it is thawed again.
     assert (pod_dirs[0] / "state").read_text() == "frozen\nthawed\n"
     assert not (pod_dirs[1] / "state").exists()  # never reached, so never touched
+
+
+def test_deleting_a_backup_removes_its_archive_and_is_safe_to_repeat(
+    as_user: Users, target: dict[str, str], stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("gone")
+    run_pod(Path(stack.kubeconfig), namespace, "web-0", labels={"app": "web"})
+    backup = _backup(api, target, namespace)
+    assert backup["status"] == "Success", backup["reason"]
+    s3 = Minio(
+        stack.s3_endpoint.removeprefix("http://"),
+        stack.s3_access_key,
+        stack.s3_secret_key,
+        secure=False,
+    )
+
+    def archived() -> list[str]:
+        return [
+            str(o.object_name)
+            for o in s3.list_objects(target["bucket"], recursive=True)
+            if backup["uid"] in str(o.object_name)
+        ]
+
+    assert any(name.endswith("manifest.json.sealed") for name in archived())
+    assert api.delete(f"/api/v1/backups/{backup['uid']}").status_code == 202
+    deadline = time.monotonic() + 60
+    while api.get(f"/api/v1/backups/{backup['uid']}").status_code != 404:
+        assert time.monotonic() < deadline, "the backup was not deleted"
+        time.sleep(0.3)
+    assert archived() == []
+    assert api.delete(f"/api/v1/backups/{backup['uid']}").status_code == 404
