@@ -37,9 +37,11 @@ from workflows.contracts import (
     BackupResult,
     ExportResult,
     RecordBackupInput,
+    RecordRestoredVolumesInput,
     RecordRestoreInput,
     RestoreInput,
     RestoreResult,
+    RestoreVolumeInput,
     StageInput,
 )
 from workflows.errors import BACKUP_NOT_FOUND, INVALID_BACKUP, NAMESPACE_BUSY
@@ -294,7 +296,7 @@ class BackupActivities:
             exclude_types=spec.get("exclude_types") or [],
             include_namespaces=spec.get("include_namespaces") or [],
         )
-        entries = plan([ExportedObject(**e) for e in manifest["resources"]], selection)
+        entries = plan([ExportedObject(**e) for e in manifest["resources"]], selection, input.phase)
 
         beat = _Heartbeat()
 
@@ -320,10 +322,12 @@ class BackupActivities:
         async with self._sessions.begin() as session:
             restore = await session.get(Restore, input.restore_uid)
             if restore is not None:
-                restore.resources = results
-                restore.status = status
-                restore.stage = "Done"
-                restore.finished_at = utcnow()
+                # The claims phase recorded its results first: keep them.
+                earlier = restore.resources if input.phase == "rest" else []
+                restore.resources = [*earlier, *results]
+                restore.status = status if input.phase != "claims" else "InProgress"
+                if input.phase != "claims":
+                    restore.stage, restore.finished_at = "Done", utcnow()
                 restore.reason = (
                     f"{counts['failed']} of {len(results)} objects failed"
                     if counts["failed"]
@@ -382,3 +386,39 @@ class BackupActivities:
                 )
             )
             await session.execute(delete(Backup).where(Backup.uid == input.backup_uid))
+
+    @activity.defn
+    async def volumes_to_restore(self, input: RestoreInput) -> list[RestoreVolumeInput]:
+        """The backed-up volumes this restore brings back (from the manifest)."""
+        async with self._sessions() as session:
+            restore = await session.get(Restore, input.restore_uid)
+            backup = await session.get(Backup, restore.backup_uid) if restore else None
+        if restore is None or backup is None or not backup.manifest_key:
+            return []
+        location = await self._location(backup.location_uid)
+        manifest = await asyncio.to_thread(_get, location, backup.manifest_key)
+        wanted = restore.spec.get("include_namespaces") or []
+        excluded = "persistentvolumeclaims" in (restore.spec.get("exclude_types") or [])
+        return [
+            RestoreVolumeInput(restore.uid, v["namespace"], v["pvc"], v["data_snapshot_id"])
+            for v in manifest.get("volumes") or []
+            if v.get("status") == "Success"
+            and not excluded
+            and (not wanted or v["namespace"] in wanted)
+        ]
+
+    @activity.defn
+    async def record_restored_volumes(self, input: RecordRestoredVolumesInput) -> RestoreResult:
+        """The volumes' results; a volume that failed makes the restore a partial success."""
+        async with self._sessions.begin() as session:
+            restore = await session.get(Restore, input.restore_uid)
+            if restore is None:
+                raise ApplicationError("the restore is gone", type=BACKUP_NOT_FOUND)
+            restore.volumes = [dict(vars(v)) for v in input.volumes]
+            failed = [v for v in input.volumes if v.status != "Success"]
+            if failed and restore.status == "Success":
+                restore.status = "PartialSuccess"
+                restore.reason = f"{len(failed)} of {len(input.volumes)} volumes failed"
+            return RestoreResult(
+                restore_uid=restore.uid, status=restore.status, reason=restore.reason
+            )

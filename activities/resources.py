@@ -321,8 +321,19 @@ def _order(entry: ExportedObject) -> int:
     return len(RESTORE_ORDER)
 
 
-def plan(entries: list[ExportedObject], selection: RestoreSelection) -> list[ExportedObject]:
-    """The archived objects to restore, in restore order."""
+CLAIMS_PHASE_END = next(
+    i for i, (name, _) in enumerate(RESTORE_ORDER) if name == "persistentvolumeclaims"
+)
+
+
+def plan(
+    entries: list[ExportedObject], selection: RestoreSelection, phase: str = "all"
+) -> list[ExportedObject]:
+    """The archived objects to restore, in restore order.
+
+    Phase `claims` is everything up to the claims (their data is restored before any workload
+    can mount them), phase `rest` the others.
+    """
     chosen = [
         e
         for e in entries
@@ -335,6 +346,10 @@ def plan(entries: list[ExportedObject], selection: RestoreSelection) -> list[Exp
             or (e.namespace is None and e.kind != "Namespace")
         )
     ]
+    if phase == "claims":
+        chosen = [e for e in chosen if _order(e) <= CLAIMS_PHASE_END]
+    elif phase == "rest":
+        chosen = [e for e in chosen if _order(e) > CLAIMS_PHASE_END]
     return sorted(chosen, key=_order)
 
 

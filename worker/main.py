@@ -15,6 +15,7 @@ from activities.catalog import CatalogActivities
 from activities.kube import KubeActivities
 from activities.locations import LocationActivities
 from activities.rules import RuleActivities
+from activities.volumes import VolumeActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
@@ -47,6 +48,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     locations = LocationActivities(sessions, secrets)
     backups = BackupActivities(sessions, secrets)
     rules = RuleActivities(sessions, secrets)
+    volumes = VolumeActivities(sessions, secrets)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -66,6 +68,12 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             backups.delete_archive,
             backups.delete_backup_record,
             rules.run_rules,
+            volumes.snapshot_volumes,
+            volumes.move_volume,
+            volumes.delete_snapshots,
+            volumes.restore_volume,
+            backups.volumes_to_restore,
+            backups.record_restored_volumes,
             rules.hold_background_actions,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

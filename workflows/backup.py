@@ -1,4 +1,4 @@
-"""Backup: validate, lock the namespaces, pre rules, export, write the manifest, post rules.
+"""Backup: validate, lock, pre rules, export, snapshot, post rules, move data, manifest.
 
 Every step is an activity with a named preset. Post rules always run for the pods whose pre
 rules ran, also when a later step failed or the backup was cancelled; and the result is always
@@ -20,16 +20,20 @@ from workflows.contracts import (
     BackupPlan,
     BackupResult,
     ExportResult,
+    MoveVolumeInput,
+    MoveVolumeResult,
     RecordBackupInput,
     RulesInput,
     RulesResult,
     StageInput,
+    VolumeRef,
 )
 from workflows.errors import RULE_FAILED
 
 with workflow.unsafe.imports_passed_through():
     from activities.backup import BackupActivities
     from activities.rules import RuleActivities
+    from activities.volumes import VolumeActivities
 
 
 def _reason(error: BaseException) -> str:
@@ -65,6 +69,8 @@ class BackupWorkflow:
         # Pods where pre rules ran (None: pre rules never started, so post rules run everywhere).
         self.pre_pods: list[str] | None = None
         self.pre_started = False
+        self.post_done = False
+        self.snapshotted = False
 
     @workflow.query
     def current_stage(self) -> str:
@@ -107,6 +113,7 @@ class BackupWorkflow:
         else:
             pods = None
         self.stage = "PostRules"
+        self.post_done = True
         try:
             result: RulesResult = await workflow.execute_activity_method(
                 RuleActivities.run_rules,
@@ -136,13 +143,42 @@ class BackupWorkflow:
             exported: ExportResult = await workflow.execute_activity_method(
                 BackupActivities.export_resources, input, **options.RESOURCES
             )
+            volumes: list[VolumeRef] = []
+            if plan.volumes:
+                await self._stage(input, "SnapshotVolumes")
+                self.snapshotted = True
+                volumes = await workflow.execute_activity_method(
+                    VolumeActivities.snapshot_volumes, input, **options.SNAPSHOTS
+                )
+            # The point in time is taken: end what pre rules hold and thaw the application
+            # now rather than after the data is moved.
             if hold is not None:
-                await _release(hold)  # the point in time is taken: end what pre rules hold
+                await _release(hold)
+            post_failure = await self._post_rules(input)
+            if volumes:
+                await self._stage(input, "MoveVolumeData")
+                moved: list[MoveVolumeResult] = await asyncio.gather(
+                    *(
+                        workflow.execute_activity_method(
+                            VolumeActivities.move_volume,
+                            MoveVolumeInput(input.backup_uid, volume),
+                            **options.MOVE_DATA,
+                        )
+                        for volume in volumes
+                    )
+                )
+                failed_volumes = [m for m in moved if m.status != "Success"]
+            else:
+                failed_volumes = []
             await self._stage(input, "WriteManifest")
             await workflow.execute_activity_method(
                 BackupActivities.write_manifest, input, **options.CATALOG_WRITE
             )
-            status = "Success"
+            status = "PartialSuccess" if failed_volumes or post_failure else "Success"
+            reason = "; ".join(
+                [f"volume {m.namespace}/{m.pvc}: {m.reason}" for m in failed_volumes]
+                + ([f"post rules: {post_failure}"] if post_failure else [])
+            )
             workflow.logger.info(
                 "backup of %s: %d objects", ", ".join(plan.namespaces), exported.resource_count
             )
@@ -163,10 +199,15 @@ class BackupWorkflow:
     ) -> tuple[str, str]:
         if hold is not None:
             await _release(hold)
-        post_failure = await self._post_rules(input)
-        if post_failure:
-            status = "PartialSuccess" if status == "Success" else status
-            reason = "; ".join(r for r in (reason, f"post rules: {post_failure}") if r)
+        if not self.post_done:
+            post_failure = await self._post_rules(input)
+            if post_failure:
+                reason = "; ".join(r for r in (reason, f"post rules: {post_failure}") if r)
+        if self.snapshotted:
+            # The data is in the location (or the backup failed): snapshots are not kept.
+            await workflow.execute_activity_method(
+                VolumeActivities.delete_snapshots, input, **options.SNAPSHOTS
+            )
         await workflow.execute_activity_method(
             BackupActivities.record_backup,
             RecordBackupInput(input.backup_uid, status=status, reason=reason),

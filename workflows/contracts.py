@@ -111,6 +111,8 @@ class BackupResult:
 class RestoreInput:
     restore_uid: str
     dry_run: bool = False
+    # "claims": what volumes need (CRDs, namespaces, classes, claims); "rest": the others.
+    phase: str = "all"
 
 
 @dataclass
@@ -146,3 +148,44 @@ class RulesResult:
     pods: list[str] = field(default_factory=list)  # "namespace/pod" where actions ran
     ran: int = 0
     failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VolumeRef:
+    """One volume of a backup: its claim, and the snapshot taken of it."""
+
+    namespace: str
+    pvc: str
+    snapshot: str = ""
+    size_bytes: int = 0
+
+
+@dataclass
+class MoveVolumeInput:
+    backup_uid: str
+    volume: VolumeRef
+
+
+@dataclass
+class MoveVolumeResult:
+    namespace: str
+    pvc: str
+    status: str  # Success | Failed | Skipped
+    reason: str = ""
+    data_snapshot_id: str = ""
+    bytes_total: int = 0
+    bytes_uploaded: int = 0
+
+
+@dataclass
+class RestoreVolumeInput:
+    restore_uid: str
+    namespace: str  # in the backup
+    pvc: str
+    data_snapshot_id: str
+
+
+@dataclass
+class RecordRestoredVolumesInput:
+    restore_uid: str
+    volumes: list[MoveVolumeResult] = field(default_factory=list)

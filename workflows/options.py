@@ -89,3 +89,25 @@ HOLD: dict[str, Any] = {
     "retry_policy": RetryPolicy(maximum_attempts=1),
     "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 }
+
+# Snapshots: created quickly, then waited for (a big volume takes a while to cut).
+SNAPSHOTS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=30),
+    "heartbeat_timeout": timedelta(minutes=1),
+    "retry_policy": RetryPolicy(
+        maximum_interval=timedelta(seconds=30), maximum_attempts=10,
+        non_retryable_error_types=["InvalidBackup", "BackupNotFound"],
+    ),
+}  # fmt: skip
+
+# Moving a volume's data: long; resumes from the last heartbeat after a worker dies.
+MOVE_DATA: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(hours=12),
+    "heartbeat_timeout": timedelta(seconds=20),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        maximum_interval=timedelta(minutes=1),
+        maximum_attempts=20,
+        non_retryable_error_types=["InvalidBackup", "BackupNotFound"],
+    ),
+}

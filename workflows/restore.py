@@ -1,15 +1,30 @@
-"""Restore: apply a backup's objects to the same or another cluster, in the documented order."""
+"""Restore: a backup's objects into the same or another cluster, in the documented order.
+
+Claims (and what they need) come first, then their data, then everything else: no workload
+mounts a volume before its data is back.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows import options
-from workflows.contracts import RecordRestoreInput, RestoreInput, RestoreResult, StageInput
+from workflows.contracts import (
+    MoveVolumeResult,
+    RecordRestoredVolumesInput,
+    RecordRestoreInput,
+    RestoreInput,
+    RestoreResult,
+    RestoreVolumeInput,
+    StageInput,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.backup import BackupActivities
+    from activities.volumes import VolumeActivities
 
 
 @workflow.defn
@@ -24,8 +39,34 @@ class RestoreWorkflow:
             **options.CATALOG_WRITE,
         )
         try:
+            claims: RestoreResult = await workflow.execute_activity_method(
+                BackupActivities.restore_resources,
+                RestoreInput(input.restore_uid, input.dry_run, phase="claims"),
+                **options.RESOURCES,
+            )
+            moved: list[MoveVolumeResult] = []
+            if not input.dry_run:
+                volumes: list[RestoreVolumeInput] = await workflow.execute_activity_method(
+                    BackupActivities.volumes_to_restore, input, **options.CATALOG_WRITE
+                )
+                moved = await asyncio.gather(
+                    *(
+                        workflow.execute_activity_method(
+                            VolumeActivities.restore_volume, volume, **options.MOVE_DATA
+                        )
+                        for volume in volumes
+                    )
+                )
+            await workflow.execute_activity_method(
+                BackupActivities.restore_resources,
+                RestoreInput(input.restore_uid, input.dry_run, phase="rest"),
+                **options.RESOURCES,
+            )
+            workflow.logger.info("restore: %d claims phase objects", claims.created)
             return await workflow.execute_activity_method(
-                BackupActivities.restore_resources, input, **options.RESOURCES
+                BackupActivities.record_restored_volumes,
+                RecordRestoredVolumesInput(input.restore_uid, list(moved)),
+                **options.CATALOG_WRITE,
             )
         except ActivityError as exc:
             reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)

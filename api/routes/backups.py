@@ -74,6 +74,8 @@ class BackupRead(ObjectRead):
 
 
 class BackupDetail(BackupRead):
+    resources: list[dict[str, Any]]
+    volumes: list[dict[str, Any]]
     # How far the caller may go with it: view, restore or full.
     access: str
 
@@ -164,4 +166,9 @@ async def list_backups(ctx: ViewBackup) -> ListOf[BackupRead]:
 async def get_backup(uid: str, ctx: ViewBackup) -> BackupDetail:
     backup = await ctx.load(Backup, uid)
     data: dict[str, Any] = BackupRead.model_validate(backup).model_dump()
-    return BackupDetail(**data, access=str(await ctx.access(backup)))
+    return BackupDetail(
+        **data,
+        resources=backup.resources,
+        volumes=backup.volumes,
+        access=str(await ctx.access(backup)),
+    )

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deploy.local import postgres
+from deploy.local.csi import running_csi, start_csi, stop_csi
 from deploy.local.kube import running_kube, start_kube, stop_kube
 from deploy.local.kubelet import start_kubelet, stop_kubelet
 from deploy.local.oidc import (
@@ -64,6 +65,7 @@ class Stack:
     kube_server: str
     kubeconfig: str
     kubelet_home: str
+    csi_home: str
     oidc_issuer: str
     api_url: str
     secret_key: str
@@ -126,8 +128,9 @@ def up(
     s3 = running_s3(state / "s3") or start_s3(state / "s3", port=ports["s3"])
     kube = running_kube(state / "kube") or start_kube(state / "kube", port=ports["kube"])
     oidc = running_oidc(state / "oidc") or start_oidc(state / "oidc", port=ports["oidc"])
-    # The test doubles for the node the test cluster lacks: exec into pods.
+    # The test doubles for what the test cluster lacks: a node to exec into, a CSI driver.
     start_kubelet(state / "kubelet", kube.kubeconfig)
+    running_csi(state / "csi") or start_csi(state / "csi", kube.kubeconfig)
     stack = Stack(
         state=str(state),
         database_url=_database(state, database_url),
@@ -139,6 +142,7 @@ def up(
         kube_server=kube.server,
         kubeconfig=str(kube.kubeconfig),
         kubelet_home=str(state / "kubelet"),
+        csi_home=str(state / "csi"),
         oidc_issuer=oidc.issuer,
         api_url=f"http://{HOST}:{ports['api']}",
         secret_key=_secret_key(state),
@@ -190,6 +194,7 @@ def down(state: Path = DEFAULT_STATE) -> None:
     ManagedProcess("api", state / "api").stop()
     stop_oidc(state / "oidc")
     stop_kubelet(state / "kubelet")
+    stop_csi(state / "csi")
     stop_kube(state / "kube")
     stop_s3(state / "s3")
     stop_temporal(state / "temporal")

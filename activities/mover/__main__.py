@@ -1,0 +1,116 @@
+"""The data mover as a command: `python -m activities.mover backup|restore ...`.
+
+Secrets come from the environment only, never from arguments (arguments show in process
+lists): `LIFEBOAT_MOVER_ACCESS_KEY`, `LIFEBOAT_MOVER_SECRET_KEY` and
+`LIFEBOAT_MOVER_LOCATION_KEY` (the location's encryption key, as text). The summary is
+printed as one JSON object on stdout; with `--progress`, progress goes to stderr as JSON
+lines, each with the resume state to pass back with `--resume` after an interruption.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from activities.mover.backup import backup
+from activities.mover.errors import MoverError
+from activities.mover.progress import Progress, ProgressCallback, ResumeState
+from activities.mover.restore import restore
+from activities.mover.store import DEFAULT_WORKERS, ChunkStore, s3_client
+
+ENV_ACCESS_KEY = "LIFEBOAT_MOVER_ACCESS_KEY"
+ENV_SECRET_KEY = "LIFEBOAT_MOVER_SECRET_KEY"
+ENV_LOCATION_KEY = "LIFEBOAT_MOVER_LOCATION_KEY"
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m activities.mover",
+        description="Back up a directory to, or restore it from, a Lifeboat backup location. "
+        f"Secrets come from ${ENV_ACCESS_KEY}, ${ENV_SECRET_KEY} and ${ENV_LOCATION_KEY}.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, summary in (
+        ("backup", "back up --source into a new snapshot"),
+        ("restore", "restore --snapshot into --target"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("--endpoint", required=True, help="http(s)://host[:port]")
+        command.add_argument("--bucket", required=True)
+        command.add_argument("--prefix", default="", help="the location's prefix")
+        command.add_argument("--region", default="")
+        command.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+        command.add_argument(
+            "--progress", action="store_true", help="JSON progress lines on stderr"
+        )
+        if name == "backup":
+            command.add_argument("--source", required=True, type=Path)
+            command.add_argument("--parent", help="the previous snapshot of this source")
+            command.add_argument(
+                "--resume", type=ResumeState.from_json, help="a resume state, as JSON"
+            )
+        else:
+            command.add_argument("--snapshot", required=True)
+            command.add_argument("--target", required=True, type=Path)
+    return parser
+
+
+def _secret(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise SystemExit(f"error: set ${name}; secrets are never read from arguments")
+    return value
+
+
+def _print_progress(progress: Progress) -> None:
+    print(json.dumps({"progress": asdict(progress)}), file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; 0 on success, 1 when it failed (the reason on stderr), 2 on misuse."""
+    args = _parser().parse_args(argv)
+    access_key = _secret(ENV_ACCESS_KEY)
+    secret_key = _secret(ENV_SECRET_KEY)
+    location_key = _secret(ENV_LOCATION_KEY).encode()
+    on_progress: ProgressCallback | None = _print_progress if args.progress else None
+    try:
+        client = s3_client(
+            args.endpoint,
+            access_key,
+            secret_key,
+            region=args.region,
+            connections=max(32, 4 * args.workers),
+        )
+        store = ChunkStore(client, args.bucket, args.prefix, location_key, workers=args.workers)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "backup":
+            summary = asdict(
+                backup(
+                    args.source,
+                    store,
+                    parent=args.parent,
+                    progress=on_progress,
+                    resume=args.resume,
+                )
+            )
+        else:
+            summary = asdict(restore(args.snapshot, store, args.target, progress=on_progress))
+    except (MoverError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

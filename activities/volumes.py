@@ -1,0 +1,358 @@
+"""Volumes: CSI snapshots of a backup's claims, their data moved to the location, and back.
+
+Backup: a VolumeSnapshot per bound claim (class chosen by the volume's driver), waited until
+ready; then the data mover reads each snapshot through a temporary claim restored from it
+and writes deduplicated, compressed, encrypted chunks to the location; snapshots and
+temporary claims are deleted whatever the outcome (the data lives in the location).
+
+Where the mover runs: on the dev stack, a local process reading the temporary claim's
+hostPath volume; in production, a Job mounting it in the protected cluster (not built yet: a
+volume that is not a hostPath is reported Failed with that reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import mover
+from activities.kube import REQUEST_TIMEOUT, api_client, cluster_kubeconfig, paginate
+from activities.locations import LocationUnavailable, open_location
+from activities.mover import MoverError, Progress, ResumeState
+from activities.mover.store import ChunkStore
+from lifeboat.catalog.models import Backup, Restore
+from lifeboat.secrets import SecretBox
+from workflows.contracts import (
+    BackupInput,
+    MoveVolumeInput,
+    MoveVolumeResult,
+    RestoreVolumeInput,
+    VolumeRef,
+)
+from workflows.errors import BACKUP_NOT_FOUND, INVALID_BACKUP
+
+SNAPSHOT_API = ("snapshot.storage.k8s.io", "v1")
+BACKUP_LABEL = "backup.lifeboat.dev/uid"
+DEFAULT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
+POLL_SECONDS = 0.5
+BIND_TIMEOUT_SECONDS = 300
+
+
+def _short(uid: str) -> str:
+    return uid.split("-")[0]
+
+
+def snapshot_name(backup_uid: str, pvc: str) -> str:
+    return f"lifeboat-{_short(backup_uid)}-{pvc}"[:253]
+
+
+def _snapshot_class(custom: Any, driver: str) -> str | None:
+    """The snapshot class for a driver: its default one, else the first."""
+    classes = custom.list_cluster_custom_object(*SNAPSHOT_API, "volumesnapshotclasses")["items"]
+    matching = [c for c in classes if c.get("driver") == driver]
+    matching.sort(
+        key=lambda c: (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) != "true"
+    )
+    return matching[0]["metadata"]["name"] if matching else None
+
+
+def _driver(core: Any, storage: Any, pvc: Any) -> str:
+    pv = core.read_persistent_volume(pvc.spec.volume_name, _request_timeout=REQUEST_TIMEOUT)
+    if pv.spec.csi is not None:
+        return str(pv.spec.csi.driver)
+    class_name = pvc.spec.storage_class_name or pv.spec.storage_class_name
+    if class_name:
+        return str(storage.read_storage_class(class_name).provisioner)
+    return ""
+
+
+def create_snapshots(
+    kubeconfig: dict[str, Any], backup_uid: str, namespaces: list[str]
+) -> tuple[list[VolumeRef], list[MoveVolumeResult]]:
+    """A VolumeSnapshot for every bound claim; claims that cannot be snapshotted, with why."""
+    refs, skipped = [], []
+    with api_client(kubeconfig) as client:
+        core = kubernetes.client.CoreV1Api(client)
+        storage = kubernetes.client.StorageV1Api(client)
+        custom = kubernetes.client.CustomObjectsApi(client)
+        for namespace in namespaces:
+            for pvc in paginate(core.list_namespaced_persistent_volume_claim, namespace=namespace):
+                name = pvc.metadata.name
+                if pvc.metadata.labels and BACKUP_LABEL in pvc.metadata.labels:
+                    continue  # a mover's temporary claim
+                if pvc.status.phase != "Bound":
+                    skipped.append(MoveVolumeResult(namespace, name, "Skipped", "not bound"))
+                    continue
+                driver = _driver(core, storage, pvc)
+                snapshot_class = _snapshot_class(custom, driver)
+                if snapshot_class is None:
+                    skipped.append(MoveVolumeResult(
+                        namespace, name, "Failed", f"no VolumeSnapshotClass for driver {driver!r}"
+                    ))  # fmt: skip
+                    continue
+                snapshot = snapshot_name(backup_uid, name)
+                body = {
+                    "apiVersion": "/".join(SNAPSHOT_API), "kind": "VolumeSnapshot",
+                    "metadata": {"name": snapshot, "labels": {BACKUP_LABEL: backup_uid}},
+                    "spec": {"volumeSnapshotClassName": snapshot_class,
+                             "source": {"persistentVolumeClaimName": name}},
+                }  # fmt: skip
+                try:
+                    custom.create_namespaced_custom_object(
+                        *SNAPSHOT_API, namespace, "volumesnapshots", body
+                    )
+                except ApiException as exc:
+                    if exc.status != 409:  # a retry: the snapshot is already there
+                        raise
+                size = int(parse_quantity((pvc.status.capacity or {}).get("storage", "0")))
+                refs.append(VolumeRef(namespace, name, snapshot, size))
+    return refs, skipped
+
+
+def wait_ready(kubeconfig: dict[str, Any], refs: list[VolumeRef], beat: Any) -> dict[str, str]:
+    """Wait until every snapshot is ready; the ones that report an error, with it."""
+    errors: dict[str, str] = {}
+    pending = {f"{r.namespace}/{r.snapshot}": r for r in refs}
+    with api_client(kubeconfig) as client:
+        custom = kubernetes.client.CustomObjectsApi(client)
+        while pending:
+            for key, ref in list(pending.items()):
+                found: Any = custom.get_namespaced_custom_object(
+                    *SNAPSHOT_API, ref.namespace, "volumesnapshots", ref.snapshot
+                )
+                status = found.get("status") or {}
+                if status.get("readyToUse"):
+                    del pending[key]
+                elif (status.get("error") or {}).get("message"):
+                    errors[key] = status["error"]["message"]
+                    del pending[key]
+            beat(len(refs) - len(pending))
+            if pending:
+                time.sleep(POLL_SECONDS)
+    return errors
+
+
+def _claim_from_snapshot(core: Any, ref: VolumeRef, backup_uid: str, storage_class: str) -> str:
+    name = f"lifeboat-mover-{_short(backup_uid)}-{ref.pvc}"[:253]
+    body = {
+        "metadata": {"name": name, "labels": {BACKUP_LABEL: backup_uid}},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": storage_class,
+            "resources": {"requests": {"storage": str(max(ref.size_bytes, 1))}},
+            "dataSource": {"apiGroup": SNAPSHOT_API[0], "kind": "VolumeSnapshot",
+                           "name": ref.snapshot},
+        },
+    }  # fmt: skip
+    try:
+        core.create_namespaced_persistent_volume_claim(ref.namespace, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    return name
+
+
+def bound_host_path(core: Any, namespace: str, claim: str) -> Path:
+    """Wait for a claim to be bound; its volume's directory (the dev stack's hostPath)."""
+    deadline = time.monotonic() + BIND_TIMEOUT_SECONDS
+    while True:
+        pvc = core.read_namespaced_persistent_volume_claim(claim, namespace)
+        if pvc.status.phase == "Bound":
+            pv = core.read_persistent_volume(pvc.spec.volume_name)
+            if pv.spec.host_path is None:
+                raise ApplicationError(
+                    f"volume {pv.metadata.name} is not a hostPath volume: moving its data "
+                    "needs the in-cluster mover Job, which this release does not have",
+                    type=INVALID_BACKUP,
+                    non_retryable=True,
+                )
+            return Path(pv.spec.host_path.path)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"claim {namespace}/{claim} not bound in {BIND_TIMEOUT_SECONDS}s")
+        time.sleep(POLL_SECONDS)
+
+
+class _MoverHeartbeat:
+    """Mover progress as heartbeats (from the mover's thread, on the activity's loop)."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._context = contextvars.copy_context()
+
+    def __call__(self, progress: Progress) -> None:
+        details = {
+            "bytes_done": progress.bytes_done,
+            "bytes_total": progress.bytes_total,
+            "resume": progress.resume.to_json() if progress.resume else "",
+        }
+        self._loop.call_soon_threadsafe(activity.heartbeat, details, context=self._context)
+
+
+def _last_resume() -> ResumeState | None:
+    details = activity.info().heartbeat_details
+    if not details or not isinstance(details[0], dict) or not details[0].get("resume"):
+        return None
+    return ResumeState.from_json(details[0]["resume"])
+
+
+class VolumeActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
+        self._sessions = sessions
+        self._secrets = secrets
+
+    async def _backup(self, uid: str) -> Backup:
+        async with self._sessions() as session:
+            backup = await session.get(Backup, uid)
+        if backup is None:
+            raise ApplicationError(f"backup {uid} is gone", type=BACKUP_NOT_FOUND)
+        return backup
+
+    async def _store(self, location_uid: str) -> ChunkStore:
+        try:
+            location = await open_location(self._sessions, self._secrets, location_uid)
+        except LocationUnavailable as exc:
+            raise ApplicationError(str(exc), type=INVALID_BACKUP, non_retryable=True) from exc
+        return ChunkStore(location.client, location.bucket, location.prefix, location.key)
+
+    @activity.defn
+    async def snapshot_volumes(self, input: BackupInput) -> list[VolumeRef]:
+        """Snapshot every bound claim of the backup's namespaces and wait until ready."""
+        backup = await self._backup(input.backup_uid)
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
+        namespaces = list(backup.spec.get("resolved_namespaces") or [])
+        refs, skipped = await asyncio.to_thread(
+            create_snapshots, kubeconfig, input.backup_uid, namespaces
+        )
+        loop, context = asyncio.get_running_loop(), contextvars.copy_context()
+
+        def beat(ready: int) -> None:
+            loop.call_soon_threadsafe(activity.heartbeat, ready, context=context)
+
+        errors = await asyncio.to_thread(wait_ready, kubeconfig, refs, beat)
+        failed = [
+            MoveVolumeResult(r.namespace, r.pvc, "Failed", f"snapshot: {errors[key]}")
+            for r in refs
+            if (key := f"{r.namespace}/{r.snapshot}") in errors
+        ]
+        await self._record(input.backup_uid, [*skipped, *failed])
+        return [r for r in refs if f"{r.namespace}/{r.snapshot}" not in errors]
+
+    async def _record(self, backup_uid: str, results: list[MoveVolumeResult]) -> None:
+        async with self._sessions.begin() as session:
+            backup = await session.get(Backup, backup_uid)
+            if backup is None:
+                return
+            known = {(v["namespace"], v["pvc"]): v for v in backup.volumes}
+            for result in results:
+                known[(result.namespace, result.pvc)] = dict(vars(result))
+            backup.volumes = sorted(known.values(), key=lambda v: (v["namespace"], v["pvc"]))
+            done = [v for v in backup.volumes if v["status"] == "Success"]
+            backup.volume_count = len(done)
+            backup.size_bytes = sum(v["bytes_total"] for v in done)
+
+    @activity.defn
+    async def move_volume(self, input: MoveVolumeInput) -> MoveVolumeResult:
+        """Read a snapshot through a temporary claim and store its data in the location.
+
+        After a worker dies, the retry resumes from the last heartbeat's resume point.
+        """
+        backup = await self._backup(input.backup_uid)
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
+        store = await self._store(backup.location_uid)
+        ref, progress, resume = input.volume, _MoverHeartbeat(), _last_resume()
+
+        def move() -> MoveVolumeResult:
+            with api_client(kubeconfig) as client:
+                core = kubernetes.client.CoreV1Api(client)
+                source = core.read_namespaced_persistent_volume_claim(ref.pvc, ref.namespace)
+                storage_class = (source.spec.storage_class_name if source.spec else None) or ""
+                claim = _claim_from_snapshot(core, ref, input.backup_uid, storage_class)
+                path = bound_host_path(core, ref.namespace, claim)
+                summary = mover.backup(path, store, progress=progress, resume=resume)
+                return MoveVolumeResult(
+                    ref.namespace, ref.pvc, "Success",
+                    data_snapshot_id=summary.snapshot_id, bytes_total=summary.bytes_total,
+                    bytes_uploaded=summary.bytes_uploaded,
+                )  # fmt: skip
+
+        try:
+            result = await asyncio.to_thread(move)
+        except MoverError as exc:
+            result = MoveVolumeResult(ref.namespace, ref.pvc, "Failed", f"data mover: {exc}")
+        await self._record(input.backup_uid, [result])
+        return result
+
+    @activity.defn
+    async def delete_snapshots(self, input: BackupInput) -> int:
+        """Delete the backup's snapshots and temporary claims (idempotent)."""
+        backup = await self._backup(input.backup_uid)
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
+        namespaces = list(backup.spec.get("resolved_namespaces") or [])
+        selector = f"{BACKUP_LABEL}={input.backup_uid}"
+
+        def remove() -> int:
+            removed = 0
+            with api_client(kubeconfig) as client:
+                core = kubernetes.client.CoreV1Api(client)
+                custom = kubernetes.client.CustomObjectsApi(client)
+                for namespace in namespaces:
+                    for pvc in paginate(
+                        core.list_namespaced_persistent_volume_claim,
+                        namespace=namespace, label_selector=selector,
+                    ):  # fmt: skip
+                        core.delete_namespaced_persistent_volume_claim(pvc.metadata.name, namespace)
+                        removed += 1
+                    snapshots: Any = custom.list_namespaced_custom_object(
+                        *SNAPSHOT_API, namespace, "volumesnapshots", label_selector=selector
+                    )
+                    for snapshot in snapshots["items"]:
+                        custom.delete_namespaced_custom_object(
+                            *SNAPSHOT_API,
+                            namespace,
+                            "volumesnapshots",
+                            snapshot["metadata"]["name"],
+                        )
+                        removed += 1
+            return removed
+
+        return await asyncio.to_thread(remove)
+
+    @activity.defn
+    async def restore_volume(self, input: RestoreVolumeInput) -> MoveVolumeResult:
+        """Fill a restored claim with its backed-up data (before workloads mount it)."""
+        async with self._sessions() as session:
+            restore_row = await session.get(Restore, input.restore_uid)
+            backup = await session.get(Backup, restore_row.backup_uid) if restore_row else None
+        if restore_row is None or backup is None:
+            raise ApplicationError("the restore or its backup is gone", type=BACKUP_NOT_FOUND)
+        mapping = restore_row.spec.get("namespace_mapping") or {}
+        namespace = mapping.get(input.namespace, input.namespace)
+        kubeconfig = await cluster_kubeconfig(
+            self._sessions, self._secrets, restore_row.cluster_uid
+        )
+        store = await self._store(backup.location_uid)
+        progress = _MoverHeartbeat()
+
+        def fill() -> MoveVolumeResult:
+            with api_client(kubeconfig) as client:
+                path = bound_host_path(kubernetes.client.CoreV1Api(client), namespace, input.pvc)
+            summary = mover.restore(input.data_snapshot_id, store, path, progress=progress)
+            return MoveVolumeResult(
+                namespace, input.pvc, "Success", data_snapshot_id=input.data_snapshot_id,
+                bytes_total=summary.bytes_written,
+            )  # fmt: skip
+
+        try:
+            return await asyncio.to_thread(fill)
+        except MoverError as exc:
+            return MoveVolumeResult(namespace, input.pvc, "Failed", f"data mover: {exc}")

@@ -1,0 +1,281 @@
+"""The data mover against a real S3 server (SeaweedFS): backup, dedup, tamper, resume, command."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import secrets
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from minio import Minio
+
+from activities.mover import (
+    ChunkStore,
+    IntegrityError,
+    Progress,
+    ResumeState,
+    SnapshotNotFoundError,
+    backup,
+    restore,
+    s3_client,
+)
+from activities.mover.chunks import CHUNK_MAX
+from deploy.local.s3 import S3Server, start_s3, stop_s3
+
+ROOT = Path(__file__).resolve().parents[2]
+BUCKET = "mover-tests"
+LOCATION_KEY = b"location-key-of-the-mover-tests"
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    home = tmp_path_factory.mktemp("s3")
+    server = start_s3(home)
+    try:
+        yield server
+    finally:
+        stop_s3(home)
+
+
+@pytest.fixture(scope="module")
+def client(s3: S3Server) -> Minio:
+    client = s3_client(s3.endpoint, s3.access_key, s3.secret_key)
+    client.make_bucket(BUCKET)
+    return client
+
+
+@pytest.fixture
+def store(client: Minio) -> ChunkStore:
+    """A repository of its own per test, so dedup across tests cannot hide uploads."""
+    return ChunkStore(client, BUCKET, f"locations/{secrets.token_hex(4)}", LOCATION_KEY)
+
+
+def words(rng: random.Random, size: int) -> bytes:
+    vocabulary = [rng.randbytes(rng.randint(2, 9)).hex().encode() for _ in range(300)]
+    return b" ".join(rng.choices(vocabulary, k=size // 8))[:size]
+
+
+def make_source(root: Path) -> Path:
+    """Mixed data: text, random bytes, zeros, empty, nested dirs, modes, symlinks, 1000 files."""
+    rng = random.Random(42)
+    root.mkdir()
+    (root / "text.log").write_bytes(words(rng, 3 * MiB))
+    (root / "random.bin").write_bytes(rng.randbytes(6 * MiB + 123))
+    (root / "zeros.img").write_bytes(bytes(2 * CHUNK_MAX + 10))
+    (root / "empty").write_bytes(b"")
+    nested = root / "a" / "b" / "c"
+    nested.mkdir(parents=True)
+    (nested / "deep.txt").write_bytes(b"deep\n" * 1000)
+    (root / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (root / "run.sh").chmod(0o755)
+    (root / "a" / "secret").write_bytes(b"s3cr3t")
+    (root / "a" / "secret").chmod(0o400)
+    (root / "a" / "b").chmod(0o750)
+    os.symlink("a/b/c/deep.txt", root / "link")
+    os.symlink("does/not/exist", root / "a" / "dangling")
+    os.mkdir(root / "empty-dir")
+    (root / os.fsdecode(b"caf\xe9-latin1")).write_bytes(b"not utf-8 name")
+    many = root / "many"
+    many.mkdir()
+    for i in range(1000):
+        data = rng.randbytes(rng.randint(0, 4000)) if i % 2 else words(rng, rng.randint(0, 8000))
+        (many / f"f{i:04d}").write_bytes(data)
+    os.utime(root / "text.log", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    return root
+
+
+def describe(root: Path) -> dict[str, tuple[object, ...]]:
+    """Everything a restore must reproduce, per relative path (the root itself is ".")."""
+    paths = [str(root)]
+    for directory, dirnames, filenames in os.walk(root):
+        paths += [os.path.join(directory, name) for name in dirnames + filenames]
+    found: dict[str, tuple[object, ...]] = {}
+    for path in paths:
+        info = os.lstat(path)
+        content: object = None
+        if stat.S_ISLNK(info.st_mode):
+            content = os.readlink(path)
+        elif stat.S_ISREG(info.st_mode):
+            content = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        found[os.path.relpath(path, root)] = (
+            stat.S_IFMT(info.st_mode),
+            stat.S_IMODE(info.st_mode),
+            content,
+            info.st_mtime_ns,
+        )
+    return found
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return make_source(tmp_path / "source")
+
+
+def test_backup_and_restore_are_identical(source: Path, store: ChunkStore, tmp_path: Path) -> None:
+    summary = backup(source, store)
+    assert summary.files == 1000 + 8
+    assert summary.symlinks == 2
+    assert summary.bytes_read == summary.bytes_total > 11 * MiB
+    # Text compresses, zeros dedupe: less goes up than was read.
+    assert summary.bytes_uploaded < summary.bytes_total * 0.9
+    assert store.list_snapshots() == [summary.snapshot_id]
+
+    target = tmp_path / "restored"
+    result = restore(summary.snapshot_id, store, target)
+    assert describe(target) == describe(source)
+    assert result.files == summary.files
+    assert result.bytes_written == summary.bytes_total
+    # The zero chunks are not fetched and stay holes.
+    assert os.stat(target / "zeros.img").st_blocks * 512 < CHUNK_MAX
+
+
+def test_a_second_backup_uploads_only_what_changed(
+    source: Path, store: ChunkStore, tmp_path: Path
+) -> None:
+    first = backup(source, store)
+    with open(source / "random.bin", "r+b") as changed:
+        changed.seek(3 * MiB)
+        changed.write(b"a few changed bytes")
+
+    second = backup(source, store, parent=first.snapshot_id)
+    assert second.files_unchanged == second.files - 1
+    assert second.bytes_read == (source / "random.bin").stat().st_size
+    assert 1 <= second.chunks_new <= 2
+    assert second.bytes_uploaded < 2 * CHUNK_MAX + 256 * 1024
+    assert second.bytes_uploaded < first.bytes_uploaded / 5
+
+    # Without a parent every file is read, and the repository still has all but one chunk.
+    third = backup(source, store)
+    assert third.bytes_read == third.bytes_total
+    assert third.chunks_new == 0
+    assert third.bytes_uploaded < 256 * 1024
+
+    target = tmp_path / "restored"
+    restore(second.snapshot_id, store, target)
+    assert describe(target) == describe(source)
+
+
+@pytest.mark.parametrize("kind", ["chunks", "packs"])
+def test_a_tampered_chunk_fails_the_restore_clearly(
+    kind: str, source: Path, store: ChunkStore, tmp_path: Path
+) -> None:
+    summary = backup(source, store)
+    key = next(key for key, _ in store.keys(f"{store.layout.root}/{kind}/"))
+    blob = bytearray(store.get(key))
+    blob[len(blob) // 2] ^= 0x40
+    store.put(key, bytes(blob))
+
+    with pytest.raises(IntegrityError, match=r"chunk [0-9a-f]{64} \(in .+\) .*tampered") as err:
+        restore(summary.snapshot_id, store, tmp_path / "restored")
+    assert key in str(err.value)
+
+
+def test_the_wrong_location_key_or_an_unknown_snapshot_fail_clearly(
+    source: Path, store: ChunkStore, client: Minio, tmp_path: Path
+) -> None:
+    summary = backup(source, store)
+    other = ChunkStore(client, BUCKET, store.layout.prefix, b"not-the-location-key")
+    with pytest.raises(IntegrityError, match="location key is wrong"):
+        restore(summary.snapshot_id, other, tmp_path / "restored")
+    with pytest.raises(SnapshotNotFoundError, match="no snapshot"):
+        restore("20200101T000000Z-0000000000000000", store, tmp_path / "restored")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_backup_resumes_without_redoing_finished_files(
+    source: Path, store: ChunkStore, tmp_path: Path
+) -> None:
+    reports: list[Progress] = []
+
+    def interrupt(progress: Progress) -> None:
+        reports.append(progress)
+        if progress.resume is not None and progress.resume.files_done >= 300:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        backup(source, store, progress=interrupt, progress_seconds=0, checkpoint_seconds=0)
+    state = reports[-1].resume
+    assert state is not None
+    assert reports[-1].files_total == 1008
+    assert [r.bytes_done for r in reports] == sorted(r.bytes_done for r in reports)
+    assert store.list_snapshots() == []
+
+    # The state travels as JSON (a heartbeat), then the backup starts over in a new process.
+    resumed = ResumeState.from_json(state.to_json())
+    summary = backup(source, store, resume=resumed)
+    assert summary.snapshot_id == state.run_id
+    assert summary.files_unchanged >= state.files_done
+    assert summary.bytes_read <= summary.bytes_total - state.bytes_done
+    assert list(store.keys(store.layout.checkpoints(state.run_id))) == []
+
+    target = tmp_path / "restored"
+    restore(summary.snapshot_id, store, target)
+    assert describe(target) == describe(source)
+
+    # A retry after the snapshot was written reports it and writes nothing new.
+    again = backup(source, store, resume=resumed)
+    assert again.snapshot_id == summary.snapshot_id
+    assert again.bytes_uploaded == 0
+    assert store.list_snapshots() == [summary.snapshot_id]
+
+
+def run_command(s3: S3Server, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "activities.mover", *args, "--endpoint", s3.endpoint],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_takes_secrets_from_the_environment_only(
+    s3: S3Server, client: Minio, source: Path, tmp_path: Path
+) -> None:
+    prefix = f"locations/{secrets.token_hex(4)}"
+    location = ["--bucket", BUCKET, "--prefix", prefix]
+    env = {
+        "LIFEBOAT_MOVER_ACCESS_KEY": s3.access_key,
+        "LIFEBOAT_MOVER_SECRET_KEY": s3.secret_key,
+        "LIFEBOAT_MOVER_LOCATION_KEY": LOCATION_KEY.decode(),
+    }
+    done = run_command(s3, "backup", *location, "--source", str(source), env=env)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["files"] == 1008
+    for secret in env.values():
+        assert secret not in done.args
+
+    target = tmp_path / "restored"
+    done = run_command(
+        s3, "restore", *location, "--snapshot", summary["snapshot_id"], "--target", str(target),
+        "--progress", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bytes_written"] == summary["bytes_total"]
+    assert describe(target) == describe(source)
+    # The library and the command read the same repository.
+    store = ChunkStore(client, BUCKET, prefix, LOCATION_KEY)
+    assert store.list_snapshots() == [summary["snapshot_id"]]
+
+    missing = {k: v for k, v in env.items() if k != "LIFEBOAT_MOVER_LOCATION_KEY"}
+    done = run_command(s3, "backup", *location, "--source", str(source), env=missing)
+    assert done.returncode != 0
+    assert "LIFEBOAT_MOVER_LOCATION_KEY" in done.stderr
+
+    wrong = env | {"LIFEBOAT_MOVER_SECRET_KEY": "not-the-secret"}
+    done = run_command(s3, "backup", *location, "--source", str(source), env=wrong)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: could not list")
