@@ -73,7 +73,14 @@ class BackupRead(ObjectRead):
     finished_at: datetime | None
 
 
+class Progress(BaseModel):
+    bytes_done: int = 0
+    bytes_total: int = 0
+    volumes_moving: int = 0
+
+
 class BackupDetail(BackupRead):
+    progress: Progress | None = None
     resources: list[dict[str, Any]]
     volumes: list[dict[str, Any]]
     # How far the caller may go with it: view, restore or full.
@@ -163,12 +170,30 @@ async def list_backups(ctx: ViewBackup) -> ListOf[BackupRead]:
 
 
 @router.get("/{uid}")
-async def get_backup(uid: str, ctx: ViewBackup) -> BackupDetail:
+async def get_backup(uid: str, ctx: ViewBackup, temporal: TemporalDep) -> BackupDetail:
+    """A backup with its per-object and per-volume results, and live progress while it runs."""
     backup = await ctx.load(Backup, uid)
     data: dict[str, Any] = BackupRead.model_validate(backup).model_dump()
+    running = backup.status in ("Pending", "InProgress")
     return BackupDetail(
         **data,
         resources=backup.resources,
         volumes=backup.volumes,
         access=str(await ctx.access(backup)),
+        progress=await _progress(temporal, uid) if running else None,
     )
+
+
+async def _progress(temporal: Client, uid: str) -> Progress:
+    """Bytes moved so far, from the heartbeats of the running data-mover activities."""
+    description = await temporal.get_workflow_handle(backup_workflow_id(uid)).describe()
+    progress = Progress()
+    for pending in description.raw_description.pending_activities:
+        if not pending.heartbeat_details.payloads:
+            continue
+        details = await temporal.data_converter.decode(pending.heartbeat_details.payloads)
+        if details and isinstance(details[0], dict):
+            progress.bytes_done += int(details[0].get("bytes_done", 0))
+            progress.bytes_total += int(details[0].get("bytes_total", 0))
+            progress.volumes_moving += 1
+    return progress

@@ -88,12 +88,14 @@ class Stack:
 
 
 def _ports(state: Path, fixed: bool) -> dict[str, int]:
-    """Ports for this run: remembered or preferred ones when free, else any free port."""
+    """Ports for this run: remembered (or preferred) ones when free, else any free port."""
     remembered_file = state / "ports.json"
     remembered = json.loads(remembered_file.read_text()) if remembered_file.exists() else {}
     ports = {}
     for name, preferred in PREFERRED_PORTS.items():
-        candidates = [remembered.get(name), preferred] if fixed else []
+        # A restart keeps its ports (kubeconfigs and URLs handed out stay valid); `make up`
+        # also prefers the well-known ones.
+        candidates = [remembered.get(name), preferred] if fixed else [remembered.get(name)]
         ports[name] = next((p for p in candidates if p and port_is_free(p)), None) or free_port()
     remembered_file.write_text(json.dumps(ports))
     return ports

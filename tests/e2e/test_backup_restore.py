@@ -10,15 +10,10 @@ import hashlib
 import os
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import kubernetes.client
-import kubernetes.config
-import pytest
-from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
 from minio import Minio
 
@@ -27,70 +22,12 @@ from deploy.local.kubelet import exec_records, run_pod
 from deploy.local.kubelet_server import ExecRecord, container_dir
 from deploy.local.snapshot_crds import STORAGE_CLASS
 from deploy.local.stack import Stack
-from tests.api.helpers import unique, wait_for_sync, workflow_histories
+from tests.api.helpers import unique, workflow_histories
 from tests.conftest import Users
+from tests.e2e.conftest import Kube
 
 SECRET_VALUE = "s3cr3t-database-password"
 CRD_GROUP = "demo.lifeboat.dev"
-
-
-class Kube:
-    """The test cluster through the official client's dynamic API: dicts in, dicts out."""
-
-    def __init__(self, client: kubernetes.client.ApiClient) -> None:
-        self.dyn = DynamicClient(client)
-
-    def create(self, obj: dict[str, Any]) -> None:
-        resource = self.dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
-        resource.create(body=obj, namespace=obj["metadata"].get("namespace"))
-
-    def read(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
-        resource = self.dyn.resources.get(api_version=api_version, kind=kind)
-        return resource.get(name=name, namespace=namespace).to_dict()
-
-    def delete(self, api_version: str, kind: str, name: str) -> None:
-        self.dyn.resources.get(api_version=api_version, kind=kind).delete(name=name)
-
-
-@pytest.fixture(scope="module")
-def kube(stack: Stack) -> Iterator[Kube]:
-    client = kubernetes.config.new_client_from_config(config_file=stack.kubeconfig)
-    yield Kube(client)
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def target(as_user: Users, stack: Stack, kubeconfig_text: str) -> dict[str, str]:
-    """A cluster and a backup location of infraadmin's, on the dev stack."""
-    api = as_user("infraadmin")
-    cluster = api.post(
-        "/api/v1/clusters", json={"name": unique("prod"), "kubeconfig": kubeconfig_text}
-    ).json()
-    wait_for_sync(api, cluster["uid"])
-    bucket = unique("backups")
-    s3 = Minio(
-        stack.s3_endpoint.removeprefix("http://"),
-        stack.s3_access_key,
-        stack.s3_secret_key,
-        secure=False,
-    )
-    s3.make_bucket(bucket)
-    keys = {"access_key_id": stack.s3_access_key, "secret_access_key": stack.s3_secret_key}
-    account = api.post(
-        "/api/v1/cloud-accounts",
-        json={"name": unique("acct"), "provider": "s3-compatible", "credentials": keys},
-    ).json()
-    location = api.post(
-        "/api/v1/backup-locations",
-        json={
-            "name": unique("loc"),
-            "endpoint": stack.s3_endpoint,
-            "bucket": bucket,
-            "cloud_account_uid": account["uid"],
-        },
-    )
-    assert location.status_code == 201, location.text
-    return {"cluster": cluster["uid"], "location": location.json()["uid"], "bucket": bucket}
 
 
 def _crd(kube: Kube) -> None:
@@ -165,6 +102,10 @@ def _wait(api: httpx.Client, path: str, timeout: float = 120) -> dict[str, Any]:
 
 
 def _delete_namespace(kube: Kube, namespace: str) -> None:
+    # No kubelet confirms a pod's end here: pods go at once, or the namespace never would.
+    pods = kube.dyn.resources.get(api_version="v1", kind="Pod")
+    for pod in pods.get(namespace=namespace).to_dict()["items"]:
+        pods.delete(name=pod["metadata"]["name"], namespace=namespace, grace_period_seconds=0)
     kube.delete("v1", "Namespace", namespace)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

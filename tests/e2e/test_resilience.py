@@ -1,0 +1,95 @@
+"""Backups survive a worker killed in the middle of a volume upload."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from minio import Minio
+
+from deploy.local.kubelet import exec_records, run_pod
+from deploy.local.procs import ManagedProcess, pid_alive
+from deploy.local.stack import Stack, up
+from tests.api.helpers import unique
+from tests.conftest import Users
+from tests.e2e.conftest import Kube
+from tests.e2e.test_backup_restore import (
+    _bound_dir,
+    _checksums,
+    _claim,
+    _delete_namespace,
+    _rule,
+    _wait,
+)
+
+VOLUME_BYTES = 400 * 1024 * 1024
+
+
+def _kill_worker(stack: Stack) -> int:
+    worker = ManagedProcess("worker", Path(stack.state) / "worker")
+    pid = worker.pid()
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    while pid_alive(pid):
+        time.sleep(0.05)
+    return pid
+
+
+def test_a_worker_killed_mid_upload_resumes_and_the_backup_completes(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("big")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    run_pod(Path(stack.kubeconfig), namespace, "db-0", labels={"app": "db"}, containers=("db",))
+    _claim(kube, namespace, "data")
+    volume = _bound_dir(stack, namespace, "data")
+    with (volume / "random.bin").open("wb") as f:
+        for _ in range(VOLUME_BYTES // (4 << 20)):
+            f.write(os.urandom(4 << 20))
+    expected = _checksums(volume)
+    pre = _rule(api, [{"command": "echo frozen >> state"}])
+    post = _rule(api, [{"command": "echo thawed >> state"}])
+
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [namespace], "pre_rule_uid": pre, "post_rule_uid": post,
+    })  # fmt: skip
+    uid = started.json()["uid"]
+    deadline = time.monotonic() + 120
+    while True:  # until the upload is under way, as the progress bar shows it
+        backup: dict[str, Any] = api.get(f"/api/v1/backups/{uid}").json()
+        progress = backup.get("progress") or {}
+        if progress.get("bytes_done", 0) > 0:
+            break
+        assert backup["status"] in ("Pending", "InProgress"), backup
+        assert time.monotonic() < deadline, "the upload never started"
+        time.sleep(0.1)
+    assert progress["bytes_done"] < VOLUME_BYTES
+    _kill_worker(stack)
+    up(Path(stack.state), fixed_ports=False, database_url=stack.database_url)
+
+    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=300)
+    assert backup["status"] == "Success", backup["reason"]
+    thawed = [
+        r for r in exec_records(Path(stack.kubelet_home))
+        if r["namespace"] == namespace and "thawed" in " ".join(r["command"])
+    ]  # fmt: skip
+    assert len(thawed) == 1, "post rules ran once"
+
+    # Nothing stored twice: the repository holds about the volume's bytes, not more.
+    s3 = Minio(stack.s3_endpoint.removeprefix("http://"), stack.s3_access_key,
+               stack.s3_secret_key, secure=False)  # fmt: skip
+    stored = sum(
+        o.size or 0 for o in s3.list_objects(target["bucket"], "lifeboat-data/", recursive=True)
+    )
+    assert stored < VOLUME_BYTES * 1.1 + 64 * 1024 * 1024, stored
+
+    _delete_namespace(kube, namespace)
+    restored = api.post("/api/v1/restores", json={"backup_uid": uid})
+    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=300)
+    assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
+    assert _checksums(_bound_dir(stack, namespace, "data")) == expected
