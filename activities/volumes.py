@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from activities import mover
 from activities.kube import REQUEST_TIMEOUT, api_client, cluster_kubeconfig, paginate
 from activities.locations import LocationUnavailable, open_location
-from activities.mover import MoverError, Progress, ResumeState
+from activities.mover import IntegrityError, Progress, ResumeState, SnapshotNotFoundError
 from activities.mover.store import ChunkStore
 from lifeboat.catalog.models import Backup, Restore
 from lifeboat.secrets import SecretBox
@@ -46,6 +46,9 @@ BACKUP_LABEL = "backup.lifeboat.dev/uid"
 DEFAULT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
 POLL_SECONDS = 0.5
 BIND_TIMEOUT_SECONDS = 300
+# Failures no retry cures; any other (an unreachable store, say) fails the attempt, and
+# Temporal retries it, resuming from the last heartbeat.
+PERMANENT = (IntegrityError, SnapshotNotFoundError)
 
 
 def _short(uid: str) -> str:
@@ -287,7 +290,7 @@ class VolumeActivities:
 
         try:
             result = await asyncio.to_thread(move)
-        except MoverError as exc:
+        except PERMANENT as exc:
             result = MoveVolumeResult(ref.namespace, ref.pvc, "Failed", f"data mover: {exc}")
         await self._record(input.backup_uid, [result])
         return result
@@ -354,5 +357,5 @@ class VolumeActivities:
 
         try:
             return await asyncio.to_thread(fill)
-        except MoverError as exc:
+        except PERMANENT as exc:
             return MoveVolumeResult(namespace, input.pvc, "Failed", f"data mover: {exc}")

@@ -12,6 +12,7 @@ from minio import Minio
 
 from deploy.local.kubelet import exec_records, run_pod
 from deploy.local.procs import ManagedProcess, pid_alive
+from deploy.local.s3 import start_s3, stop_s3
 from deploy.local.stack import Stack, up
 from tests.api.helpers import unique
 from tests.conftest import Users
@@ -88,6 +89,43 @@ def test_a_worker_killed_mid_upload_resumes_and_the_backup_completes(
     )
     assert stored < VOLUME_BYTES * 1.1 + 64 * 1024 * 1024, stored
 
+    _delete_namespace(kube, namespace)
+    restored = api.post("/api/v1/restores", json={"backup_uid": uid})
+    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=300)
+    assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
+    assert _checksums(_bound_dir(stack, namespace, "data")) == expected
+
+
+def test_an_s3_outage_during_the_upload_is_retried_and_the_backup_completes(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("outage")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    _claim(kube, namespace, "data")
+    volume = _bound_dir(stack, namespace, "data")
+    with (volume / "random.bin").open("wb") as f:
+        for _ in range(VOLUME_BYTES // (4 << 20)):
+            f.write(os.urandom(4 << 20))
+    expected = _checksums(volume)
+
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [namespace],
+    })  # fmt: skip
+    uid = started.json()["uid"]
+    deadline = time.monotonic() + 120
+    while not (api.get(f"/api/v1/backups/{uid}").json().get("progress") or {}).get("bytes_done"):
+        assert time.monotonic() < deadline, "the upload never started"
+        time.sleep(0.1)
+    s3_home = Path(stack.state) / "s3"
+    port = int(stack.s3_endpoint.rsplit(":", 1)[1])
+    stop_s3(s3_home)
+    time.sleep(8)  # the mover's attempt fails; Temporal retries while the store is away
+    start_s3(s3_home, port=port)
+
+    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=300)
+    assert backup["status"] == "Success", backup["reason"]
     _delete_namespace(kube, namespace)
     restored = api.post("/api/v1/restores", json={"backup_uid": uid})
     restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=300)
