@@ -169,7 +169,16 @@ def bound_host_path(core: Any, namespace: str, claim: str) -> Path:
     """Wait for a claim to be bound; its volume's directory (the dev stack's hostPath)."""
     deadline = time.monotonic() + BIND_TIMEOUT_SECONDS
     while True:
-        pvc = core.read_namespaced_persistent_volume_claim(claim, namespace)
+        try:
+            pvc = core.read_namespaced_persistent_volume_claim(claim, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            raise ApplicationError(
+                f"claim {namespace}/{claim} does not exist (was it restored? see the results)",
+                type=INVALID_BACKUP,
+                non_retryable=True,
+            ) from exc
         if pvc.status.phase == "Bound":
             pv = core.read_persistent_volume(pvc.spec.volume_name)
             if pv.spec.host_path is None:
@@ -359,3 +368,7 @@ class VolumeActivities:
             return await asyncio.to_thread(fill)
         except PERMANENT as exc:
             return MoveVolumeResult(namespace, input.pvc, "Failed", f"data mover: {exc}")
+        except ApplicationError as exc:
+            if not exc.non_retryable:
+                raise
+            return MoveVolumeResult(namespace, input.pvc, "Failed", exc.message)

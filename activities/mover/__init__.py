@@ -19,7 +19,7 @@ only its own checkpoints.
                                    "chunks": [[id, offset, length], ...]}
     snapshots/<snapshot-id>.json.zst.enc
                                    sealed JSON: the tree (see below)
-    checkpoints/<snapshot-id>/<n>.json.zst.enc
+    checkpoints/<snapshot-id>/<nnnnnnnn>.json.zst.enc
                                    sealed JSON, same shape as a snapshot: the files an
                                    unfinished backup has stored so far (deleted when it ends)
 
@@ -30,8 +30,9 @@ random hex digits; `<snapshot-id>` is `<yyyymmdd>T<hhmmss>Z-<16 hex>` (UTC, sort
 
 Chunks are cut by FastCDC (minimum 256 KiB, average 1 MiB, maximum 4 MiB), so an edit moves
 only the boundaries near it. A sealed blob is `codec (1 byte: 0 raw, 1 zstd) | nonce (12) |
-AES-256-GCM ciphertext | tag (16)`: zstd level 3 unless that saves under 3 %, then the raw
-bytes; a random 96-bit nonce per blob. The authenticated data is the codec byte and what the
+AES-256-GCM ciphertext | tag (16)`: zstd level 3 unless that saves under 3 % (or two 16 KiB
+samples of the chunk do not compress at all), then the raw bytes; a random 96-bit nonce per
+blob. The authenticated data is the codec byte and what the
 blob is: `chunk:<32-byte id>` for chunks, the key below `v1/` for metadata, so a blob moved
 or swapped fails to open. The hash key and the AES key are derived from the location key with
 HKDF-SHA256 (salt `lifeboat-mover/v1`, one `info` string per key).

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from activities.mover.chunks import CHUNK_MIN, SEGMENT_SIZE, file_chunks
+from activities.mover.chunks import CHUNK_MIN, SEGMENT_SIZE, file_chunks, read_buffer
 from activities.mover.errors import MoverError
 from activities.mover.progress import (
     Progress,
@@ -93,14 +93,16 @@ def scan(root: Path) -> tuple[list[Entry], int]:
         subdirectories = []
         for item in items:
             path = f"{relative}/{item.name}" if relative else item.name
-            info = item.stat(follow_symlinks=False)
+            try:
+                info = item.stat(follow_symlinks=False)
+                target = os.readlink(item.path) if stat.S_ISLNK(info.st_mode) else ""
+            except OSError as error:
+                raise MoverError(f"cannot read {item.path!r}: {error.strerror}") from error
             if stat.S_ISDIR(info.st_mode):
                 entries.append(_entry(path, info, ""))
                 subdirectories.append((item.path, path))
-            elif stat.S_ISREG(info.st_mode):
-                entries.append(_entry(path, info, ""))
-            elif stat.S_ISLNK(info.st_mode):
-                entries.append(_entry(path, info, os.readlink(item.path)))
+            elif stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+                entries.append(_entry(path, info, target))
             else:
                 skipped += 1
         stack.extend(reversed(subdirectories))
@@ -170,6 +172,7 @@ class _Backup:
         self.run_id = resume.run_id if resume else new_snapshot_id()
         self.started = time.monotonic()
 
+        self.buffer = read_buffer()
         self.lock = threading.Lock()
         self.budget = _Budget(IN_FLIGHT_BYTES)
         # Chunks known to be stored: listed, from the parent or checkpoints, or uploaded now.
@@ -248,7 +251,7 @@ class _Backup:
                     self.files_unchanged += 1
                     self.bytes_done += entry.size
                 else:
-                    self._read(entry)
+                    self._read(entry, earlier.chunks if earlier is not None else [])
                 self.files_done += 1
             self.processed = index + 1
             self._tick()
@@ -267,15 +270,23 @@ class _Backup:
             self.store.delete_checkpoints(self.run_id)
         return self._summary_of(tree, finished_now=True)
 
-    def _read(self, entry: Entry) -> None:
+    def _read(self, entry: Entry, previous: list[tuple[bytes, int]]) -> None:
+        """Chunk a file, comparing against `previous` (its chunks last time) where it can."""
         path = os.path.join(self.source, *entry.path.split("/"))
         entry.chunks = []
         size = 0
         try:
             with open(path, "rb") as stream:
                 first_read = min(entry.size + 1, SEGMENT_SIZE)
-                for view in file_chunks(stream, first_read=first_read):
-                    self._chunk(entry, view)
+                chunks = file_chunks(
+                    stream,
+                    self.codec.chunk_id,
+                    previous=previous,
+                    first_read=first_read,
+                    buffer=self.buffer,
+                )
+                for view, chunk_id in chunks:
+                    self._chunk(entry, view, chunk_id)
                     size += len(view)
                     self._tick()
         except OSError as error:
@@ -284,8 +295,7 @@ class _Backup:
         self.bytes_total += size - entry.size
         entry.size = size
 
-    def _chunk(self, entry: Entry, view: memoryview) -> None:
-        chunk_id = self.codec.chunk_id(view)
+    def _chunk(self, entry: Entry, view: memoryview, chunk_id: bytes) -> None:
         entry.chunks.append((chunk_id, len(view)))
         self.bytes_read += len(view)
         self.bytes_done += len(view)
@@ -298,7 +308,8 @@ class _Backup:
             return
         self.chunks_new += 1
         self.budget.acquire(len(view), self._check)
-        self._submit(self._store_chunk, chunk_id, view)
+        # A copy: the view's buffer is refilled by the next read.
+        self._submit(self._store_chunk, chunk_id, bytes(view))
 
     def _submit(self, task: Callable[..., None], *args: object) -> None:
         with self.lock:
@@ -394,8 +405,8 @@ class _Backup:
                         break
             if blobs:
                 self._submit(self._upload_pack, blobs)
-            self._check()
-            self.progress.report(self._progress)
+            # The tail of uploads may be long on a slow link: keep checkpointing through it.
+            self._tick()
         self._check()
 
     def _summary_of(self, tree: Tree, *, finished_now: bool = False) -> SnapshotSummary:
@@ -418,10 +429,10 @@ class _Backup:
 
     # The pool's threads.
 
-    def _store_chunk(self, chunk_id: bytes, view: memoryview) -> None:
+    def _store_chunk(self, chunk_id: bytes, data: bytes) -> None:
         try:
-            blob = self.codec.seal_chunk(chunk_id, view)
-            if len(view) >= PACK_THRESHOLD:
+            blob = self.codec.seal_chunk(chunk_id, data)
+            if len(data) >= PACK_THRESHOLD:
                 location = self.store.put_chunk(chunk_id, blob)
                 self._stored({chunk_id: location}, len(blob))
                 return
@@ -432,7 +443,7 @@ class _Backup:
             if full:
                 self._upload_pack(full)
         finally:
-            self.budget.release(len(view))
+            self.budget.release(len(data))
 
     def _take_pack(self) -> list[tuple[bytes, bytes]]:
         blobs, self.pack, self.pack_bytes = self.pack, [], 0

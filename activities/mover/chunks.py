@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 import blake3
 import zstandard
@@ -28,8 +28,8 @@ from activities.mover.errors import IntegrityError
 CHUNK_MIN = 256 * 1024
 CHUNK_AVG = 1024 * 1024
 CHUNK_MAX = 4 * 1024 * 1024
-# Bytes read from a file per chunking pass; several maximum chunks long, so that carrying the
-# last (possibly cut short) chunk over to the next pass costs little.
+# Bytes read from a file at a time; several maximum chunks long, so that moving the unused
+# tail of the buffer to its front before each read costs little.
 SEGMENT_SIZE = 16 * 1024 * 1024
 
 ZSTD_LEVEL = 3
@@ -51,6 +51,12 @@ _CIPHER_KEY_INFO = b"lifeboat-mover/v1 aes-256-gcm key"
 MIN_LOCATION_KEY = 16
 
 Buffer = bytes | bytearray | memoryview
+
+
+class Readable(Protocol):
+    """A binary stream (a file opened with "rb", `io.BytesIO`, a raw stream)."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 def derive_key(location_key: bytes, info: bytes) -> bytes:
@@ -173,47 +179,100 @@ def cut_points(data: Buffer) -> Iterator[tuple[int, int]]:
         yield chunk.offset, chunk.length
 
 
-def file_chunks(
-    stream: BinaryIO, *, first_read: int = SEGMENT_SIZE, segment_size: int = SEGMENT_SIZE
-) -> Iterator[memoryview]:
-    """The content-defined chunks of a stream, read `segment_size` bytes at a time.
+def read_buffer() -> bytearray:
+    """A buffer for `file_chunks`, meant to be reused from file to file: fresh memory costs a
+    page fault per 4 KiB, more than copying the data does."""
+    return bytearray(SEGMENT_SIZE + 2 * CHUNK_MAX)
 
-    `first_read` sizes the first read: a file's size plus one reads a small file whole, and
-    its end, in one call without allocating a full segment.
 
-    Boundaries are the same as chunking the whole stream at once: every cut but the last of a
-    segment depends only on bytes before it; the last may be the segment's end rather than a
-    real cut, so it is carried over and chunked again with the next segment. The views share
-    read-only buffers, so they may be handed to other threads as they are.
+class _Window:
+    """Bytes `[offset, offset + n)` of a stream on demand, read into one reused buffer.
+
+    Offsets only move forward; a view is valid until the next call.
     """
-    carry: memoryview | None = None
-    size = first_read
+
+    def __init__(self, stream: Readable, buffer: bytearray, first_read: int) -> None:
+        self._stream = stream
+        self._buffer = memoryview(buffer)
+        self._next_read = first_read
+        self._start = 0  # the stream offset of the buffer's first byte
+        self._filled = 0
+        self._at_end = False
+
+    def view(self, offset: int, size: int) -> memoryview:
+        """The bytes at `offset`, `size` of them or fewer at the end of the stream."""
+        if offset + size > self._start + self._filled and not self._at_end:
+            keep = offset - self._start
+            kept = self._filled - keep
+            self._buffer[:kept] = self._buffer[keep : self._filled]
+            want = min(len(self._buffer) - kept, max(self._next_read, size))
+            got = _read_into(self._stream, self._buffer[kept : kept + want])
+            self._at_end = got < want
+            self._next_read = SEGMENT_SIZE
+            self._start, self._filled = offset, kept + got
+        begin = offset - self._start
+        return self._buffer[begin : min(begin + size, self._filled)]
+
+
+def file_chunks(
+    stream: Readable,
+    chunk_id: Callable[[Buffer], bytes],
+    *,
+    previous: Sequence[tuple[bytes, int]] = (),
+    first_read: int = SEGMENT_SIZE,
+    buffer: bytearray | None = None,
+) -> Iterator[tuple[memoryview, bytes]]:
+    """The content-defined chunks of a stream with their ids.
+
+    Each chunk is a view into `buffer` (see `read_buffer`), valid until the next chunk is
+    asked for: copy what must outlive that. `first_read` sizes the first read: a file's size
+    plus one reads a small file and finds its end in one call.
+
+    `previous` is the chunk list of an earlier version of the file. Where one of its chunks
+    starts at the current offset, the same number of bytes are hashed and compared instead of
+    being chunked: a cut depends only on the bytes since the last cut, so the same bytes from
+    the same boundary make the same chunk, and the result equals chunking from scratch. Files
+    edited in place (databases, disk images) then cost a hash of their unchanged parts
+    (~5 GB/s) rather than chunking them (~1.7 GB/s); after an edit, chunking resumes, and
+    comparing picks up again at the first boundary both versions share.
+    """
+    starts: dict[int, int] = {}
+    offset = 0
+    for position, (_, size) in enumerate(previous):
+        starts[offset] = position
+        offset += size
+    window = _Window(stream, buffer if buffer is not None else read_buffer(), first_read)
+    offset = 0
+    index: int | None = starts.get(0)
     while True:
-        fresh = _read_fully(stream, size)
-        at_end = len(fresh) < size
-        size = segment_size
-        data = memoryview(b"".join((carry, fresh)) if carry is not None else fresh)
-        cuts = list(cut_points(data))
-        if not at_end and cuts:
-            offset, _ = cuts.pop()
-            carry = data[offset:]
-        for offset, length in cuts:
-            yield data[offset : offset + length]
-        if at_end:
+        if index is not None:
+            expected, size = previous[index]
+            # The old last chunk may have been cut by the end of the file rather than by its
+            # content: it stands only where the file still ends right after it.
+            last = index == len(previous) - 1
+            data = window.view(offset, size + 1 if last else size)
+            if len(data) == size:
+                found = chunk_id(data)
+                if found == expected:
+                    yield data, found
+                    offset += size
+                    index = None if last else index + 1
+                    continue
+        data = window.view(offset, CHUNK_MAX)
+        if not data:
             return
+        chunk = data[: next(cut_points(data))[1]]
+        yield chunk, chunk_id(chunk)
+        offset += len(chunk)
+        index = starts.get(offset)
 
 
-def _read_fully(stream: BinaryIO, size: int) -> bytes:
-    """`size` bytes, fewer only at the end of the stream (raw streams may return short reads)."""
-    data = stream.read(size)
-    if len(data) == size or not data:
-        return data
-    parts = [data]
-    missing = size - len(data)
-    while missing:
-        more = stream.read(missing)
-        if not more:
+def _read_into(stream: Readable, target: memoryview) -> int:
+    """Fill `target`; fewer bytes only at the end of the stream (raw streams read short)."""
+    done = 0
+    while done < len(target):
+        count = stream.readinto(target[done:])
+        if not count:
             break
-        parts.append(more)
-        missing -= len(more)
-    return b"".join(parts)
+        done += count
+    return done

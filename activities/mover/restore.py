@@ -1,9 +1,12 @@
 """Restore a snapshot into a directory (a new volume's root).
 
-Directories and empty-sized files come first; then a thread pool fetches every needed chunk
-once (whole chunk objects, or coalesced byte ranges of packs), checks it and writes it in
-place at each offset that uses it; owners, modes and times come last, directories deepest
-first so that writing into them is over before they turn read-only.
+Directories come first, then the files that are not exactly one fetched chunk (large files,
+empty ones, runs of zeros), created at their final size. A thread pool then fetches every
+needed chunk once (whole chunk objects, or coalesced byte ranges of packs), checks it and
+writes it in place at each offset that uses it; a file that is a single chunk (most small
+files) is created, written and given its owner, mode and times by the thread that fetched
+it. The remaining files' metadata follows, then symlinks, then directories deepest first so
+that writing into them is over before they turn read-only.
 """
 
 from __future__ import annotations

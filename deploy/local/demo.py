@@ -7,14 +7,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from minio import Minio
 
 from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
+from deploy.local.sample_app import NAMESPACE, deploy_sample_app
 
 if TYPE_CHECKING:
     from deploy.local.stack import Stack
 
 DEMO_USER = "infraadmin"
 DEMO_CLUSTER = "dev"
+DEMO_BUCKET = "lifeboat-backups"
+DEMO_ACCOUNT = "dev-s3"
+DEMO_LOCATION = "dev-bucket"
 
 
 def _wait_for_sync(
@@ -32,6 +37,7 @@ def _wait_for_sync(
 
 def show_working(stack: Stack) -> str:
     """Sign in as a seeded user, register the dev cluster, sync it, read the service status."""
+    data = deploy_sample_app(Path(stack.kubeconfig), Path(stack.csi_home))
     provider = OidcProvider(stack.oidc_issuer, CLIENT_ID, CLIENT_SECRET, 0)
     token = password_token(provider, DEMO_USER)
     with httpx.Client(
@@ -49,6 +55,8 @@ def show_working(stack: Stack) -> str:
             cluster = created.raise_for_status().json()
         cluster = _wait_for_sync(api, cluster["uid"], cluster["last_synced_at"])
         services = api.get("/api/v1/service-status").raise_for_status().json()["items"]
+        location = _location(api, stack)
+
     status_lines = "\n".join(
         f"    {s['name']:<18} {s['status']:<5} {s['version'] or ''}" for s in services
     )
@@ -56,4 +64,45 @@ def show_working(stack: Stack) -> str:
     Kubernetes {cluster["kubernetes_version"]}, {len(cluster["namespaces"])} namespaces, \
 {cluster["application_count"]} applications, {cluster["pvc_count"]} PVCs
   Service status:
-{status_lines}"""
+{status_lines}
+  Sample application: namespace {NAMESPACE} (Deployment, Service, ConfigMap, Secret, a volume
+    whose data is in {data})
+  Backup location {location["name"]!r} ({location["uid"]}) on bucket {DEMO_BUCKET}
+  Back it up and restore it (see README.md, "Try it"):
+    CLUSTER={cluster["uid"]} LOCATION={location["uid"]}"""
+
+
+def _location(api: httpx.Client, stack: Stack) -> dict[str, Any]:
+    """The dev bucket as a backup location of the demo user's (made once)."""
+    existing = api.get("/api/v1/backup-locations").raise_for_status().json()["items"]
+    for location in existing:
+        if location["name"] == DEMO_LOCATION:
+            found: dict[str, Any] = location
+            return found
+    s3 = Minio(
+        stack.s3_endpoint.removeprefix("http://"),
+        stack.s3_access_key,
+        stack.s3_secret_key,
+        secure=False,
+    )
+    if not s3.bucket_exists(DEMO_BUCKET):
+        s3.make_bucket(DEMO_BUCKET)
+    keys = {"access_key_id": stack.s3_access_key, "secret_access_key": stack.s3_secret_key}
+    account = api.post(
+        "/api/v1/cloud-accounts",
+        json={"name": DEMO_ACCOUNT, "provider": "s3-compatible", "credentials": keys},
+    ).raise_for_status()
+    created: dict[str, Any] = (
+        api.post(
+            "/api/v1/backup-locations",
+            json={
+                "name": DEMO_LOCATION,
+                "endpoint": stack.s3_endpoint,
+                "bucket": DEMO_BUCKET,
+                "cloud_account_uid": account.json()["uid"],
+            },
+        )
+        .raise_for_status()
+        .json()
+    )
+    return created

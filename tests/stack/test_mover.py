@@ -200,7 +200,7 @@ def test_an_interrupted_backup_resumes_without_redoing_finished_files(
 
     def interrupt(progress: Progress) -> None:
         reports.append(progress)
-        if progress.resume is not None and progress.resume.files_done >= 300:
+        if progress.resume is not None and progress.resume.files_done >= 100:
             raise Interrupted
 
     with pytest.raises(Interrupted):

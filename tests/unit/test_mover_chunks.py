@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Iterator
 
 import pytest
 
+from activities.mover import chunks as chunks_module
 from activities.mover.chunks import (
     CHUNK_MAX,
     CHUNK_MIN,
     CODEC_RAW,
     CODEC_ZSTD,
+    SEGMENT_SIZE,
+    Buffer,
     ChunkCodec,
     cut_points,
     derive_key,
@@ -127,30 +131,34 @@ def test_chunks_respect_the_size_bounds_and_cover_the_data() -> None:
     assert list(cut_points(b"tiny")) == [(0, 4)]
 
 
-@pytest.mark.parametrize("segment", [CHUNK_MAX, 5 * 1024 * 1024 + 17, 64 * 1024 * 1024])
-def test_streaming_cuts_where_whole_buffer_chunking_cuts(segment: int) -> None:
-    data = noise(20 * 1024 * 1024 + 12345, seed=3)
-    expected = [bytes(data[o : o + n]) for o, n in cut_points(data)]
-    streamed = [bytes(v) for v in file_chunks(io.BytesIO(data), segment_size=segment)]
-    assert streamed == expected
+def chunked(data: bytes, codec: ChunkCodec) -> list[tuple[bytes, bytes]]:
+    """The reference: the whole buffer chunked at once, with ids."""
+    return [(data[o : o + n], codec.chunk_id(data[o : o + n])) for o, n in cut_points(data)]
 
 
-class TrickleStream(io.RawIOBase):
-    """A raw stream that returns at most 100 000 bytes per read, like a pipe."""
+@pytest.mark.parametrize("first_read", [1, CHUNK_MAX, 5 * 1024 * 1024 + 17, SEGMENT_SIZE])
+def test_streaming_cuts_where_whole_buffer_chunking_cuts(
+    first_read: int, codec: ChunkCodec
+) -> None:
+    data = noise(40 * 1024 * 1024 + 12345, seed=3)
+    streamed = file_chunks(io.BytesIO(data), codec.chunk_id, first_read=first_read)
+    assert [(bytes(v), i) for v, i in streamed] == chunked(data, codec)
+
+
+class TrickleStream:
+    """A stream that returns at most 100 000 bytes per read, like a pipe."""
 
     def __init__(self, data: bytes) -> None:
         self._data = io.BytesIO(data)
 
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._data.read(min(size, 100_000) if size >= 0 else 100_000)
+    def readinto(self, buffer: memoryview, /) -> int:
+        return self._data.readinto(buffer[:100_000])
 
 
-def test_short_reads_are_not_taken_for_the_end() -> None:
+def test_short_reads_are_not_taken_for_the_end(codec: ChunkCodec) -> None:
     data = noise(9 * 1024 * 1024, seed=4)
-    chunks = list(file_chunks(TrickleStream(data), segment_size=4 * 1024 * 1024))  # type: ignore[arg-type]
+    stream = TrickleStream(data)
+    chunks = [bytes(v) for v, _ in file_chunks(stream, codec.chunk_id)]
     assert b"".join(chunks) == data
     assert [len(c) for c in chunks] == [n for _, n in cut_points(data)]
 
@@ -158,9 +166,48 @@ def test_short_reads_are_not_taken_for_the_end() -> None:
 def test_an_edit_changes_only_the_chunks_around_it(codec: ChunkCodec) -> None:
     data = noise(32 * 1024 * 1024, seed=5)
     edited = data[:10_000_000] + b"inserted bytes" + data[10_000_000:]
-    before = {codec.chunk_id(data[o : o + n]) for o, n in cut_points(data)}
-    after = [codec.chunk_id(edited[o : o + n]) for o, n in cut_points(edited)]
+    before = {chunk_id for _, chunk_id in chunked(data, codec)}
+    after = [chunk_id for _, chunk_id in chunked(edited, codec)]
     assert sum(1 for c in after if c not in before) <= 2
+
+
+def versions() -> dict[str, bytes]:
+    old = noise(40 * 1024 * 1024, seed=6)
+    in_place = old[:10_000_000] + b"X" * 5000 + old[10_005_000:]
+    return {
+        "in place": in_place,
+        "in place twice": in_place[:30_000_000] + b"Y" + in_place[30_000_001:],
+        "inserted": old[:25_000_000] + b"new" + old[25_000_000:],
+        "grown": old + b"tail",
+        "shrunk": old[:-1],
+        "cut short": old[:30_000_000],
+        "unrelated": noise(3 * 1024 * 1024, seed=8),
+        "same": old,
+        "empty": b"",
+    }
+
+
+@pytest.mark.parametrize("name", list(versions()))
+def test_comparing_with_the_previous_version_gives_the_same_chunks(
+    name: str, codec: ChunkCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = noise(40 * 1024 * 1024, seed=6)
+    previous = [(chunk_id, len(data)) for data, chunk_id in chunked(old, codec)]
+    new = versions()[name]
+    cut_through = 0
+
+    def counting(data: Buffer) -> Iterator[tuple[int, int]]:
+        nonlocal cut_through
+        for offset, length in cut_points(data):
+            cut_through += length
+            yield offset, length
+
+    monkeypatch.setattr(chunks_module, "cut_points", counting)
+    result = file_chunks(io.BytesIO(new), codec.chunk_id, previous=previous)
+    assert [(bytes(v), i) for v, i in result] == chunked(new, codec)
+    # In-place edits are chunked only around the edit; the rest is hashed and compared.
+    if name.startswith("in place") or name == "same":
+        assert cut_through < len(new) / 4
 
 
 def tree() -> Tree:
