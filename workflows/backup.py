@@ -128,6 +128,7 @@ class BackupWorkflow:
     async def run(self, input: BackupInput) -> BackupResult:
         status, reason = "Failed", ""
         hold = None
+        cancelled = False
         try:
             await self._stage(input, "Validate")
             self.plan = plan = await workflow.execute_activity_method(
@@ -183,7 +184,11 @@ class BackupWorkflow:
                 "backup of %s: %d objects", ", ".join(plan.namespaces), exported.resource_count
             )
         except (ActivityError, ApplicationError) as exc:
-            reason = f"{self.stage}: {_reason(exc)}"
+            if isinstance(exc, ActivityError) and isinstance(exc.cause, CancelledError):
+                # The backup was cancelled while this step ran (the step was cancelled too).
+                status, reason, cancelled = "Aborted", f"cancelled during {self.stage}", True
+            else:
+                reason = f"{self.stage}: {_reason(exc)}"
         except (CancelledError, asyncio.CancelledError):
             status, reason = "Aborted", f"cancelled during {self.stage}"
             raise
@@ -192,6 +197,8 @@ class BackupWorkflow:
             status, reason = await asyncio.shield(
                 asyncio.ensure_future(self._finish(input, hold, status, reason))
             )
+        if cancelled:
+            raise asyncio.CancelledError(reason)  # shown as Canceled in the Temporal UI
         return BackupResult(backup_uid=input.backup_uid, status=status, reason=reason)
 
     async def _finish(

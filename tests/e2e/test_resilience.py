@@ -131,3 +131,49 @@ def test_an_s3_outage_during_the_upload_is_retried_and_the_backup_completes(
     restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=300)
     assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
     assert _checksums(_bound_dir(stack, namespace, "data")) == expected
+
+
+def test_a_cancelled_backup_runs_post_rules_removes_snapshots_and_says_aborted(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("cancel")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    run_pod(Path(stack.kubeconfig), namespace, "db-0", labels={"app": "db"}, containers=("db",))
+    _claim(kube, namespace, "data")
+    volume = _bound_dir(stack, namespace, "data")
+    with (volume / "random.bin").open("wb") as f:
+        for _ in range(VOLUME_BYTES // (4 << 20)):
+            f.write(os.urandom(4 << 20))
+    pre = _rule(api, [{"command": "echo frozen >> state"}])
+    post = _rule(api, [{"command": "echo thawed >> state"}])
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [namespace], "pre_rule_uid": pre, "post_rule_uid": post,
+    })  # fmt: skip
+    uid = started.json()["uid"]
+    deadline = time.monotonic() + 120
+    while not (api.get(f"/api/v1/backups/{uid}").json().get("progress") or {}).get("bytes_done"):
+        assert time.monotonic() < deadline, "the upload never started"
+        time.sleep(0.1)
+
+    assert api.post(f"/api/v1/backups/{uid}/cancel").status_code == 202
+    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=120)
+    assert backup["status"] == "Aborted", backup
+    assert "cancelled" in backup["reason"]
+    thawed = [
+        r for r in exec_records(Path(stack.kubelet_home))
+        if r["namespace"] == namespace and "thawed" in " ".join(r["command"])
+    ]  # fmt: skip
+    assert len(thawed) == 1
+    snapshots = kube.dyn.resources.get(
+        api_version="snapshot.storage.k8s.io/v1", kind="VolumeSnapshot"
+    )
+    deadline = time.monotonic() + 30
+    while snapshots.get(namespace=namespace).to_dict()["items"]:
+        assert time.monotonic() < deadline, "the cancelled backup's snapshot was left behind"
+        time.sleep(0.3)
+    claims = kube.dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")
+    names = [c["metadata"]["name"] for c in claims.get(namespace=namespace).to_dict()["items"]]
+    assert names == ["data"]  # the mover's temporary claim is gone too
+    assert api.post(f"/api/v1/backups/{uid}/cancel").status_code == 409
