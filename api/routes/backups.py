@@ -38,6 +38,7 @@ ViewBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.VIEW
 DeleteBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.DELETE))]
 EditBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.EDIT))]
 
+DEFAULT_NAME_ATTEMPTS = 10
 OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
 CLUSTER = SearchAttributeKey.for_keyword("LifeboatCluster")
 KIND = SearchAttributeKey.for_keyword("LifeboatKind")
@@ -99,15 +100,25 @@ async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: Temporal
     for rule_uid in (body.pre_rule_uid, body.post_rule_uid):
         if rule_uid:
             await ctx.for_kind(Kind.RULES, Action.VIEW).load(Rule, rule_uid)
-    backup = Backup(
-        name=body.name or f"{cluster.name}-{utcnow():%Y%m%d%H%M%S}",
-        labels=body.labels,
-        owner_id=ctx.caller.subject,
-        cluster_uid=cluster.uid,
-        location_uid=location.uid,
-        spec=body.model_dump(exclude={"name", "labels", "cluster_uid", "location_uid"}),
-    )
-    backup = await save_unique(ctx, backup)
+    # Read before any rollback of a name clash expires the loaded objects.
+    cluster_uid, location_uid = cluster.uid, location.uid
+    default_name = f"{cluster.name}-{utcnow():%Y%m%d%H%M%S}"
+    # Two backups of a cluster in one second: the second default name gets a suffix.
+    for attempt in range(1 if body.name else DEFAULT_NAME_ATTEMPTS):
+        backup = Backup(
+            name=body.name or (default_name if attempt == 0 else f"{default_name}-{attempt + 1}"),
+            labels=body.labels,
+            owner_id=ctx.caller.subject,
+            cluster_uid=cluster_uid,
+            location_uid=location_uid,
+            spec=body.model_dump(exclude={"name", "labels", "cluster_uid", "location_uid"}),
+        )
+        try:
+            backup = await save_unique(ctx, backup)
+            break
+        except Conflict:
+            if body.name or attempt + 1 == DEFAULT_NAME_ATTEMPTS:
+                raise
     try:
         await _start(temporal, backup, ctx)
     except Exception:

@@ -377,3 +377,19 @@ def test_volume_data_is_backed_up_and_every_byte_restored(
     )
     assert _wait(api, f"/api/v1/restores/{mapped.json()['uid']}")["status"] == "Success"
     assert _checksums(_bound_dir(stack, copy, "pgdata")) == expected
+
+
+def test_backups_started_in_the_same_second_get_distinct_default_names(
+    as_user: Users, target: dict[str, str], kube: Kube
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("twice")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    body = {"cluster_uid": target["cluster"], "location_uid": target["location"],
+            "namespaces": [namespace]}  # fmt: skip
+    first, second = api.post("/api/v1/backups", json=body), api.post("/api/v1/backups", json=body)
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    assert first.json()["name"] != second.json()["name"]
+    # Same namespace: the second waits for the first, then both succeed.
+    for started in (first, second):
+        assert _wait(api, f"/api/v1/backups/{started.json()['uid']}")["status"] == "Success"
