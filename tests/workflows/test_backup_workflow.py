@@ -1,0 +1,167 @@
+"""The backup workflow's logic on the time-skipping server, with its activities stood in for.
+
+What users rely on: post rules run wherever pre rules ran, whatever fails; snapshots are
+always deleted; the outcome is always recorded with its reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.workflows.test_cluster_sync import temporal_test_server
+from workflows.backup import BackupWorkflow
+from workflows.contracts import (
+    BackupInput,
+    BackupPlan,
+    BackupResult,
+    ExportResult,
+    MoveVolumeInput,
+    MoveVolumeResult,
+    RecordBackupInput,
+    RulesInput,
+    RulesResult,
+    StageInput,
+    VolumeRef,
+)
+from workflows.errors import RULE_FAILED
+
+
+@pytest_asyncio.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server()
+    ) as environment:
+        yield environment
+
+
+@dataclass
+class Cluster:
+    """Stand-ins for the activities, recording what the workflow asked for."""
+
+    fail_at: str = ""
+    pre_reached: list[str] = field(default_factory=lambda: ["ns/db-0"])
+    calls: list[str] = field(default_factory=list)
+    post_pods: list[list[str] | None] = field(default_factory=list)
+    recorded: list[RecordBackupInput] = field(default_factory=list)
+
+    def _step(self, name: str) -> None:
+        self.calls.append(name)
+        if self.fail_at == name:
+            raise ApplicationError(f"{name} broke", type="Boom", non_retryable=True)
+
+    def activities(self) -> list[Any]:
+        @activity.defn(name="validate_backup")
+        async def validate(input: BackupInput) -> BackupPlan:
+            self._step("validate")
+            return BackupPlan("c", "l", ["ns"], pre_rule_uid="pre", post_rule_uid="post")
+
+        @activity.defn(name="lock_namespaces")
+        async def lock(input: BackupInput) -> None:
+            self._step("lock")
+
+        @activity.defn(name="set_stage")
+        async def stage(input: StageInput) -> None:
+            pass
+
+        @activity.defn(name="hold_background_actions")
+        async def hold(input: RulesInput) -> int:
+            self._step("hold")
+            return 0
+
+        @activity.defn(name="run_rules")
+        async def rules(input: RulesInput) -> RulesResult:
+            if input.phase == "post":
+                self.post_pods.append(input.pods)
+                return RulesResult(pods=input.pods or [], ran=1)
+            if self.fail_at == "pre":
+                raise ApplicationError(
+                    "exit code 3", self.pre_reached, type=RULE_FAILED, non_retryable=True
+                )
+            return RulesResult(pods=["ns/db-0", "ns/db-1"], ran=2)
+
+        @activity.defn(name="export_resources")
+        async def export(input: BackupInput) -> ExportResult:
+            self._step("export")
+            return ExportResult(resource_count=3, index_key="k")
+
+        @activity.defn(name="snapshot_volumes")
+        async def snapshot(input: BackupInput) -> list[VolumeRef]:
+            self._step("snapshot")
+            return [VolumeRef("ns", "data", "snap", 10)]
+
+        @activity.defn(name="move_volume")
+        async def move(input: MoveVolumeInput) -> MoveVolumeResult:
+            self._step("move")
+            return MoveVolumeResult("ns", "data", "Success", bytes_total=10)
+
+        @activity.defn(name="write_manifest")
+        async def manifest(input: BackupInput) -> str:
+            self._step("manifest")
+            return "m"
+
+        @activity.defn(name="delete_snapshots")
+        async def delete(input: BackupInput) -> int:
+            self.calls.append("delete_snapshots")
+            return 1
+
+        @activity.defn(name="record_backup")
+        async def record(input: RecordBackupInput) -> BackupResult:
+            self.recorded.append(input)
+            return BackupResult(input.backup_uid, input.status, input.reason)
+
+        return [validate, lock, stage, hold, rules, export, snapshot, move, manifest, delete,
+                record]  # fmt: skip
+
+
+async def _run(env: WorkflowEnvironment, cluster: Cluster) -> BackupResult:
+    queue = f"backup-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=[BackupWorkflow], activities=cluster.activities()
+    ):
+        result: BackupResult = await env.client.execute_workflow(
+            BackupWorkflow.run, BackupInput("b1"), id=f"backup-{uuid.uuid4()}", task_queue=queue
+        )
+        return result
+
+
+async def test_a_successful_backup_thaws_before_moving_data_and_removes_snapshots(
+    env: WorkflowEnvironment,
+) -> None:
+    cluster = Cluster()
+    result = await _run(env, cluster)
+    assert result.status == "Success"
+    assert cluster.post_pods == [["ns/db-0", "ns/db-1"]]
+    assert cluster.calls.index("snapshot") < cluster.calls.index("move")
+    assert cluster.calls[-1] == "delete_snapshots"
+    assert [r.status for r in cluster.recorded] == ["Success"]
+
+
+@pytest.mark.parametrize("step", ["export", "snapshot", "move", "manifest"])
+async def test_a_failed_step_still_thaws_cleans_up_and_records_why(
+    env: WorkflowEnvironment, step: str
+) -> None:
+    cluster = Cluster(fail_at=step)
+    result = await _run(env, cluster)
+    assert result.status == "Failed"
+    assert f"{step} broke" in result.reason
+    assert cluster.post_pods == [["ns/db-0", "ns/db-1"]]  # exactly once
+    assert ("delete_snapshots" in cluster.calls) == (step != "export")
+    assert [r.status for r in cluster.recorded] == ["Failed"]
+
+
+async def test_a_failing_pre_rule_thaws_only_the_pods_it_reached(env: WorkflowEnvironment) -> None:
+    cluster = Cluster(fail_at="pre", pre_reached=["ns/db-0"])
+    result = await _run(env, cluster)
+    assert result.status == "Failed" and "exit code 3" in result.reason
+    assert cluster.post_pods == [["ns/db-0"]]
+    assert "export" not in cluster.calls
