@@ -39,7 +39,8 @@ def start_s3(home: Path, *, port: int | None = None) -> S3Server:
         )
     }  # fmt: skip
     cmd = [
-        binary, "mini", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}",
+        # Its own log files go to the state directory, not /tmp.
+        binary, f"-logdir={home}", "mini", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}",
         f"-s3.port={port}", "-master.telemetry=false", "-s3.autoCreateBucket=false",
         "-s3.allowDeleteBucketNotEmpty=false", "-webdav=false", "-admin.ui=false",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
