@@ -35,7 +35,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python -m pytest tests/bench -q
+	$(BIN)/python tests/bench/bench_mover.py
 
 lock:
 	$(BIN)/python -m pip install -q uv

@@ -47,7 +47,10 @@ FIFOs and devices are skipped; hard links are stored as separate files (their da
 
 Before uploading, a backup learns which chunks exist (one listing of `chunks/`, split by first
 digit and run in parallel, plus every pack index) and uploads only the others. With a parent
-snapshot, files whose size, mtime, ctime and inode are unchanged are not read at all.
+snapshot, files whose size, mtime, ctime and inode are unchanged are not read at all, and a
+changed file is hashed along its previous chunk boundaries, chunking only around the edits.
+A backup records its progress in checkpoints; `ResumeState` (the run id and how far the
+checkpoints reach) lets a restarted backup skip the files they list.
 
 Garbage: a pack whose upload finished but whose index did not (the run died in between), or
 chunks no snapshot refers to, are unreferenced and harmless; a future prune may delete objects

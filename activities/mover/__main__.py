@@ -76,6 +76,10 @@ def _print_progress(progress: Progress) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, 1 when it failed (the reason on stderr), 2 on misuse."""
     args = _parser().parse_args(argv)
+    # The calling thread reads files while the pool compresses and uploads; after each system
+    # call it waits for the GIL, by default up to 5 ms. A shorter switch interval made backups
+    # of many small files ~6 % faster here. Process-wide, so only where the process is ours.
+    sys.setswitchinterval(0.0005)
     access_key = _secret(ENV_ACCESS_KEY)
     secret_key = _secret(ENV_SECRET_KEY)
     location_key = _secret(ENV_LOCATION_KEY).encode()

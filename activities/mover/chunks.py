@@ -1,6 +1,6 @@
 """The pure building blocks of the repository format: keys, chunk ids, chunking and sealing.
 
-Nothing here touches a store or a file system, so all of it is tested without a server.
+Nothing here touches a store, so all of it is tested without a server.
 """
 
 from __future__ import annotations
@@ -92,7 +92,10 @@ class ChunkCodec:
 
     def chunk_id(self, data: Buffer) -> bytes:
         """The keyed BLAKE3 hash of a chunk's plaintext: its name in the repository."""
-        return blake3.blake3(data, key=self._id_key).digest()
+        # BLAKE3 hashes a large chunk on all cores (~10 GB/s instead of ~6 on two): outside
+        # its edits, hashing is all a file edited in place costs an incremental backup.
+        threads = blake3.blake3.AUTO if len(data) >= CHUNK_MIN else 1
+        return blake3.blake3(data, key=self._id_key, max_threads=threads).digest()
 
     def _compressor(self) -> zstandard.ZstdCompressor:
         compressor: zstandard.ZstdCompressor | None = getattr(self._local, "compressor", None)
@@ -111,9 +114,9 @@ class ChunkCodec:
     def _compressible(self, data: Buffer) -> bool:
         """Whether compressing `data` may pay, judged from two samples (start and middle).
 
-        Random-looking data (media, encrypted or compressed files) is half of a typical
-        volume; probing 1/32 of a chunk instead of compressing all of it saves a CPU core's
-        worth of time per few GiB, which on small machines is upload throughput.
+        Random-looking data (media, encrypted or already compressed files) does not compress;
+        probing 1/32 of such a chunk instead of compressing all of it saves ~0.7 s of CPU per
+        GiB, which on a small machine shared with the S3 server is upload throughput.
         """
         if len(data) <= 4 * PROBE_SIZE:
             return len(data) > 0

@@ -115,14 +115,15 @@ def restore(
                         break
                 if not running:
                     break
-                finished, running = wait(running, progress_seconds, FIRST_COMPLETED)
+                finished, running = wait(running, max(progress_seconds, 0.05), FIRST_COMPLETED)
                 for future in finished:
                     result = future.result()
                     done += result.written
                     downloaded += result.received
                     for path in result.paths:
                         due[path] -= 1
-                        files_done += not due[path]
+                        if not due[path]:
+                            files_done += 1
                 throttle.report(report)
         finally:
             for future in running:
@@ -131,13 +132,7 @@ def restore(
     for entry in others:
         _set_metadata(fs_path(root, entry.path), entry, as_root)
     for entry in symlinks:
-        path = fs_path(root, entry.path)
-        if os.path.lexists(path):
-            os.unlink(path)
-        os.symlink(entry.target, path)
-        if as_root:
-            os.lchown(path, entry.uid, entry.gid)
-        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+        _make_symlink(fs_path(root, entry.path), entry, as_root)
     for entry in reversed(directories):
         _set_metadata(fs_path(root, entry.path), entry, as_root)
     return RestoreSummary(
@@ -312,8 +307,23 @@ def _write_all(fd: int, data: bytes, offset: int) -> None:
 
 
 def _set_metadata(path: str, entry: Entry, as_root: bool) -> None:
-    # Owner before mode: chown clears set-user-id and set-group-id bits.
-    if as_root:
-        os.chown(path, entry.uid, entry.gid)
-    os.chmod(path, entry.mode)
-    os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns))
+    try:
+        # Owner before mode: chown clears set-user-id and set-group-id bits.
+        if as_root:
+            os.chown(path, entry.uid, entry.gid, follow_symlinks=False)
+        os.chmod(path, entry.mode)
+        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+    except OSError as error:
+        raise MoverError(f"cannot set the owner, mode or times of {path!r}: {error}") from error
+
+
+def _make_symlink(path: str, entry: Entry, as_root: bool) -> None:
+    try:
+        if os.path.lexists(path):
+            os.unlink(path)
+        os.symlink(entry.target, path)
+        if as_root:
+            os.lchown(path, entry.uid, entry.gid)
+        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+    except OSError as error:
+        raise MoverError(f"cannot create symlink {path!r}: {error}") from error

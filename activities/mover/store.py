@@ -115,9 +115,9 @@ class ChunkStore:
     def put(self, key: str, blob: bytes) -> int:
         """Upload one object; the number of bytes sent.
 
-        Through a presigned URL rather than `put_object`: over plain HTTP minio signs the
-        SHA-256 of every body, which costs more CPU than encrypting it, and on a small
-        machine the S3 server needs that CPU. The body is authenticated by AES-GCM anyway.
+        Through a presigned URL rather than `put_object`, which hashes every body (SHA-256
+        over HTTP, MD5 over HTTPS) at more CPU than encrypting it takes; on a small machine
+        the S3 server needs that CPU. Bodies are authenticated by AES-GCM anyway.
         """
         with _s3_errors("upload", self.bucket, key):
             url = self.client.presigned_put_object(self.bucket, key, expires=_PRESIGNED_FOR)

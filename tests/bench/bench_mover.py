@@ -8,7 +8,8 @@ a raw S3 upload of the same bytes (the ceiling), full backups, incremental backu
 changing 1 % of the data, and restores of the incremental snapshot. Both tools run as
 commands (process start included), read the same files (warm in the page cache for both),
 and write to the same server; bytes uploaded are measured the same way for both, as the
-growth of their prefix in the bucket. Named bench_*.py so that pytest does not collect it.
+growth of their prefix in the bucket. CPU seconds of each tool and of the S3 server show
+where a small machine's time goes. Named bench_*.py so that pytest does not collect it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -34,6 +36,7 @@ from pathlib import Path
 from minio import Minio
 
 from activities.mover import s3_client
+from deploy.local.procs import ManagedProcess
 from deploy.local.s3 import S3Server, start_s3, stop_s3
 
 BUCKET = "bench"
@@ -148,11 +151,27 @@ class Row:
     tool: str
     seconds: float
     data_bytes: int  # the bytes the step covers (backed up or restored)
-    uploaded: int | None = None
+    uploaded: int | None
+    tool_cpu: float  # CPU seconds of the tool (user + system)
+    server_cpu: float  # CPU seconds of the S3 server during the step
 
     @property
     def mb_per_second(self) -> float:
         return self.data_bytes / self.seconds / 1e6
+
+
+class Cpu:
+    """CPU seconds used so far by this process, its finished children, and the S3 server."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def now(self) -> tuple[float, float, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        fields = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime, server
 
 
 def prefix_bytes(client: Minio, prefix: str) -> int:
@@ -229,12 +248,16 @@ def run(size: int, workdir: Path) -> list[Row]:
     try:
         client = s3_client(server.endpoint, server.access_key, server.secret_key)
         client.make_bucket(BUCKET)
-        return compare(server, client, source, workdir, total)
+        pid = ManagedProcess("s3", home).pid()
+        assert pid is not None
+        return compare(server, client, Cpu(pid), source, workdir, total)
     finally:
         stop_s3(home)
 
 
-def compare(server: S3Server, client: Minio, source: Path, work: Path, total: int) -> list[Row]:
+def compare(
+    server: S3Server, client: Minio, cpu: Cpu, source: Path, work: Path, total: int
+) -> list[Row]:
     rows: list[Row] = []
     base = {"PATH": os.environ.get("PATH", ""), "HOME": str(work)}
     mover_env = base | {
@@ -255,9 +278,12 @@ def compare(server: S3Server, client: Minio, source: Path, work: Path, total: in
 
     def step(name: str, tool: str, prefix: str, data: int, action: Callable[[], float]) -> str:
         before = prefix_bytes(client, prefix)
+        own, children, server = cpu.now()
         seconds = action()
+        after = cpu.now()
+        used = (after[1] - children) if tool != "s3" else (after[0] - own)
         uploaded = prefix_bytes(client, prefix) - before if prefix else None
-        rows.append(Row(name, tool, seconds, data, uploaded))
+        rows.append(Row(name, tool, seconds, data, uploaded, used, after[2] - server))
         print(f"  {name:<12} {tool:<7} {seconds:7.2f} s", flush=True)
         return name
 
@@ -309,11 +335,15 @@ def compare(server: S3Server, client: Minio, source: Path, work: Path, total: in
 
 def report(rows: list[Row]) -> None:
     print()
-    print(f"{'step':<12} {'tool':<7} {'seconds':>8} {'MB/s':>8} {'uploaded MB':>12}")
+    print(
+        f"{'step':<12} {'tool':<7} {'seconds':>8} {'MB/s':>8} {'uploaded MB':>12} "
+        f"{'tool CPU s':>11} {'S3 CPU s':>9}"
+    )
     for row in rows:
         uploaded = f"{row.uploaded / 1e6:12.1f}" if row.uploaded is not None else f"{'-':>12}"
         print(
-            f"{row.step:<12} {row.tool:<7} {row.seconds:8.2f} {row.mb_per_second:8.1f} {uploaded}"
+            f"{row.step:<12} {row.tool:<7} {row.seconds:8.2f} {row.mb_per_second:8.1f} {uploaded} "
+            f"{row.tool_cpu:11.2f} {row.server_cpu:9.2f}"
         )
     by = {(r.step, r.tool): r for r in rows}
     print()
