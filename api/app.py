@@ -15,6 +15,7 @@ from api.deps import AppState, TemporalConnection
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.routes import (
     backup_locations,
+    backup_schedules,
     backups,
     cloud_accounts,
     clusters,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(clusters.router, prefix="/api/v1")
     app.include_router(backups.router, prefix="/api/v1")
+    app.include_router(backup_schedules.router, prefix="/api/v1")
     app.include_router(restores.router, prefix="/api/v1")
     app.include_router(roles.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")

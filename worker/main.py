@@ -15,6 +15,7 @@ from activities.catalog import CatalogActivities
 from activities.kube import KubeActivities
 from activities.locations import LocationActivities
 from activities.rules import RuleActivities
+from activities.schedules import ScheduleActivities
 from activities.volumes import VolumeActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
@@ -25,6 +26,7 @@ from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.deletion import DeletionWorkflow
 from workflows.location_check import LocationCheckWorkflow
 from workflows.restore import RestoreWorkflow
+from workflows.scheduled_backup import ScheduledBackupWorkflow
 
 log = logging.getLogger("lifeboat.worker")
 
@@ -34,6 +36,7 @@ WORKFLOWS = [
     BackupWorkflow,
     RestoreWorkflow,
     DeletionWorkflow,
+    ScheduledBackupWorkflow,
 ]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -49,6 +52,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     backups = BackupActivities(sessions, secrets)
     rules = RuleActivities(sessions, secrets)
     volumes = VolumeActivities(sessions, secrets)
+    schedules = ScheduleActivities(sessions)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -68,6 +72,8 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             backups.delete_archive,
             backups.delete_backup_record,
             rules.run_rules,
+            schedules.prepare_scheduled_backup,
+            schedules.expired_backups,
             volumes.snapshot_volumes,
             volumes.move_volume,
             volumes.delete_snapshots,

@@ -189,3 +189,26 @@ class RestoreVolumeInput:
 class RecordRestoredVolumesInput:
     restore_uid: str
     volumes: list[MoveVolumeResult] = field(default_factory=list)
+
+
+@dataclass
+class ScheduledBackupInput:
+    schedule_uid: str
+    # A "run now" of the schedule's user, outside its calendar (and even while suspended).
+    manual: bool = False
+
+
+@dataclass
+class PrepareScheduledInput:
+    schedule_uid: str
+    fire_time: str  # ISO 8601, the time the schedule fired
+    manual: bool = False
+
+
+@dataclass
+class ScheduledBackupResult:
+    schedule_uid: str
+    backup_uid: str = ""
+    status: str = "Skipped"
+    reason: str = ""
+    deleted: list[str] = field(default_factory=list)

@@ -21,3 +21,7 @@ def restore_workflow_id(restore_uid: str) -> str:
 
 def deletion_workflow_id(backup_uid: str) -> str:
     return f"delete-backup-{backup_uid}"
+
+
+def backup_schedule_id(schedule_uid: str) -> str:
+    return f"backup-schedule-{schedule_uid}"

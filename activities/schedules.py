@@ -1,0 +1,94 @@
+"""Activities of scheduled backups: make each run's backup, and say what retention expires."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from lifeboat.catalog.models import Backup, BackupSchedule, SchedulePolicy
+from lifeboat.policies import IntervalSchedule, SchedulePolicySpec
+from lifeboat.retention import RetainedBackup, expired
+from lifeboat.schedules import fires_on
+from workflows.contracts import PrepareScheduledInput, ScheduledBackupInput
+
+
+def _spec(policy: SchedulePolicy) -> SchedulePolicySpec:
+    return SchedulePolicySpec.model_validate(
+        {"schedule": policy.schedule, "retention": policy.retention}
+    )
+
+
+def _due(schedule: Any, fire_time: datetime, *, anchor: date) -> bool:
+    """Whether a scheduled run is a real one of the policy.
+
+    Temporal's calendar can only say "every Sunday from the 22nd", not "the last Sunday", and
+    fires extra times around clock changes; `fires_on` tells the real firings.
+    """
+    if isinstance(schedule, IntervalSchedule):
+        return True
+    return fires_on(schedule, fire_time.replace(microsecond=0), anchor=anchor)
+
+
+class ScheduleActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def prepare_scheduled_backup(self, input: PrepareScheduledInput) -> str:
+        """The backup this run makes, owned by the schedule's owner; '' when it is not due.
+
+        Owned by the schedule's owner whatever roles they hold now: a schedule keeps running,
+        and producing their backups, after their super admin role is revoked.
+        """
+        fire_time = datetime.fromisoformat(input.fire_time)
+        async with self._sessions.begin() as session:
+            schedule = await session.get(BackupSchedule, input.schedule_uid)
+            if schedule is None or (schedule.suspended and not input.manual):
+                return ""
+            policy = await session.get(SchedulePolicy, schedule.policy_uid)
+            if policy is None:
+                return ""
+            plan = _spec(policy).schedule
+            # Every other week counts from the week the schedule was made, in its zone.
+            anchor = schedule.created_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)).date()
+            if not input.manual and not _due(plan, fire_time, anchor=anchor):
+                return ""  # a day the calendar includes only as a superset (last Sunday...)
+            name = f"{schedule.name}-{fire_time:%Y%m%d%H%M%S}"
+            made = await session.scalar(
+                select(Backup).where(Backup.schedule_uid == schedule.uid, Backup.name == name)
+            )
+            if made is not None:
+                return made.uid  # a retry of this step: the backup is already there
+            spec = dict(schedule.spec)
+            backup = Backup(
+                name=name,
+                owner_id=schedule.owner_id,
+                labels=dict(schedule.labels),
+                cluster_uid=schedule.cluster_uid,
+                location_uid=spec.pop("location_uid"),
+                schedule_uid=schedule.uid,
+                spec=spec,
+            )
+            session.add(backup)
+            await session.flush()
+            return backup.uid
+
+    @activity.defn
+    async def expired_backups(self, input: ScheduledBackupInput) -> list[str]:
+        """The schedule's backups its policy's retention no longer keeps, oldest first."""
+        async with self._sessions() as session:
+            schedule = await session.get(BackupSchedule, input.schedule_uid)
+            policy = await session.get(SchedulePolicy, schedule.policy_uid) if schedule else None
+            if schedule is None or policy is None:
+                return []
+            rows = await session.scalars(select(Backup).where(Backup.schedule_uid == schedule.uid))
+            backups = [RetainedBackup(b.uid, b.created_at, b.status) for b in rows]
+        spec = _spec(policy)
+        return expired(
+            backups, spec.retention, now=datetime.now(UTC), timezone=spec.schedule.timezone
+        )
