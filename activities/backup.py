@@ -12,7 +12,7 @@ from typing import Any
 import kubernetes.client
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -124,6 +124,18 @@ def _resolve_namespaces(kubeconfig: dict[str, Any], spec: dict[str, Any]) -> lis
     if not namespaces:
         raise _invalid("no namespace is named or matches the namespace selector")
     return namespaces
+
+
+async def _update_protected_bytes(session: AsyncSession, cluster_uid: str) -> None:
+    """The cluster's protected data: the volume bytes its usable backups hold."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Backup.size_bytes), 0)).where(
+            Backup.cluster_uid == cluster_uid, Backup.status.in_(("Success", "PartialSuccess"))
+        )
+    )
+    cluster = await session.get(Cluster, cluster_uid)
+    if cluster is not None:
+        cluster.protected_bytes = int(total or 0)
 
 
 class BackupActivities:
@@ -269,6 +281,7 @@ class BackupActivities:
             backup.status, backup.reason = input.status, input.reason
             backup.finished_at = utcnow()
             backup.stage = "Done" if input.status == "Success" else backup.stage
+            await _update_protected_bytes(session, backup.cluster_uid)
         return BackupResult(backup_uid=input.backup_uid, status=input.status, reason=input.reason)
 
     @activity.defn
@@ -385,7 +398,13 @@ class BackupActivities:
                     Share.object_kind == "backups", Share.object_uid == input.backup_uid
                 )
             )
-            await session.execute(delete(Backup).where(Backup.uid == input.backup_uid))
+            backup = await session.get(Backup, input.backup_uid)
+            if backup is None:
+                return
+            cluster_uid = backup.cluster_uid
+            await session.delete(backup)
+            await session.flush()
+            await _update_protected_bytes(session, cluster_uid)
 
     @activity.defn
     async def volumes_to_restore(self, input: RestoreInput) -> list[RestoreVolumeInput]:

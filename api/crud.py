@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import delete
@@ -45,3 +45,27 @@ async def delete_object(ctx: AuthzContext, obj: CatalogObject) -> None:
     )
     await ctx.session.delete(obj)
     await ctx.session.commit()
+
+
+DEFAULT_NAME_ATTEMPTS = 10
+
+
+async def save_named(
+    ctx: AuthzContext, build: Callable[[str], T], name: str | None, default: str
+) -> T:
+    """Save an object under the caller's name, or a default one.
+
+    A default name (`<cluster>-<yyyymmddhhmmss>`) taken in the same second gets a suffix
+    (`-2`, `-3`, ...) instead of failing; a name the caller chose that is taken is a 409.
+    """
+    if name:
+        return await save_unique(ctx, build(name))
+    for attempt in range(DEFAULT_NAME_ATTEMPTS):
+        try:
+            return await save_unique(
+                ctx, build(default if not attempt else f"{default}-{attempt + 1}")
+            )
+        except Conflict:
+            if attempt + 1 == DEFAULT_NAME_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

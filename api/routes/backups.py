@@ -20,7 +20,7 @@ from temporalio.common import (
 )
 
 from api.authz import Authorize, AuthzContext
-from api.crud import list_visible, save_unique
+from api.crud import list_visible, save_named
 from api.deps import TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
@@ -38,7 +38,6 @@ ViewBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.VIEW
 DeleteBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.DELETE))]
 EditBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.EDIT))]
 
-DEFAULT_NAME_ATTEMPTS = 10
 OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
 CLUSTER = SearchAttributeKey.for_keyword("LifeboatCluster")
 KIND = SearchAttributeKey.for_keyword("LifeboatKind")
@@ -102,23 +101,19 @@ async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: Temporal
             await ctx.for_kind(Kind.RULES, Action.VIEW).load(Rule, rule_uid)
     # Read before any rollback of a name clash expires the loaded objects.
     cluster_uid, location_uid = cluster.uid, location.uid
-    default_name = f"{cluster.name}-{utcnow():%Y%m%d%H%M%S}"
-    # Two backups of a cluster in one second: the second default name gets a suffix.
-    for attempt in range(1 if body.name else DEFAULT_NAME_ATTEMPTS):
-        backup = Backup(
-            name=body.name or (default_name if attempt == 0 else f"{default_name}-{attempt + 1}"),
+    backup = await save_named(
+        ctx,
+        lambda name: Backup(
+            name=name,
             labels=body.labels,
             owner_id=ctx.caller.subject,
             cluster_uid=cluster_uid,
             location_uid=location_uid,
             spec=body.model_dump(exclude={"name", "labels", "cluster_uid", "location_uid"}),
-        )
-        try:
-            backup = await save_unique(ctx, backup)
-            break
-        except Conflict:
-            if body.name or attempt + 1 == DEFAULT_NAME_ATTEMPTS:
-                raise
+        ),
+        body.name,
+        default=f"{cluster.name}-{utcnow():%Y%m%d%H%M%S}",
+    )
     try:
         await _start(temporal, backup, ctx)
     except Exception:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
 from api.authz import Authorize, AuthzContext
-from api.crud import list_visible, save_unique
+from api.crud import list_visible, save_named
 from api.deps import TemporalDep
 from api.schemas import ListOf, Name, ObjectRead
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
@@ -59,16 +59,24 @@ async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool)
     target = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(
         Cluster, body.cluster_uid or backup.cluster_uid, needs=AccessLevel.RESTORE
     )
+    backup_uid, target_uid = backup.uid, target.uid  # before a name clash's rollback
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
-    restore = Restore(
-        name=body.name or f"{'preview' if preview else 'restore'}-{backup.name}-{stamp}",
-        owner_id=ctx.caller.subject,
-        backup_uid=backup.uid,
-        cluster_uid=target.uid,
-        spec={**body.model_dump(exclude={"name", "backup_uid", "cluster_uid"}), "preview": preview},
-        started_at=utcnow(),
+    return await save_named(
+        ctx,
+        lambda name: Restore(
+            name=name,
+            owner_id=ctx.caller.subject,
+            backup_uid=backup_uid,
+            cluster_uid=target_uid,
+            spec={
+                **body.model_dump(exclude={"name", "backup_uid", "cluster_uid"}),
+                "preview": preview,
+            },
+            started_at=utcnow(),
+        ),
+        body.name,
+        default=f"{'preview' if preview else 'restore'}-{backup.name}-{stamp}",
     )
-    return await save_unique(ctx, restore)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -356,6 +356,8 @@ def test_volume_data_is_backed_up_and_every_byte_restored(
     backup = _backup(api, target, namespace)
     assert backup["status"] == "Success", backup["reason"]
     assert backup["volume_count"] == 1
+    cluster = api.get(f"/api/v1/clusters/{target['cluster']}").json()
+    assert cluster["protected_bytes"] >= backup["size_bytes"] > 5 * 1024 * 1024
     assert [v["pvc"] for v in backup["volumes"]] == ["pgdata"]
     # The snapshot and the mover's claim are gone once the data is in the location.
     snapshots = kube.dyn.resources.get(
