@@ -28,6 +28,7 @@ from activities.resources import (
     plan,
     transform,
 )
+from activities.rules import has_background_actions
 from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
 from lifeboat.catalog.models import Backup, Cluster, Restore, Share, utcnow
 from lifeboat.secrets import SecretBox
@@ -170,7 +171,9 @@ class BackupActivities:
         async with self._sessions.begin() as session:
             backup = await self._backup(session, input.backup_uid)
             backup.spec = {**backup.spec, "resolved_namespaces": namespaces}
+        pre_rule_uid = spec.get("pre_rule_uid") or ""
         return BackupPlan(
+            pre_background=await has_background_actions(self._sessions, pre_rule_uid),
             cluster_uid=cluster_uid,
             location_uid=location_uid,
             namespaces=namespaces,

@@ -108,6 +108,14 @@ async def _rule_items(sessions: async_sessionmaker[AsyncSession], uid: str) -> l
         ) from exc
 
 
+async def has_background_actions(sessions: async_sessionmaker[AsyncSession], rule_uid: str) -> bool:
+    """Whether a rule holds anything open (checked, with the rule's form, when validating)."""
+    if not rule_uid:
+        return False
+    items = await _rule_items(sessions, rule_uid)
+    return any(action.background for item in items for action in item.actions)
+
+
 class RuleActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
         self._sessions = sessions

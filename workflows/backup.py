@@ -87,8 +87,12 @@ class BackupWorkflow:
         await self._stage(input, "PreRules")
         rules = RulesInput(input.backup_uid, plan.pre_rule_uid, "pre")
         self.pre_started = True
-        hold = workflow.start_activity_method(
-            RuleActivities.hold_background_actions, rules, **options.HOLD
+        hold = (
+            workflow.start_activity_method(
+                RuleActivities.hold_background_actions, rules, **options.HOLD
+            )
+            if plan.pre_background
+            else None
         )
         try:
             result: RulesResult = await workflow.execute_activity_method(
@@ -96,7 +100,8 @@ class BackupWorkflow:
             )
         except ActivityError as exc:
             self.pre_pods = _pods_reached(exc)
-            await _release(hold)
+            if hold is not None:
+                await _release(hold)
             raise
         self.pre_pods = result.pods
         return hold

@@ -75,6 +75,8 @@ class BackupPlan:
     pre_rule_uid: str = ""
     post_rule_uid: str = ""
     volumes: bool = True
+    # Whether the pre rule has background actions to hold open until the snapshots.
+    pre_background: bool = False
 
 
 @dataclass

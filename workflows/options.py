@@ -87,6 +87,7 @@ HOLD: dict[str, Any] = {
     "start_to_close_timeout": timedelta(hours=6),
     "heartbeat_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(maximum_attempts=1),
+    # The workflow waits until the hold has let go before it thaws the application.
     "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 }
 

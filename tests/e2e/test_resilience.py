@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from minio import Minio
 
 from deploy.local.kubelet import exec_records, run_pod
@@ -39,56 +40,45 @@ def _kill_worker(stack: Stack) -> int:
     return pid
 
 
-def test_a_worker_killed_mid_upload_resumes_and_the_backup_completes(
-    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
-) -> None:
-    api = as_user("infraadmin")
-    namespace = unique("big")
+def _big_volume(
+    kube: Kube, stack: Stack, prefix: str, *, with_pod: bool
+) -> tuple[str, dict[str, str]]:
+    """A namespace whose claim holds VOLUME_BYTES of random data; its checksums."""
+    namespace = unique(prefix)
     kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    run_pod(Path(stack.kubeconfig), namespace, "db-0", labels={"app": "db"}, containers=("db",))
+    if with_pod:
+        run_pod(Path(stack.kubeconfig), namespace, "db-0", labels={"app": "db"}, containers=("db",))
     _claim(kube, namespace, "data")
     volume = _bound_dir(stack, namespace, "data")
     with (volume / "random.bin").open("wb") as f:
         for _ in range(VOLUME_BYTES // (4 << 20)):
             f.write(os.urandom(4 << 20))
-    expected = _checksums(volume)
-    pre = _rule(api, [{"command": "echo frozen >> state"}])
-    post = _rule(api, [{"command": "echo thawed >> state"}])
+    return namespace, _checksums(volume)
 
+
+def _start_backup(api: httpx.Client, target: dict[str, str], namespace: str, **rules: str) -> str:
+    """Start a backup and return once its upload is under way, as the progress bar shows."""
     started = api.post("/api/v1/backups", json={
         "cluster_uid": target["cluster"], "location_uid": target["location"],
-        "namespaces": [namespace], "pre_rule_uid": pre, "post_rule_uid": post,
+        "namespaces": [namespace], **rules,
     })  # fmt: skip
-    uid = started.json()["uid"]
+    uid: str = started.json()["uid"]
     deadline = time.monotonic() + 120
-    while True:  # until the upload is under way, as the progress bar shows it
+    while True:
         backup: dict[str, Any] = api.get(f"/api/v1/backups/{uid}").json()
-        progress = backup.get("progress") or {}
-        if progress.get("bytes_done", 0) > 0:
-            break
+        done = (backup.get("progress") or {}).get("bytes_done", 0)
+        if done > 0:
+            assert done < VOLUME_BYTES, "the upload ended before the test could interrupt it"
+            return uid
         assert backup["status"] in ("Pending", "InProgress"), backup
         assert time.monotonic() < deadline, "the upload never started"
         time.sleep(0.1)
-    assert progress["bytes_done"] < VOLUME_BYTES
-    _kill_worker(stack)
-    up(Path(stack.state), fixed_ports=False, database_url=stack.database_url)
 
-    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=300)
-    assert backup["status"] == "Success", backup["reason"]
-    thawed = [
-        r for r in exec_records(Path(stack.kubelet_home))
-        if r["namespace"] == namespace and "thawed" in " ".join(r["command"])
-    ]  # fmt: skip
-    assert len(thawed) == 1, "post rules ran once"
 
-    # Nothing stored twice: the repository holds about the volume's bytes, not more.
-    s3 = Minio(stack.s3_endpoint.removeprefix("http://"), stack.s3_access_key,
-               stack.s3_secret_key, secure=False)  # fmt: skip
-    stored = sum(
-        o.size or 0 for o in s3.list_objects(target["bucket"], "lifeboat-data/", recursive=True)
-    )
-    assert stored < VOLUME_BYTES * 1.1 + 64 * 1024 * 1024, stored
-
+def _restore_and_compare(
+    api: httpx.Client, kube: Kube, stack: Stack, uid: str, namespace: str, expected: dict[str, str]
+) -> None:
+    """Delete the namespace, restore the backup, and compare every file of the volume."""
     _delete_namespace(kube, namespace)
     restored = api.post("/api/v1/restores", json={"backup_uid": uid})
     restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=300)
@@ -96,28 +86,49 @@ def test_a_worker_killed_mid_upload_resumes_and_the_backup_completes(
     assert _checksums(_bound_dir(stack, namespace, "data")) == expected
 
 
+def _thawed(stack: Stack, namespace: str) -> int:
+    """How many times the post rule ran in the namespace."""
+    return sum(
+        1 for r in exec_records(Path(stack.kubelet_home))
+        if r["namespace"] == namespace and "thawed" in " ".join(r["command"])
+    )  # fmt: skip
+
+
+def _freeze_rules(api: httpx.Client) -> dict[str, str]:
+    return {
+        "pre_rule_uid": _rule(api, [{"command": "echo frozen >> state"}]),
+        "post_rule_uid": _rule(api, [{"command": "echo thawed >> state"}]),
+    }
+
+
+def test_a_worker_killed_mid_upload_resumes_and_the_backup_completes(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace, expected = _big_volume(kube, stack, "big", with_pod=True)
+    uid = _start_backup(api, target, namespace, **_freeze_rules(api))
+    _kill_worker(stack)
+    up(Path(stack.state), fixed_ports=False, database_url=stack.database_url)
+
+    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=300)
+    assert backup["status"] == "Success", backup["reason"]
+    assert _thawed(stack, namespace) == 1, "post rules ran once"
+    # Nothing stored twice: the repository holds about the volume's bytes, not more.
+    s3 = Minio(stack.s3_endpoint.removeprefix("http://"), stack.s3_access_key,
+               stack.s3_secret_key, secure=False)  # fmt: skip
+    stored = sum(
+        o.size or 0 for o in s3.list_objects(target["bucket"], "lifeboat-data/", recursive=True)
+    )
+    assert stored < VOLUME_BYTES * 1.1 + 64 * 1024 * 1024, stored
+    _restore_and_compare(api, kube, stack, uid, namespace, expected)
+
+
 def test_an_s3_outage_during_the_upload_is_retried_and_the_backup_completes(
     as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
     api = as_user("infraadmin")
-    namespace = unique("outage")
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    _claim(kube, namespace, "data")
-    volume = _bound_dir(stack, namespace, "data")
-    with (volume / "random.bin").open("wb") as f:
-        for _ in range(VOLUME_BYTES // (4 << 20)):
-            f.write(os.urandom(4 << 20))
-    expected = _checksums(volume)
-
-    started = api.post("/api/v1/backups", json={
-        "cluster_uid": target["cluster"], "location_uid": target["location"],
-        "namespaces": [namespace],
-    })  # fmt: skip
-    uid = started.json()["uid"]
-    deadline = time.monotonic() + 120
-    while not (api.get(f"/api/v1/backups/{uid}").json().get("progress") or {}).get("bytes_done"):
-        assert time.monotonic() < deadline, "the upload never started"
-        time.sleep(0.1)
+    namespace, expected = _big_volume(kube, stack, "outage", with_pod=False)
+    uid = _start_backup(api, target, namespace)
     s3_home = Path(stack.state) / "s3"
     port = int(stack.s3_endpoint.rsplit(":", 1)[1])
     stop_s3(s3_home)
@@ -126,46 +137,21 @@ def test_an_s3_outage_during_the_upload_is_retried_and_the_backup_completes(
 
     backup = _wait(api, f"/api/v1/backups/{uid}", timeout=300)
     assert backup["status"] == "Success", backup["reason"]
-    _delete_namespace(kube, namespace)
-    restored = api.post("/api/v1/restores", json={"backup_uid": uid})
-    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=300)
-    assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
-    assert _checksums(_bound_dir(stack, namespace, "data")) == expected
+    _restore_and_compare(api, kube, stack, uid, namespace, expected)
 
 
 def test_a_cancelled_backup_runs_post_rules_removes_snapshots_and_says_aborted(
     as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
     api = as_user("infraadmin")
-    namespace = unique("cancel")
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    run_pod(Path(stack.kubeconfig), namespace, "db-0", labels={"app": "db"}, containers=("db",))
-    _claim(kube, namespace, "data")
-    volume = _bound_dir(stack, namespace, "data")
-    with (volume / "random.bin").open("wb") as f:
-        for _ in range(VOLUME_BYTES // (4 << 20)):
-            f.write(os.urandom(4 << 20))
-    pre = _rule(api, [{"command": "echo frozen >> state"}])
-    post = _rule(api, [{"command": "echo thawed >> state"}])
-    started = api.post("/api/v1/backups", json={
-        "cluster_uid": target["cluster"], "location_uid": target["location"],
-        "namespaces": [namespace], "pre_rule_uid": pre, "post_rule_uid": post,
-    })  # fmt: skip
-    uid = started.json()["uid"]
-    deadline = time.monotonic() + 120
-    while not (api.get(f"/api/v1/backups/{uid}").json().get("progress") or {}).get("bytes_done"):
-        assert time.monotonic() < deadline, "the upload never started"
-        time.sleep(0.1)
+    namespace, _expected = _big_volume(kube, stack, "cancel", with_pod=True)
+    uid = _start_backup(api, target, namespace, **_freeze_rules(api))
 
     assert api.post(f"/api/v1/backups/{uid}/cancel").status_code == 202
     backup = _wait(api, f"/api/v1/backups/{uid}", timeout=120)
     assert backup["status"] == "Aborted", backup
     assert "cancelled" in backup["reason"]
-    thawed = [
-        r for r in exec_records(Path(stack.kubelet_home))
-        if r["namespace"] == namespace and "thawed" in " ".join(r["command"])
-    ]  # fmt: skip
-    assert len(thawed) == 1
+    assert _thawed(stack, namespace) == 1
     snapshots = kube.dyn.resources.get(
         api_version="snapshot.storage.k8s.io/v1", kind="VolumeSnapshot"
     )

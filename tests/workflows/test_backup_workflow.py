@@ -6,6 +6,7 @@ always deleted; the outcome is always recorded with its reason.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -63,7 +64,9 @@ class Cluster:
         @activity.defn(name="validate_backup")
         async def validate(input: BackupInput) -> BackupPlan:
             self._step("validate")
-            return BackupPlan("c", "l", ["ns"], pre_rule_uid="pre", post_rule_uid="post")
+            return BackupPlan(
+                "c", "l", ["ns"], pre_rule_uid="pre", post_rule_uid="post", pre_background=True
+            )
 
         @activity.defn(name="lock_namespaces")
         async def lock(input: BackupInput) -> None:
@@ -76,7 +79,9 @@ class Cluster:
         @activity.defn(name="hold_background_actions")
         async def hold(input: RulesInput) -> int:
             self._step("hold")
-            return 0
+            while True:  # held until the workflow cancels it, as the real one is
+                activity.heartbeat()
+                await asyncio.sleep(0.1)
 
         @activity.defn(name="run_rules")
         async def rules(input: RulesInput) -> RulesResult:
