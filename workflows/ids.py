@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
 
 def cluster_sync_schedule_id(cluster_uid: str) -> str:
     return f"cluster-sync-{cluster_uid}"
@@ -25,3 +27,14 @@ def deletion_workflow_id(backup_uid: str) -> str:
 
 def backup_schedule_id(schedule_uid: str) -> str:
     return f"backup-schedule-{schedule_uid}"
+
+
+def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttributes:
+    """What the Temporal UI can find a workflow by: its owner, cluster and kind."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(SearchAttributeKey.for_keyword("LifeboatOwner"), owner),
+            SearchAttributePair(SearchAttributeKey.for_keyword("LifeboatCluster"), cluster),
+            SearchAttributePair(SearchAttributeKey.for_keyword("LifeboatKind"), kind),
+        ]
+    )

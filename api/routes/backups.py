@@ -13,9 +13,6 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 from temporalio.common import (
-    SearchAttributeKey,
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
 
@@ -29,7 +26,7 @@ from lifeboat.rbac.matrix import Action, Kind
 from workflows.backup import BackupWorkflow
 from workflows.contracts import BackupInput
 from workflows.deletion import DeletionWorkflow
-from workflows.ids import backup_workflow_id, deletion_workflow_id
+from workflows.ids import backup_workflow_id, deletion_workflow_id, search_attributes
 
 router = APIRouter(prefix="/backups", tags=["backups"])
 
@@ -37,10 +34,6 @@ CreateBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.CR
 ViewBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.VIEW))]
 DeleteBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.DELETE))]
 EditBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.EDIT))]
-
-OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
-CLUSTER = SearchAttributeKey.for_keyword("LifeboatCluster")
-KIND = SearchAttributeKey.for_keyword("LifeboatKind")
 
 
 class BackupCreate(BaseModel):
@@ -130,12 +123,8 @@ async def _start(temporal: Client, backup: Backup, ctx: AuthzContext) -> None:
         BackupInput(backup_uid=backup.uid),
         id=backup_workflow_id(backup.uid),
         task_queue=ctx.settings.task_queue,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(OWNER, backup.owner_id),
-                SearchAttributePair(CLUSTER, backup.cluster_uid),
-                SearchAttributePair(KIND, "backup"),
-            ]
+        search_attributes=search_attributes(
+            owner=backup.owner_id, cluster=backup.cluster_uid, kind="backup"
         ),
     )
 

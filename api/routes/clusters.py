@@ -17,7 +17,6 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleSpec,
 )
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
@@ -31,7 +30,7 @@ from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
 from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.contracts import ClusterSyncInput
-from workflows.ids import cluster_sync_schedule_id, cluster_sync_workflow_id
+from workflows.ids import cluster_sync_schedule_id, cluster_sync_workflow_id, search_attributes
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 
@@ -39,10 +38,6 @@ CreateCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.
 ViewCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.VIEW))]
 EditCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.EDIT))]
 DeleteCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.DELETE))]
-
-OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
-CLUSTER = SearchAttributeKey.for_keyword("LifeboatCluster")
-KIND = SearchAttributeKey.for_keyword("LifeboatKind")
 
 
 def _sync_schedule(cluster: Cluster, settings: Settings) -> Schedule:
@@ -53,12 +48,8 @@ def _sync_schedule(cluster: Cluster, settings: Settings) -> Schedule:
             ClusterSyncInput(cluster_uid=cluster.uid),
             id=cluster_sync_workflow_id(cluster.uid),
             task_queue=settings.task_queue,
-            typed_search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(OWNER, cluster.owner_id),
-                    SearchAttributePair(CLUSTER, cluster.uid),
-                    SearchAttributePair(KIND, "cluster-sync"),
-                ]
+            typed_search_attributes=search_attributes(
+                owner=cluster.owner_id, cluster=cluster.uid, kind="cluster-sync"
             ),
         ),
         spec=ScheduleSpec(
