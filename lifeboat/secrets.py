@@ -33,10 +33,3 @@ class SecretBox:
             raise SecretDecryptError(
                 "a stored secret cannot be decrypted with LIFEBOAT_SECRET_KEY"
             ) from exc
-
-
-def redact(secret: str, *, keep: int = 4) -> str:
-    """A hint of a secret for display: its last few characters, never the whole."""
-    if keep <= 0 or len(secret) <= keep * 2:
-        return "****"
-    return "****" + secret[-keep:]

@@ -114,12 +114,6 @@ class Role(CatalogObject):
     description: Mapped[str] = mapped_column(Text, default="")
 
 
-class SubjectKind(enum.StrEnum):
-    USER = "user"
-    GROUP = "group"
-    EVERYONE = "everyone"
-
-
 class RoleBinding(CatalogObject):
     """A user (by subject) or group (by name) holding a role."""
 
