@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import io
-import time
 from dataclasses import asdict
 from typing import Any
 
@@ -17,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import ThreadHeartbeat
 from activities.kube import api_client, cluster_kubeconfig, paginate
 from activities.locations import LocationUnavailable, OpenLocation, open_location
 from activities.resources import (
@@ -58,25 +57,6 @@ _COUNTED_AS = {
 
 def _invalid(message: str) -> ApplicationError:
     return ApplicationError(message, type=INVALID_BACKUP, non_retryable=True)
-
-
-class _Heartbeat:
-    """Heartbeats from a worker thread, at most every few seconds.
-
-    Built inside the async activity: the heartbeat itself runs on the activity's event loop,
-    in the activity's context, where Temporal expects it.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._context = contextvars.copy_context()
-        self._last = 0.0
-
-    def __call__(self, done: int) -> None:
-        now = time.monotonic()
-        if now - self._last >= HEARTBEAT_EVERY_SECONDS:
-            self._last = now
-            self._loop.call_soon_threadsafe(activity.heartbeat, done, context=self._context)
 
 
 def _index_key(location_prefix: str, backup_uid: str) -> str:
@@ -237,7 +217,12 @@ class BackupActivities:
             include_cluster_resources=bool(spec.get("include_cluster_resources", True)),
         )
         exported = await asyncio.to_thread(
-            export_resources, kubeconfig, location, input.backup_uid, selection, _Heartbeat()
+            export_resources,
+            kubeconfig,
+            location,
+            input.backup_uid,
+            selection,
+            ThreadHeartbeat(HEARTBEAT_EVERY_SECONDS),
         )
         key = _index_key(location.prefix, input.backup_uid)
         await asyncio.to_thread(_put, location, key, [asdict(e) for e in exported])
@@ -314,7 +299,7 @@ class BackupActivities:
         )
         entries = plan([ExportedObject(**e) for e in manifest["resources"]], selection, input.phase)
 
-        beat = _Heartbeat()
+        beat = ThreadHeartbeat(HEARTBEAT_EVERY_SECONDS)
 
         def load_and_apply() -> list[dict[str, Any]]:
             objects = [transform(_get(location, e.key), selection) for e in entries]

@@ -13,7 +13,6 @@ volume that is not a hostPath is reported Failed with that reason).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import mover
+from activities.heartbeat import ThreadHeartbeat
 from activities.kube import REQUEST_TIMEOUT, api_client, cluster_kubeconfig, paginate
 from activities.locations import LocationUnavailable, open_location
 from activities.mover import IntegrityError, Progress, ResumeState, SnapshotNotFoundError
@@ -194,20 +194,18 @@ def bound_host_path(core: Any, namespace: str, claim: str) -> Path:
         time.sleep(POLL_SECONDS)
 
 
-class _MoverHeartbeat:
-    """Mover progress as heartbeats (from the mover's thread, on the activity's loop)."""
+def _progress_heartbeat() -> Any:
+    """Mover progress as heartbeat details: bytes for the progress bar, where to resume."""
+    beat = ThreadHeartbeat()
 
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._context = contextvars.copy_context()
-
-    def __call__(self, progress: Progress) -> None:
-        details = {
+    def send(progress: Progress) -> None:
+        beat({
             "bytes_done": progress.bytes_done,
             "bytes_total": progress.bytes_total,
             "resume": progress.resume.to_json() if progress.resume else "",
-        }
-        self._loop.call_soon_threadsafe(activity.heartbeat, details, context=self._context)
+        })  # fmt: skip
+
+    return send
 
 
 def _last_resume() -> ResumeState | None:
@@ -245,12 +243,7 @@ class VolumeActivities:
         refs, skipped = await asyncio.to_thread(
             create_snapshots, kubeconfig, input.backup_uid, namespaces
         )
-        loop, context = asyncio.get_running_loop(), contextvars.copy_context()
-
-        def beat(ready: int) -> None:
-            loop.call_soon_threadsafe(activity.heartbeat, ready, context=context)
-
-        errors = await asyncio.to_thread(wait_ready, kubeconfig, refs, beat)
+        errors = await asyncio.to_thread(wait_ready, kubeconfig, refs, ThreadHeartbeat())
         failed = [
             MoveVolumeResult(r.namespace, r.pvc, "Failed", f"snapshot: {errors[key]}")
             for r in refs
@@ -281,7 +274,7 @@ class VolumeActivities:
         backup = await self._backup(input.backup_uid)
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
         store = await self._store(backup.location_uid)
-        ref, progress, resume = input.volume, _MoverHeartbeat(), _last_resume()
+        ref, progress, resume = input.volume, _progress_heartbeat(), _last_resume()
 
         def move() -> MoveVolumeResult:
             with api_client(kubeconfig) as client:
@@ -353,7 +346,7 @@ class VolumeActivities:
             self._sessions, self._secrets, restore_row.cluster_uid
         )
         store = await self._store(backup.location_uid)
-        progress = _MoverHeartbeat()
+        progress = _progress_heartbeat()
 
         def fill() -> MoveVolumeResult:
             with api_client(kubeconfig) as client:
