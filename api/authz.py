@@ -37,6 +37,7 @@ from lifeboat.rbac.matrix import (
     MODE_KINDS_DISABLED,
     MODE_ROLES,
     RBAC_KINDS,
+    SUPER_ADMIN_KINDS,
     Action,
     BuiltinRole,
     Kind,
@@ -158,6 +159,8 @@ def check_allowed(caller: Caller, kind: Kind, action: Action, settings: Settings
     """The mode offers the kind, and on RBAC kinds a role of the caller permits the action."""
     if kind in MODE_KINDS_DISABLED[settings.mode]:
         raise NotFound(f"{kind} are not available in {settings.mode} mode")
+    if kind in SUPER_ADMIN_KINDS and not caller.is_super_admin:
+        raise Forbidden(f"only a super admin may {action} {kind}")
     if kind in RBAC_KINDS and not caller.can(Permission.of(kind, action)):
         raise Forbidden(
             f"your roles ({', '.join(sorted(caller.roles)) or 'none'}) do not allow you to "

@@ -181,6 +181,42 @@ class Cluster(CatalogObject):
     protected_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     virtual_machines: Mapped[list[Any]] = mapped_column(default=list)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the cluster came from, for clusters Lifeboat onboarded itself: the discovery
+    # configuration or cloud account (`source_uid`) and the shoot uid or EKS ARN there.
+    source_uid: Mapped[str | None] = mapped_column(String(36), index=True)
+    external_id: Mapped[str] = mapped_column(String(2048), default="")
+    # When the stored kubeconfig's credentials stop working (refreshed before then).
+    credentials_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DiscoveryConfig(CatalogObject):
+    """Federated mode: a garden cluster whose matching Gardener shoots are onboarded."""
+
+    __tablename__ = "discovery_configs"
+    garden_server_url: Mapped[str] = mapped_column(String(2048))
+    garden_kubeconfig_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    label_selector: Mapped[str] = mapped_column(String(1024), default="")
+    # Project namespaces to search (`garden-<project>`); empty means every namespace.
+    namespaces: Mapped[list[Any]] = mapped_column(default=list)
+    interval_seconds: Mapped[int] = mapped_column(default=600)
+    status: Mapped[str] = mapped_column(String(16), default="Pending")
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Lighthouse(CatalogObject):
+    """A storage cluster's endpoint registered with its security option (token or TLS)."""
+
+    __tablename__ = "lighthouses"
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    security: Mapped[str] = mapped_column(String(16))
+    # The token, or the client certificate and key, encrypted.
+    credentials_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ca_certificate: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="Pending")
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str] = mapped_column(String(64), default="")
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class BackupSchedule(CatalogObject):
@@ -206,6 +242,8 @@ class Backup(CatalogObject):
     resources: Mapped[list[Any]] = mapped_column(default=list)
     volumes: Mapped[list[Any]] = mapped_column(default=list)
     manifest_key: Mapped[str] = mapped_column(String(1024), default="")
+    # How many times only the failed parts were run again (each run writes a new manifest).
+    attempt: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

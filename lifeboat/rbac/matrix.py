@@ -25,6 +25,10 @@ class Kind(enum.StrEnum):
     BACKUP_SCHEDULES = "backup-schedules"
     BACKUPS = "backups"
     RESTORES = "restores"
+    VIRTUAL_MACHINES = "virtual-machines"
+    LIGHTHOUSES = "lighthouses"
+    # Super admins only (seeds/001: "Initiate Cluster Discovery and automated onboarding").
+    DISCOVERY_CONFIGS = "discovery-configs"
 
     @property
     def noun(self) -> str:
@@ -32,7 +36,11 @@ class Kind(enum.StrEnum):
         return _NOUNS.get(self, self.value.removesuffix("s").replace("-", " "))
 
 
-_NOUNS = {Kind.SCHEDULE_POLICIES: "schedule policy", Kind.USERS_GROUPS: "user or group"}
+_NOUNS = {
+    Kind.SCHEDULE_POLICIES: "schedule policy",
+    Kind.USERS_GROUPS: "user or group",
+    Kind.DISCOVERY_CONFIGS: "discovery configuration",
+}
 
 RBAC_KINDS = (
     Kind.CLOUD_ACCOUNTS,
@@ -148,9 +156,11 @@ BUILTIN_DESCRIPTIONS = {
 
 # What each mode offers (seeds/001, "Super admin role across operational modes").
 MODE_KINDS_DISABLED: dict[Mode, frozenset[Kind]] = {
-    Mode.CLASSIC: frozenset(),
-    Mode.FEDERATED: frozenset({Kind.CLOUD_ACCOUNTS}),
+    Mode.CLASSIC: frozenset({Kind.DISCOVERY_CONFIGS}),
+    Mode.FEDERATED: frozenset({Kind.CLOUD_ACCOUNTS, Kind.VIRTUAL_MACHINES}),
 }
+# Kinds only a super admin may act on, whatever other roles allow.
+SUPER_ADMIN_KINDS = frozenset({Kind.DISCOVERY_CONFIGS})
 MODE_ROLES: dict[Mode, tuple[BuiltinRole, ...]] = {
     Mode.CLASSIC: tuple(BuiltinRole),
     Mode.FEDERATED: (BuiltinRole.SUPER_ADMIN, BuiltinRole.INFRA_ADMIN, BuiltinRole.APP_USER),
