@@ -207,7 +207,7 @@ class ChunkStore:
         with ThreadPoolExecutor(max(self.workers, len(_SHARDS))) as pool:
             indexes = pool.submit(lambda: [key for key, _ in self.keys(self.layout.indexes)])
             shards = list(pool.map(lambda s: list(self.keys(f"{self.layout.chunks}{s}")), _SHARDS))
-            packed = list(pool.map(self._read_index, indexes.result()))
+            packed = list(pool.map(self.read_index, indexes.result()))
         known: dict[bytes, Location] = {}
         for listing in shards:
             for key, size in listing:
@@ -218,7 +218,7 @@ class ChunkStore:
             known.update(locations)
         return known
 
-    def _read_index(self, key: str) -> dict[bytes, Location]:
+    def read_index(self, key: str) -> dict[bytes, Location]:
         data = json.loads(self.get_sealed(key, what=f"pack index {key!r}"))
         pack = str(data["pack"])
         return {

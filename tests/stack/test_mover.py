@@ -27,6 +27,7 @@ from activities.mover import (
     s3_client,
 )
 from activities.mover.chunks import CHUNK_MAX
+from activities.mover.prune import forget, prune
 from deploy.local.s3 import S3Server, start_s3, stop_s3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +162,42 @@ def test_a_second_backup_uploads_only_what_changed(
     target = tmp_path / "restored"
     restore(second.snapshot_id, store, target)
     assert describe(target) == describe(source)
+
+
+def repository_bytes(store: ChunkStore) -> int:
+    return sum(size for _, size in store.keys(store.layout.root + "/"))
+
+
+def test_prune_keeps_what_remaining_snapshots_need_and_deletes_the_rest(
+    source: Path, store: ChunkStore, tmp_path: Path
+) -> None:
+    first = backup(source, store)
+    (source / "random.bin").write_bytes(random.Random(7).randbytes(6 * MiB))
+    for i in range(0, 1000, 2):
+        (source / "many" / f"f{i:04d}").unlink()
+    second = backup(source, store, parent=first.snapshot_id)
+    # A dead run's leftovers: a checkpoint and a pack whose index never arrived.
+    store.put(store.layout.checkpoint("20260101T000000Z-dead", 0), b"x")
+    store.put(store.layout.pack("f" * 32), b"y" * 1000)
+
+    forget(store, [first.snapshot_id])
+    both = repository_bytes(store)
+    summary = prune(store)
+    assert summary.snapshots == 1
+    # The first backup's own random file (6 MiB, incompressible) is gone, and the leftovers.
+    assert summary.bytes_deleted > 6 * MiB
+    assert repository_bytes(store) == both - summary.bytes_deleted
+    assert not list(store.keys(store.layout.root + "/checkpoints/"))
+    assert not store.exists(store.layout.pack("f" * 32))
+    target = tmp_path / "restored"
+    restore(second.snapshot_id, store, target)
+    assert describe(target) == describe(source)
+    # Repeating changes nothing.
+    assert prune(store).objects_deleted == 0
+
+    forget(store, [second.snapshot_id])
+    prune(store)
+    assert repository_bytes(store) == 0
 
 
 @pytest.mark.parametrize("kind", ["chunks", "packs"])
