@@ -28,8 +28,10 @@ from activities.resources import (
     transform,
 )
 from activities.rules import has_background_actions
+from activities.virtual_machines import resolve_virtual_machines
+from activities.volumes import prune_locked
 from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
-from lifeboat.catalog.models import Backup, Cluster, Restore, Share, utcnow
+from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Restore, Share, utcnow
 from lifeboat.secrets import SecretBox
 from workflows.contracts import (
     BackupInput,
@@ -138,19 +140,35 @@ class BackupActivities:
 
     @activity.defn
     async def validate_backup(self, input: BackupInput) -> BackupPlan:
-        """The cluster answers, the namespaces exist, the location's bucket is there."""
+        """The cluster answers, the namespaces (or VMs) exist, the location's bucket is there.
+
+        A VM backup is resolved here into the objects it holds (only those are exported, and
+        only their claims snapshotted).
+        """
         async with self._sessions() as session:
             backup = await self._backup(session, input.backup_uid)
             spec = dict(backup.spec)
             cluster_uid, location_uid = backup.cluster_uid, backup.location_uid
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, cluster_uid)
-        namespaces = await asyncio.to_thread(_resolve_namespaces, kubeconfig, spec)
+        virtual_machines: list[str] = list(spec.get("virtual_machines") or [])
+        resolved: dict[str, Any] = {}
+        if virtual_machines:
+            contents = await asyncio.to_thread(
+                resolve_virtual_machines, kubeconfig, virtual_machines
+            )
+            if contents.missing:
+                raise _invalid(
+                    f"virtual machines not in the cluster: {', '.join(contents.missing)}"
+                )
+            namespaces, resolved["resolved_objects"] = contents.namespaces, contents.objects
+        else:
+            namespaces = await asyncio.to_thread(_resolve_namespaces, kubeconfig, spec)
         location = await self._location(location_uid)
         if not await asyncio.to_thread(location.client.bucket_exists, location.bucket):
             raise _invalid(f"the bucket {location.bucket} of the backup location is gone")
         async with self._sessions.begin() as session:
             backup = await self._backup(session, input.backup_uid)
-            backup.spec = {**backup.spec, "resolved_namespaces": namespaces}
+            backup.spec = {**backup.spec, "resolved_namespaces": namespaces, **resolved}
         pre_rule_uid = spec.get("pre_rule_uid") or ""
         return BackupPlan(
             pre_background=await has_background_actions(self._sessions, pre_rule_uid),
@@ -160,17 +178,25 @@ class BackupActivities:
             pre_rule_uid=spec.get("pre_rule_uid") or "",
             post_rule_uid=spec.get("post_rule_uid") or "",
             volumes=bool(spec.get("volumes", True)),
+            virtual_machines=virtual_machines,
         )
 
     @activity.defn
     async def lock_namespaces(self, input: BackupInput) -> None:
         """Take the backup's namespaces: wait (retried) while another backup holds one of them.
 
-        The cluster row is locked while checking, so two backups cannot both take a namespace.
+        The cluster row is locked while checking, so two backups cannot both take a namespace;
+        and the location's row, so a backup never starts while the repository is pruned.
         """
         async with self._sessions.begin() as session:
             backup = await self._backup(session, input.backup_uid)
             await session.get(Cluster, backup.cluster_uid, with_for_update=True)
+            location = await session.get(BackupLocation, backup.location_uid, with_for_update=True)
+            if location is not None and prune_locked(location):
+                raise ApplicationError(
+                    f"the backup location is being pruned by {location.prune_holder}; waiting",
+                    type=NAMESPACE_BUSY,
+                )
             mine = set(backup.spec.get("resolved_namespaces") or [])
             others = await session.scalars(
                 select(Backup).where(
@@ -215,6 +241,7 @@ class BackupActivities:
             include_types=spec.get("include_types") or [],
             exclude_types=spec.get("exclude_types") or [],
             include_cluster_resources=bool(spec.get("include_cluster_resources", True)),
+            objects=spec.get("resolved_objects"),
         )
         exported = await asyncio.to_thread(
             export_resources,
@@ -240,6 +267,7 @@ class BackupActivities:
                 "name": backup.name,
                 "cluster_uid": backup.cluster_uid,
                 "namespaces": backup.spec.get("resolved_namespaces") or [],
+                "virtual_machines": backup.spec.get("virtual_machines") or [],
                 "created_at": utcnow().isoformat(),
                 "volumes": backup.volumes,
             }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -34,6 +36,7 @@ class CatalogActivities:
                 cluster.application_count = inventory.application_count
                 cluster.pvc_count = inventory.pvc_count
                 cluster.pvc_requested_bytes = inventory.pvc_requested_bytes
+                cluster.virtual_machines = [asdict(vm) for vm in inventory.virtual_machines]
             return ClusterSyncResult(
                 cluster_uid=cluster.uid, status=cluster.status, reason=cluster.status_reason
             )

@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from lifeboat.catalog.models import Cluster, ClusterStatus
+from lifeboat.catalog.models import CloudAccount, Cluster, ClusterStatus
+from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, aws_keys, current_token, refreshed
 from lifeboat.kubeconfig import parse_kubeconfig
 from lifeboat.secrets import SecretBox
-from workflows.contracts import ClusterInventory, ClusterSyncInput
+from lifeboat.virtual_machines import GROUP, PLURAL, VERSION, summary
+from workflows.contracts import ClusterInventory, ClusterSyncInput, VirtualMachineInfo
 from workflows.errors import CLUSTER_NOT_FOUND
 
 # (connect, read) seconds for each API call: an unreachable cluster must not hang a worker.
@@ -49,6 +51,26 @@ def paginate(list_call: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
             return
 
 
+def list_virtual_machines(client: kubernetes.client.ApiClient) -> list[VirtualMachineInfo]:
+    """Every KubeVirt VM of the cluster; none when KubeVirt is not installed (no such type)."""
+    custom = kubernetes.client.CustomObjectsApi(client)
+    found, token = [], None
+    while True:
+        try:
+            page: Any = custom.list_cluster_custom_object(
+                GROUP, VERSION, PLURAL,
+                limit=PAGE_SIZE, _continue=token, _request_timeout=REQUEST_TIMEOUT,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise
+        found += [VirtualMachineInfo(**summary(vm)) for vm in page.get("items") or []]
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return sorted(found, key=lambda vm: (vm.namespace, vm.name))
+
+
 def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
     """Reach the cluster and count what runs there; say why when it cannot be reached."""
     try:
@@ -70,6 +92,7 @@ def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
                 if workload.metadata.namespace not in SYSTEM_NAMESPACES
             )
             pvcs = list(paginate(core.list_persistent_volume_claim_for_all_namespaces))
+            virtual_machines = list_virtual_machines(client)
     except ApiException as exc:
         if exc.status in (401, 403):
             return ClusterInventory(
@@ -97,18 +120,32 @@ def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
         application_count=applications,
         pvc_count=len(pvcs),
         pvc_requested_bytes=requested,
+        virtual_machines=virtual_machines,
     )
 
 
 async def cluster_kubeconfig(
     sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, cluster_uid: str
 ) -> dict[str, Any]:
-    """A cluster's kubeconfig, decrypted inside an activity, never passed through history."""
+    """A cluster's kubeconfig, decrypted inside an activity, never passed through history.
+
+    An EKS token lasts 15 minutes, so an onboarded EKS cluster gets a fresh one, minted from
+    its cloud account's keys, each time (a replaced kubeconfig without one is used as it is).
+    """
     async with sessions() as session:
         cluster = await session.get(Cluster, cluster_uid)
+        account = (
+            await session.get(CloudAccount, cluster.source_uid)
+            if cluster is not None and cluster.provider == EKS_PROVIDER and cluster.source_uid
+            else None
+        )
     if cluster is None:
         raise ApplicationError(f"cluster {cluster_uid} is gone", type=CLUSTER_NOT_FOUND)
-    return parse_kubeconfig(secrets.decrypt(cluster.kubeconfig_ciphertext))
+    kubeconfig = parse_kubeconfig(secrets.decrypt(cluster.kubeconfig_ciphertext))
+    if account is not None and current_token(kubeconfig).startswith(TOKEN_PREFIX):
+        keys = aws_keys(secrets, account.credentials_ciphertext)
+        kubeconfig = await asyncio.to_thread(refreshed, kubeconfig, cluster.external_id, keys)
+    return kubeconfig
 
 
 class KubeActivities:

@@ -6,7 +6,7 @@ import asyncio
 import io
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import urllib3
@@ -38,7 +38,12 @@ class OpenLocation:
     client: Minio
     bucket: str
     prefix: str
-    key: bytes
+    key: bytes = field(repr=False)
+    # What a data mover outside this process (a Job) needs to reach the bucket itself.
+    endpoint: str = ""
+    region: str = ""
+    access_key: str = ""
+    secret_key: str = field(default="", repr=False)
 
 
 class LocationUnavailable(Exception):
@@ -74,7 +79,16 @@ async def open_location(
             maxsize=16, timeout=urllib3.Timeout(connect=5, read=60), retries=urllib3.Retry(total=3)
         ),
     )
-    return OpenLocation(client=client, bucket=location.bucket, prefix=location.prefix, key=key)
+    return OpenLocation(
+        client=client,
+        bucket=location.bucket,
+        prefix=location.prefix,
+        key=key,
+        endpoint=location.endpoint,
+        region=location.region or "",
+        access_key=credentials["access_key_id"],
+        secret_key=credentials["secret_access_key"],
+    )
 
 
 def _refused(field: str, reason: str) -> LocationCheckResult:

@@ -27,6 +27,7 @@ from kubernetes.dynamic.resource import Resource
 from activities.kube import PAGE_SIZE, REQUEST_TIMEOUT, api_client
 from activities.locations import OpenLocation
 from lifeboat.archive import Sealer, resource_key
+from lifeboat.virtual_machines import DATA_VOLUME_TYPE, VIRTUAL_MACHINE_TYPE
 
 # Types never backed up, with the reason: rebuilt by controllers, or history rather than state.
 SKIPPED_TYPES: dict[str, str] = {
@@ -51,6 +52,9 @@ SERVER_SET_ANNOTATIONS = (
     "kubernetes.io/service-account.uid",
 )
 
+# CDI imports nothing into the claim of a DataVolume marked so: the restore filled it.
+PRE_POPULATED = "cdi.kubevirt.io/storage.prePopulated"
+
 # The restore order: each type waits for those above it. Types not listed come last.
 RESTORE_ORDER: tuple[tuple[str, str], ...] = (
     ("customresourcedefinitions.apiextensions.k8s.io", "custom resources need their types"),
@@ -71,6 +75,10 @@ RESTORE_ORDER: tuple[tuple[str, str], ...] = (
     ("replicasets.apps", "workloads not owned by a deployment"),
     ("jobs.batch", "workloads, after what they use"),
     ("cronjobs.batch", "workloads, after what they use"),
+    ("virtualmachineinstancetypes.instancetype.kubevirt.io", "virtual machines name them"),
+    ("virtualmachinepreferences.instancetype.kubevirt.io", "virtual machines name them"),
+    (DATA_VOLUME_TYPE, "after their claims hold the data: CDI adopts a filled claim"),
+    (VIRTUAL_MACHINE_TYPE, "VMs start after their disks, cloud-init secrets and config"),
     ("pods", "pods not owned by a controller"),
 )
 DEPENDENCY_PASSES = 3
@@ -158,6 +166,9 @@ class ExportSelection:
     include_types: list[str] = field(default_factory=list)
     exclude_types: list[str] = field(default_factory=list)
     include_cluster_resources: bool = True
+    # Only these objects, as [type, namespace, name] (a VM backup); None: all of the namespaces.
+    # Chosen one by one, they are exported even when a controller made them.
+    objects: list[list[str]] | None = None
 
 
 @dataclass
@@ -198,6 +209,7 @@ def export_resources(
     exported: list[ExportedObject] = []
     custom_types: set[str] = set()
     storage_classes: set[str] = set()
+    chosen = None if selection.objects is None else {tuple(o) for o in selection.objects}
 
     def write(obj: dict[str, Any], resource: Resource) -> None:
         meta = obj["metadata"]
@@ -234,7 +246,10 @@ def export_resources(
         for namespace in selection.namespaces:
             write(strip(_as_dict(namespaces.get(name=namespace))), namespaces)
         for resource in _listable_namespaced(dyn):
+            name = type_name(resource.name, resource.group)
             if _wanted(resource, selection) is not None:
+                continue
+            if chosen is not None and not any(kind == name for kind, _, _ in chosen):
                 continue
             for namespace in selection.namespaces:
                 for item in _paged(
@@ -242,10 +257,13 @@ def export_resources(
                 ):
                     item.setdefault("apiVersion", resource.group_version)
                     item.setdefault("kind", resource.kind)
-                    if _controlled(item) or _minted(item):
+                    if chosen is not None:
+                        if (name, namespace, item["metadata"]["name"]) not in chosen:
+                            continue
+                    elif _controlled(item) or _minted(item):
                         continue  # recreated in the restored cluster by its controller
-                    if type_name(resource.name, resource.group) in defined_by_crds:
-                        custom_types.add(type_name(resource.name, resource.group))
+                    if name in defined_by_crds:
+                        custom_types.add(name)
                     if resource.kind == "PersistentVolumeClaim":
                         storage_classes.add((item.get("spec") or {}).get("storageClassName") or "")
                     write(strip(item), resource)
@@ -367,9 +385,19 @@ def transform(obj: dict[str, Any], selection: RestoreSelection) -> dict[str, Any
             if subject.get("namespace") in mapping:
                 subject["namespace"] = mapping[subject["namespace"]]
     spec = obj.get("spec") or {}
-    if obj["kind"] == "PersistentVolumeClaim" and spec.get("storageClassName"):
-        name = spec["storageClassName"]
-        spec["storageClassName"] = selection.storage_class_mapping.get(name, name)
+    # Where claims name their class: claims, DataVolumes, and a VM's DataVolume templates.
+    claim_specs = [spec] if obj["kind"] == "PersistentVolumeClaim" else []
+    if obj["kind"] == "DataVolume" and obj["apiVersion"].startswith("cdi.kubevirt.io/"):
+        meta.setdefault("annotations", {})[PRE_POPULATED] = meta["name"]
+        claim_specs += [spec.get("pvc") or {}, spec.get("storage") or {}]
+    if obj["kind"] == "VirtualMachine" and obj["apiVersion"].startswith("kubevirt.io/"):
+        for template in spec.get("dataVolumeTemplates") or []:
+            template_spec = template.get("spec") or {}
+            claim_specs += [template_spec.get("pvc") or {}, template_spec.get("storage") or {}]
+    for claim_spec in claim_specs:
+        if claim_spec.get("storageClassName"):
+            name = claim_spec["storageClassName"]
+            claim_spec["storageClassName"] = selection.storage_class_mapping.get(name, name)
     return obj
 
 

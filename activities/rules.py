@@ -4,6 +4,9 @@ A background action (a database lock, say) is held open by `hold_background_acti
 heartbeating activity the workflow cancels once the snapshots are taken: closing the exec
 stream ends the command. Every action has a timeout; `on_error` says whether its failure
 fails the backup or is only recorded.
+
+VM backups have built-in rules: `virt-freezer --freeze` in each VM's launcher pod before the
+snapshots, `--unfreeze` after them (always, as post rules), through the same exec path.
 """
 
 from __future__ import annotations
@@ -22,14 +25,18 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.kube import api_client, cluster_kubeconfig, paginate
+from activities.virtual_machines import launcher_pod
 from lifeboat.catalog.models import Backup, Rule
 from lifeboat.rules import OnError, RuleAction, RuleItem, RuleSet
 from lifeboat.secrets import SecretBox
-from workflows.contracts import RulesInput, RulesResult
+from lifeboat.virtual_machines import LAUNCHER_CONTAINER, freezer_command, split_ref
+from workflows.contracts import FreezeInput, FreezeResult, RulesInput, RulesResult
 from workflows.errors import INVALID_BACKUP, RULE_FAILED
 
 # Short: a cancel reaches a heartbeating activity with its next heartbeat.
 HOLD_HEARTBEAT_SECONDS = 1.0
+# virt-freezer gives up on an unresponsive guest agent well before this.
+FREEZER_TIMEOUT_SECONDS = 60
 _RULES = TypeAdapter(RuleSet)
 
 
@@ -57,14 +64,14 @@ def _targets(
     return found
 
 
-def _open(client: kubernetes.client.ApiClient, target: Target, command: str) -> WSClient:
+def _open(client: kubernetes.client.ApiClient, target: Target, command: list[str]) -> WSClient:
     core = kubernetes.client.CoreV1Api(client)
     ws: WSClient = stream(
         core.connect_get_namespaced_pod_exec,
         target.pod,
         target.namespace,
         container=target.container,
-        command=["sh", "-c", command],
+        command=command,
         stdin=True,
         stdout=True,
         stderr=True,
@@ -76,17 +83,24 @@ def _open(client: kubernetes.client.ApiClient, target: Target, command: str) -> 
 
 def run_action(client: kubernetes.client.ApiClient, target: Target, action: RuleAction) -> str:
     """Run one action to its end; '' on success, else why it failed."""
-    ws = _open(client, target, action.command)
+    return run_command(client, target, ["sh", "-c", action.command], action.timeout_seconds)
+
+
+def run_command(
+    client: kubernetes.client.ApiClient, target: Target, command: list[str], timeout_seconds: int
+) -> str:
+    """Run a command in the target's container to its end; '' on success, else why it failed."""
+    ws = _open(client, target, command)
     try:
         ws.write_channel(0, "")
-        deadline = time.monotonic() + action.timeout_seconds
+        deadline = time.monotonic() + timeout_seconds
         stderr = []
         while ws.is_open() and time.monotonic() < deadline:
             ws.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
             if ws.peek_stderr():
                 stderr.append(ws.read_stderr())
         if ws.is_open():
-            return f"timed out after {action.timeout_seconds}s"
+            return f"timed out after {timeout_seconds}s"
         code = ws.returncode
         if code:
             return f"exit code {code}: {''.join(stderr).strip()[:300]}"
@@ -169,7 +183,7 @@ class RuleActivities:
         with api_client(kubeconfig) as client:
             streams = await asyncio.to_thread(
                 lambda: [
-                    _open(client, target, action.command)
+                    _open(client, target, ["sh", "-c", action.command])
                     for item in items
                     for target in _targets(client, item, namespaces)
                     for action in item.actions
@@ -188,3 +202,60 @@ class RuleActivities:
                 # Closing the streams ends the commands: the lock is released.
                 for ws in streams:
                     ws.close()
+
+    async def _virtual_machines(self, backup_uid: str) -> tuple[dict[str, Any], list[str]]:
+        async with self._sessions() as session:
+            backup = await session.get(Backup, backup_uid)
+        if backup is None:
+            raise ApplicationError("the backup is gone", type=INVALID_BACKUP, non_retryable=True)
+        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
+        return kubeconfig, list(backup.spec.get("virtual_machines") or [])
+
+    def _freezer(self, kubeconfig: dict[str, Any], refs: list[str], action: str) -> FreezeResult:
+        """Run `virt-freezer --<action>` in each VM's launcher pod; VMs without one are left."""
+        result = FreezeResult()
+        with api_client(kubeconfig) as client:
+            core = kubernetes.client.CoreV1Api(client)
+            for ref in refs:
+                namespace, name = split_ref(ref)
+                pod = launcher_pod(core, namespace, name)
+                if pod is None:
+                    if action == "freeze":
+                        result.problems.append(
+                            f"virtual machine {ref} has no running launcher pod: backed up "
+                            "crash-consistent, without freeze"
+                        )
+                    continue  # not running: nothing to freeze, nothing left frozen
+                result.reached.append(ref)
+                failure = run_command(
+                    client,
+                    Target(namespace, pod, LAUNCHER_CONTAINER),
+                    freezer_command(action, namespace, name),
+                    FREEZER_TIMEOUT_SECONDS,
+                )
+                if failure and action == "freeze":
+                    result.problems.append(
+                        f"virtual machine {ref}: freeze failed ({failure}): backed up "
+                        "crash-consistent"
+                    )
+                elif failure:
+                    result.problems.append(f"virtual machine {ref}: thaw failed ({failure})")
+        return result
+
+    @activity.defn
+    async def freeze_virtual_machines(self, input: FreezeInput) -> FreezeResult:
+        """Freeze each VM's guest file systems through its launcher pod, before the snapshots.
+
+        A VM with no running launcher pod, or whose freeze fails (no guest agent, say), is
+        backed up crash-consistent: the result says which and why, and the backup goes on.
+        """
+        kubeconfig, refs = await self._virtual_machines(input.backup_uid)
+        return await asyncio.to_thread(self._freezer, kubeconfig, refs, "freeze")
+
+    @activity.defn
+    async def thaw_virtual_machines(self, input: FreezeInput) -> FreezeResult:
+        """Thaw the VMs the freeze reached (every VM of the backup when it never answered)."""
+        kubeconfig, refs = await self._virtual_machines(input.backup_uid)
+        if input.virtual_machines is not None:
+            refs = input.virtual_machines
+        return await asyncio.to_thread(self._freezer, kubeconfig, refs, "unfreeze")

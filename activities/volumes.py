@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -29,13 +31,16 @@ from activities.heartbeat import ThreadHeartbeat
 from activities.kube import REQUEST_TIMEOUT, api_client, cluster_kubeconfig, paginate
 from activities.locations import LocationUnavailable, open_location
 from activities.mover import IntegrityError, Progress, ResumeState, SnapshotNotFoundError
+from activities.mover.prune import forget, prune
 from activities.mover.store import ChunkStore
-from lifeboat.catalog.models import Backup, Restore
+from lifeboat.catalog.models import Backup, BackupLocation, Restore, utcnow
 from lifeboat.secrets import SecretBox
 from workflows.contracts import (
     BackupInput,
     MoveVolumeInput,
     MoveVolumeResult,
+    PruneInput,
+    PruneResult,
     RestoreVolumeInput,
     VolumeRef,
 )
@@ -45,6 +50,8 @@ SNAPSHOT_API = ("snapshot.storage.k8s.io", "v1")
 BACKUP_LABEL = "backup.lifeboat.dev/uid"
 DEFAULT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
 POLL_SECONDS = 0.5
+# A prune lock older than this is taken to be left by a prune that died for good.
+PRUNE_LOCK_STALE = timedelta(hours=6)
 BIND_TIMEOUT_SECONDS = 300
 # Failures no retry cures; any other (an unreachable store, say) fails the attempt, and
 # Temporal retries it, resuming from the last heartbeat.
@@ -80,9 +87,13 @@ def _driver(core: Any, storage: Any, pvc: Any) -> str:
 
 
 def create_snapshots(
-    kubeconfig: dict[str, Any], backup_uid: str, namespaces: list[str]
+    kubeconfig: dict[str, Any],
+    backup_uid: str,
+    namespaces: list[str],
+    claims: set[tuple[str, str]] | None = None,
 ) -> tuple[list[VolumeRef], list[MoveVolumeResult]]:
-    """A VolumeSnapshot for every bound claim; claims that cannot be snapshotted, with why."""
+    """A VolumeSnapshot for every bound claim (of `claims` only, `(namespace, name)`, when
+    given); claims that cannot be snapshotted, with why."""
     refs, skipped = [], []
     with api_client(kubeconfig) as client:
         core = kubernetes.client.CoreV1Api(client)
@@ -93,6 +104,8 @@ def create_snapshots(
                 name = pvc.metadata.name
                 if pvc.metadata.labels and BACKUP_LABEL in pvc.metadata.labels:
                     continue  # a mover's temporary claim
+                if claims is not None and (namespace, name) not in claims:
+                    continue  # not a disk of the backup's virtual machines
                 if pvc.status.phase != "Bound":
                     skipped.append(MoveVolumeResult(namespace, name, "Skipped", "not bound"))
                     continue
@@ -236,12 +249,18 @@ class VolumeActivities:
 
     @activity.defn
     async def snapshot_volumes(self, input: BackupInput) -> list[VolumeRef]:
-        """Snapshot every bound claim of the backup's namespaces and wait until ready."""
+        """Snapshot the bound claims of the backup's namespaces (or VMs) and wait until ready."""
         backup = await self._backup(input.backup_uid)
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
         namespaces = list(backup.spec.get("resolved_namespaces") or [])
+        objects = backup.spec.get("resolved_objects")
+        claims = (
+            None
+            if objects is None
+            else {(ns, name) for kind, ns, name in objects if kind == "persistentvolumeclaims"}
+        )
         refs, skipped = await asyncio.to_thread(
-            create_snapshots, kubeconfig, input.backup_uid, namespaces
+            create_snapshots, kubeconfig, input.backup_uid, namespaces, claims
         )
         errors = await asyncio.to_thread(wait_ready, kubeconfig, refs, ThreadHeartbeat())
         failed = [
@@ -365,3 +384,63 @@ class VolumeActivities:
             if not exc.non_retryable:
                 raise
             return MoveVolumeResult(namespace, input.pvc, "Failed", exc.message)
+
+    @activity.defn
+    async def forget_volume_data(self, input: BackupInput) -> str:
+        """Delete the backup's volume data snapshots from the repository; the location's uid
+        ('' when the backup is already gone). Their chunks go at the next prune."""
+        async with self._sessions() as session:
+            backup = await session.get(Backup, input.backup_uid)
+            if backup is None:
+                return ""
+            location_uid = backup.location_uid
+            ids = [v["data_snapshot_id"] for v in backup.volumes if v.get("data_snapshot_id")]
+        if ids:
+            store = await self._store(location_uid)
+            await asyncio.to_thread(forget, store, ids)
+        return location_uid
+
+    @activity.defn
+    async def prune_location(self, input: PruneInput) -> PruneResult:
+        """Delete the repository's data that no snapshot refers to, while no backup writes.
+
+        The location row's prune lock keeps backups from starting (they wait in their
+        namespace lock step); a prune never starts while one of them is in progress.
+        """
+        async with self._sessions.begin() as session:
+            location = await session.get(BackupLocation, input.location_uid, with_for_update=True)
+            if location is None:
+                return PruneResult("Deferred", "the backup location is gone")
+            if prune_locked(location) and location.prune_holder != input.holder:
+                return PruneResult("Deferred", f"{location.prune_holder} is pruning it")
+            writing = await session.scalars(
+                select(Backup.name).where(
+                    Backup.location_uid == input.location_uid, Backup.status == "InProgress"
+                )
+            )
+            if busy := sorted(writing):
+                return PruneResult("Deferred", f"backups {', '.join(busy)} are writing to it")
+            location.prune_holder, location.prune_started_at = input.holder, utcnow()
+        try:
+            store = await self._store(input.location_uid)
+            task = asyncio.create_task(asyncio.to_thread(prune, store))
+            while not task.done():
+                activity.heartbeat()
+                await asyncio.wait([task], timeout=10)
+            summary = task.result()
+        finally:
+            async with self._sessions.begin() as session:
+                location = await session.get(BackupLocation, input.location_uid)
+                if location is not None and location.prune_holder == input.holder:
+                    location.prune_holder, location.prune_started_at = "", None
+        return PruneResult(
+            "Pruned", objects_deleted=summary.objects_deleted, bytes_deleted=summary.bytes_deleted
+        )
+
+
+def prune_locked(location: BackupLocation) -> bool:
+    """Whether a prune holds the location (a lock older than `PRUNE_LOCK_STALE` is dead)."""
+    started = location.prune_started_at
+    return bool(location.prune_holder) and (
+        started is not None and utcnow() - started < PRUNE_LOCK_STALE
+    )

@@ -19,7 +19,10 @@ from api.routes import (
     backups,
     cloud_accounts,
     clusters,
+    discovery,
+    eks,
     health,
+    lighthouses,
     restores,
     roles,
     rules,
@@ -115,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(clusters.router, prefix="/api/v1")
+    app.include_router(discovery.router, prefix="/api/v1")
+    app.include_router(eks.router, prefix="/api/v1")
     app.include_router(backups.router, prefix="/api/v1")
     app.include_router(backup_schedules.router, prefix="/api/v1")
     app.include_router(restores.router, prefix="/api/v1")
@@ -125,5 +130,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rules.router, prefix="/api/v1")
     app.include_router(cloud_accounts.router, prefix="/api/v1")
     app.include_router(backup_locations.router, prefix="/api/v1")
+    app.include_router(lighthouses.router, prefix="/api/v1")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app

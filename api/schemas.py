@@ -58,6 +58,26 @@ class ClusterRead(ObjectRead):
     pvc_requested_bytes: int
     protected_bytes: int
     last_synced_at: datetime | None
+    # Clusters Lifeboat onboarded itself: the cloud account (or discovery configuration) they
+    # came from and their id there (an EKS cluster's ARN).
+    source_uid: str | None
+    external_id: str
+    # When the stored kubeconfig's credentials expire, when they say (discovery refreshes them).
+    credentials_expire_at: datetime | None = None
+
+
+class NamespaceRead(BaseModel):
+    name: str
+
+
+class VirtualMachineRead(BaseModel):
+    """A KubeVirt VM of a cluster, as its last sync found it."""
+
+    namespace: str
+    name: str
+    status: str = Field(description="KubeVirt's printable status: Running, Stopped, ...")
+    running: bool = Field(description="Whether it is meant to run (spec.running, runStrategy)")
+    claims: list[str] = Field(description="The claims holding its disks")
 
 
 class KubeconfigReplace(BaseModel):

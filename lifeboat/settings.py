@@ -11,6 +11,8 @@ import enum
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lifeboat import __version__
+
 DEV_SECRET_KEY = "lifeboat-dev-secret-key-do-not-use-in-production"
 
 
@@ -24,6 +26,14 @@ class Mode(enum.StrEnum):
 
     CLASSIC = "classic"
     FEDERATED = "federated"
+
+
+class MoverRunner(enum.StrEnum):
+    """Where the data mover runs: in the worker's process, or as a Job in the protected cluster."""
+
+    # Reads the volume's hostPath directory: only the dev stack's volumes have one.
+    LOCAL = "local"
+    JOB = "job"
 
 
 class Settings(BaseSettings):
@@ -66,6 +76,22 @@ class Settings(BaseSettings):
 
     # The object store the platform reports on in its service status (None: not reported).
     s3_endpoint: str | None = None
+    # Where the worker calls the AWS APIs (listing EKS clusters); empty means AWS itself. The
+    # tests point it at a local AWS API server. EKS tokens always name AWS STS: the cluster,
+    # not Lifeboat, calls that.
+    aws_endpoint_url: str = ""
+
+    # The data mover: `local` in the worker (the dev stack's default), or `job`: a Kubernetes
+    # Job per volume in the claim's namespace, running `python -m activities.mover` in
+    # `mover_image` (an image with Lifeboat installed and `python` on its PATH).
+    mover_runner: MoverRunner = MoverRunner.LOCAL
+    mover_image: str = f"lifeboat:{__version__}"
+    # A mover Job still running after this long is stopped and its volume reported Failed;
+    # below the activity's own 12 h limit, so the Job's end is what gets reported.
+    mover_job_timeout_seconds: int = Field(default=11 * 3600, ge=60)
+    # What the mover Job's pod requests from its node.
+    mover_cpu_request: str = "250m"
+    mover_memory_request: str = "256Mi"
 
     cluster_sync_interval_seconds: int = Field(default=300, ge=30)
     # Bounds what a user may send: kubeconfigs beyond this are refused with 413.

@@ -42,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterat
     """Every server, the api and the worker, as `make up` starts them, on free ports."""
     state = tmp_path_factory.mktemp("stack")
     try:
-        yield up(state, fixed_ports=False, database_url=postgres_url)
+        yield up(state, fixed_ports=False, database_url=postgres_url, local_aws=True)
     finally:
         down(state)
 

@@ -12,7 +12,10 @@ from temporalio.worker import Worker
 
 from activities.backup import BackupActivities
 from activities.catalog import CatalogActivities
+from activities.discovery import DiscoveryActivities
+from activities.eks import EksActivities
 from activities.kube import KubeActivities
+from activities.lighthouse import LighthouseActivities
 from activities.locations import LocationActivities
 from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
@@ -24,6 +27,9 @@ from lifeboat.temporal import connect
 from workflows.backup import BackupWorkflow
 from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.deletion import DeletionWorkflow
+from workflows.discovery import DiscoveryWorkflow
+from workflows.eks import EksClustersWorkflow
+from workflows.lighthouse_check import LighthouseCheckWorkflow
 from workflows.location_check import LocationCheckWorkflow
 from workflows.restore import RestoreWorkflow
 from workflows.scheduled_backup import ScheduledBackupWorkflow
@@ -33,9 +39,12 @@ log = logging.getLogger("lifeboat.worker")
 WORKFLOWS = [
     ClusterSyncWorkflow,
     LocationCheckWorkflow,
+    EksClustersWorkflow,
+    LighthouseCheckWorkflow,
     BackupWorkflow,
     RestoreWorkflow,
     DeletionWorkflow,
+    DiscoveryWorkflow,
     ScheduledBackupWorkflow,
 ]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
@@ -49,6 +58,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     kube = KubeActivities(sessions, secrets)
     catalog = CatalogActivities(sessions)
     locations = LocationActivities(sessions, secrets)
+    discovery = DiscoveryActivities(sessions, secrets, client, settings)
+    eks = EksActivities(sessions, secrets, settings.aws_endpoint_url)
+    lighthouses = LighthouseActivities(sessions, secrets)
     backups = BackupActivities(sessions, secrets)
     rules = RuleActivities(sessions, secrets)
     volumes = VolumeActivities(sessions, secrets)
@@ -61,6 +73,13 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             kube.take_inventory,
             catalog.record_inventory,
             locations.check_location,
+            discovery.list_shoots,
+            discovery.reconcile_shoot,
+            discovery.retire_missing,
+            discovery.record_discovery,
+            eks.describe_eks_clusters,
+            lighthouses.probe_lighthouse,
+            lighthouses.record_lighthouse_check,
             backups.validate_backup,
             backups.lock_namespaces,
             backups.set_stage,
@@ -78,9 +97,13 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             volumes.move_volume,
             volumes.delete_snapshots,
             volumes.restore_volume,
+            volumes.forget_volume_data,
+            volumes.prune_location,
             backups.volumes_to_restore,
             backups.record_restored_volumes,
             rules.hold_background_actions,
+            rules.freeze_virtual_machines,
+            rules.thaw_virtual_machines,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )

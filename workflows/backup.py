@@ -2,7 +2,8 @@
 
 Every step is an activity with a named preset. Post rules always run for the pods whose pre
 rules ran, also when a later step failed or the backup was cancelled; and the result is always
-recorded with its reason: a backup never stays "InProgress".
+recorded with its reason: a backup never stays "InProgress". A VM backup's VMs are frozen
+just before the snapshots and thawed after them, the same way: always, once the freeze began.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from workflows.contracts import (
     BackupPlan,
     BackupResult,
     ExportResult,
+    FreezeInput,
+    FreezeResult,
     MoveVolumeInput,
     MoveVolumeResult,
     RecordBackupInput,
@@ -71,6 +74,12 @@ class BackupWorkflow:
         self.pre_started = False
         self.post_done = False
         self.snapshotted = False
+        # VMs the freeze ran in (None: it never answered, so all are thawed).
+        self.frozen: list[str] | None = None
+        self.freeze_started = False
+        self.thaw_done = False
+        # VMs backed up crash-consistent, and why.
+        self.notes: list[str] = []
 
     @workflow.query
     def current_stage(self) -> str:
@@ -105,6 +114,34 @@ class BackupWorkflow:
             raise
         self.pre_pods = result.pods
         return hold
+
+    async def _freeze(self, input: BackupInput) -> None:
+        """Freeze the VMs' guest file systems; the snapshots come right after."""
+        await self._stage(input, "FreezeVirtualMachines")
+        self.freeze_started = True
+        result: FreezeResult = await workflow.execute_activity_method(
+            RuleActivities.freeze_virtual_machines,
+            FreezeInput(input.backup_uid),
+            **options.PRE_RULES,
+        )
+        self.frozen = result.reached
+        self.notes.extend(result.problems)
+
+    async def _thaw(self, input: BackupInput) -> str:
+        """Thaw what the freeze reached, once; '' or why it failed."""
+        if not self.freeze_started or self.thaw_done:
+            return ""
+        self.stage = "ThawVirtualMachines"
+        self.thaw_done = True
+        try:
+            result: FreezeResult = await workflow.execute_activity_method(
+                RuleActivities.thaw_virtual_machines,
+                FreezeInput(input.backup_uid, self.frozen),
+                **options.POST_RULES,
+            )
+        except ActivityError as exc:
+            return _reason(exc)
+        return "; ".join(result.problems)
 
     async def _post_rules(self, input: BackupInput) -> str:
         """Run post rules where pre rules ran; '' or why they failed."""
@@ -151,6 +188,8 @@ class BackupWorkflow:
             )
             volumes: list[VolumeRef] = []
             if plan.volumes:
+                if plan.virtual_machines:
+                    await self._freeze(input)
                 await self._stage(input, "SnapshotVolumes")
                 self.snapshotted = True
                 volumes = await workflow.execute_activity_method(
@@ -158,6 +197,7 @@ class BackupWorkflow:
                 )
             # The point in time is taken: end what pre rules hold and thaw the application
             # now rather than after the data is moved.
+            thaw_failure = await self._thaw(input)
             if hold is not None:
                 await _release(hold)
             post_failure = await self._post_rules(input)
@@ -180,10 +220,13 @@ class BackupWorkflow:
             await workflow.execute_activity_method(
                 BackupActivities.write_manifest, input, **options.CATALOG_WRITE
             )
-            status = "PartialSuccess" if failed_volumes or post_failure else "Success"
+            partial = bool(failed_volumes or post_failure or thaw_failure)
+            status = "PartialSuccess" if partial else "Success"
             reason = "; ".join(
                 [f"volume {m.namespace}/{m.pvc}: {m.reason}" for m in failed_volumes]
+                + ([f"thaw: {thaw_failure}"] if thaw_failure else [])
                 + ([f"post rules: {post_failure}"] if post_failure else [])
+                + self.notes
             )
             workflow.logger.info(
                 "backup of %s: %d objects", ", ".join(plan.namespaces), exported.resource_count
@@ -209,6 +252,9 @@ class BackupWorkflow:
     async def _finish(
         self, input: BackupInput, hold: Any, status: str, reason: str
     ) -> tuple[str, str]:
+        thaw_failure = await self._thaw(input)
+        if thaw_failure:
+            reason = "; ".join(r for r in (reason, f"thaw: {thaw_failure}") if r)
         if hold is not None:
             await _release(hold)
         if not self.post_done:

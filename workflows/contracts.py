@@ -15,6 +15,17 @@ class ClusterSyncInput:
 
 
 @dataclass
+class VirtualMachineInfo:
+    """A KubeVirt VM as a sync found it: its printable status and the claims of its disks."""
+
+    namespace: str
+    name: str
+    status: str = ""
+    running: bool = False
+    claims: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ClusterInventory:
     """What a sync found: status Online, or Offline/Failed with the reason."""
 
@@ -25,6 +36,8 @@ class ClusterInventory:
     application_count: int = 0
     pvc_count: int = 0
     pvc_requested_bytes: int = 0
+    # Empty when the cluster has no KubeVirt.
+    virtual_machines: list[VirtualMachineInfo] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +74,111 @@ class LocationCheckResult:
 
 
 @dataclass
+class LighthouseCheckInput:
+    """The lighthouse to check; the activity fetches its endpoint and credentials."""
+
+    lighthouse_uid: str
+
+
+@dataclass
+class LighthouseProbe:
+    """What a check found: Online with the version and cluster, else Offline/Failed and why."""
+
+    status: str
+    reason: str = ""
+    version: str = ""
+    cluster_name: str = ""
+    cluster_id: str = ""
+
+
+@dataclass
+class RecordLighthouseInput:
+    lighthouse_uid: str
+    probe: LighthouseProbe
+
+
+@dataclass
+class LighthouseCheckResult:
+    lighthouse_uid: str
+    status: str
+    reason: str = ""
+    version: str = ""
+
+
+@dataclass
+class DiscoveryInput:
+    """The discovery configuration to run; activities fetch its garden kubeconfig."""
+
+    config_uid: str
+
+
+@dataclass
+class ShootRef:
+    """A matching Gardener shoot: where it is and which one (never its kubeconfig)."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+@dataclass
+class ShootListing:
+    """The shoots that match, or (reachable False) why the garden could not say."""
+
+    reachable: bool
+    reason: str = ""
+    shoots: list[ShootRef] = field(default_factory=list)
+
+
+@dataclass
+class ReconcileShootInput:
+    config_uid: str
+    shoot: ShootRef
+
+
+@dataclass
+class ShootOutcome:
+    """What discovery did for one shoot: onboarded, refreshed, unchanged or failed, and why."""
+
+    action: str
+    cluster_uid: str = ""
+    # Why it failed, or a warning (credentials about to expire with nothing newer).
+    reason: str = ""
+
+
+@dataclass
+class RetireInput:
+    """Retire the configuration's clusters whose shoot is not among `present` (shoot uids)."""
+
+    config_uid: str
+    present: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RecordDiscoveryInput:
+    config_uid: str
+    reachable: bool
+    reason: str = ""
+    onboarded: int = 0
+    refreshed: int = 0
+    retired: int = 0
+    failed: int = 0
+    matched: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DiscoveryResult:
+    config_uid: str
+    status: str
+    reason: str = ""
+    onboarded: int = 0
+    refreshed: int = 0
+    retired: int = 0
+    failed: int = 0
+
+
+@dataclass
 class BackupInput:
     backup_uid: str
 
@@ -77,6 +195,8 @@ class BackupPlan:
     volumes: bool = True
     # Whether the pre rule has background actions to hold open until the snapshots.
     pre_background: bool = False
+    # A VM backup: the VMs ("namespace/name") to freeze around the snapshots.
+    virtual_machines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -153,6 +273,22 @@ class RulesResult:
 
 
 @dataclass
+class FreezeInput:
+    """Freeze (before the snapshots) or thaw (after them) a backup's virtual machines."""
+
+    backup_uid: str
+    # Thaw only where the freeze ran ("namespace/name"); None: every VM of the backup.
+    virtual_machines: list[str] | None = None
+
+
+@dataclass
+class FreezeResult:
+    reached: list[str] = field(default_factory=list)  # "namespace/name" where the command ran
+    # Freeze: the VMs backed up crash-consistent, and why; thaw: the thaws that failed.
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
 class VolumeRef:
     """One volume of a backup: its claim, and the snapshot taken of it."""
 
@@ -214,3 +350,56 @@ class ScheduledBackupResult:
     status: str = "Skipped"
     reason: str = ""
     deleted: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PruneInput:
+    """Prune a location's repository; `holder` (the workflow id) owns the prune lock."""
+
+    location_uid: str
+    holder: str
+
+
+@dataclass
+class PruneResult:
+    """`Pruned`, or `Deferred` with the reason (a backup writes, another prune runs)."""
+
+    status: str
+    reason: str = ""
+    objects_deleted: int = 0
+    bytes_deleted: int = 0
+
+
+@dataclass
+class EksClustersInput:
+    """The EKS clusters to describe: every one in the region, or only the named ones.
+
+    The activity fetches the cloud account's keys itself.
+    """
+
+    cloud_account_uid: str
+    region: str
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EksCluster:
+    """One EKS cluster as DescribeCluster tells it; its CA (public data) only when named."""
+
+    name: str
+    arn: str
+    endpoint: str = ""
+    version: str = ""
+    status: str = ""
+    certificate_authority: str = ""
+
+
+@dataclass
+class EksClustersResult:
+    """The clusters found and the names asked for that do not exist; or why AWS did not say,
+    with the field a user should correct."""
+
+    clusters: list[EksCluster] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    reason: str = ""
+    field: str = ""

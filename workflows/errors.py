@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 CLUSTER_NOT_FOUND = "ClusterNotFound"
+# The lighthouse was deleted while it was being checked.
+LIGHTHOUSE_NOT_FOUND = "LighthouseNotFound"
 # A namespace of the backup is being backed up by another backup: retried until it is free.
 NAMESPACE_BUSY = "NamespaceBusy"
 # The backup or restore cannot proceed as asked; the message says why.
@@ -10,3 +12,5 @@ INVALID_BACKUP = "InvalidBackup"
 BACKUP_NOT_FOUND = "BackupNotFound"
 # A rule action failed and its rule says on_error: fail.
 RULE_FAILED = "RuleFailed"
+# A discovery run whose configuration was deleted meanwhile.
+DISCOVERY_CONFIG_NOT_FOUND = "DiscoveryConfigNotFound"

@@ -13,6 +13,10 @@ def cluster_sync_workflow_id(cluster_uid: str) -> str:
     return f"cluster-sync-{cluster_uid}"
 
 
+def lighthouse_check_workflow_id(lighthouse_uid: str) -> str:
+    return f"lighthouse-check-{lighthouse_uid}"
+
+
 def backup_workflow_id(backup_uid: str) -> str:
     return f"backup-{backup_uid}"
 
@@ -27,6 +31,14 @@ def deletion_workflow_id(backup_uid: str) -> str:
 
 def backup_schedule_id(schedule_uid: str) -> str:
     return f"backup-schedule-{schedule_uid}"
+
+
+def discovery_schedule_id(config_uid: str) -> str:
+    return f"discovery-{config_uid}"
+
+
+def discovery_workflow_id(config_uid: str) -> str:
+    return f"discovery-{config_uid}"
 
 
 def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttributes:

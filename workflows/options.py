@@ -36,6 +36,24 @@ LOCATION_CHECK: dict[str, Any] = {
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2),
 }
 
+# Asking a storage cluster (lighthouse) for its version and status while the caller may wait:
+# short tries; unreachable or refused is a result, only an unexpected failure is tried again.
+LIGHTHOUSE_CHECK: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=40),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_attempts=2,
+        non_retryable_error_types=["LighthouseNotFound"],
+    ),
+}
+
+# Asking the AWS API about a cloud account's EKS clusters while the caller waits: short tries;
+# refused keys or an unknown region are a result, only an unexpected failure is tried again.
+AWS_QUERY: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=40),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2),
+}
+
 # The validate step: a few quick checks; a user error fails at once.
 VALIDATE: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=60),

@@ -5,6 +5,13 @@ lists): `LIFEBOAT_MOVER_ACCESS_KEY`, `LIFEBOAT_MOVER_SECRET_KEY` and
 `LIFEBOAT_MOVER_LOCATION_KEY` (the location's encryption key, as text). The summary is
 printed as one JSON object on stdout; with `--progress`, progress goes to stderr as JSON
 lines, each with the resume state to pass back with `--resume` after an interruption.
+
+`--summary-file PATH` also writes the summary there, or `error: <reason>` when the command
+fails: in a Kubernetes Job, PATH is the container's termination message path
+(`/dev/termination-log`), so whoever runs the Job reads the outcome from the pod's status.
+
+Exit codes: 0 done; 1 failed, a retry may succeed (the store was unreachable, say); 2 misuse;
+3 failed for good (stored data damaged or read with the wrong key, no such snapshot).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from activities.mover.backup import backup
-from activities.mover.errors import MoverError
+from activities.mover.errors import IntegrityError, MoverError, SnapshotNotFoundError
 from activities.mover.progress import Progress, ProgressCallback, ResumeState
 from activities.mover.restore import restore
 from activities.mover.store import DEFAULT_WORKERS, ChunkStore, s3_client
@@ -28,6 +35,9 @@ ENV_SECRET_KEY = "LIFEBOAT_MOVER_SECRET_KEY"
 ENV_LOCATION_KEY = "LIFEBOAT_MOVER_LOCATION_KEY"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_PERMANENT = 3
+# Failures no retry cures.
+PERMANENT = (IntegrityError, SnapshotNotFoundError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
         command.add_argument(
             "--progress", action="store_true", help="JSON progress lines on stderr"
+        )
+        command.add_argument(
+            "--summary-file",
+            type=Path,
+            help="also write the summary (or `error: <reason>`) here, e.g. /dev/termination-log",
         )
         if name == "backup":
             command.add_argument("--source", required=True, type=Path)
@@ -94,8 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         store = ChunkStore(client, args.bucket, args.prefix, location_key, workers=args.workers)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(args.summary_file, error, EXIT_USAGE)
     try:
         if args.command == "backup":
             summary = asdict(
@@ -109,11 +123,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             summary = asdict(restore(args.snapshot, store, args.target, progress=on_progress))
+    except PERMANENT as error:
+        return _fail(args.summary_file, error, EXIT_PERMANENT)
     except (MoverError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    print(json.dumps(summary))
+        return _fail(args.summary_file, error, EXIT_FAILED)
+    text = json.dumps(summary)
+    print(text)
+    if args.summary_file is not None:
+        args.summary_file.write_text(text)
     return 0
+
+
+def _fail(summary_file: Path | None, error: Exception, code: int) -> int:
+    message = f"error: {error}"
+    print(message, file=sys.stderr)
+    if summary_file is not None:
+        summary_file.write_text(message)
+    return code
 
 
 if __name__ == "__main__":

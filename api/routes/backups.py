@@ -11,18 +11,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
-from api.authz import Authorize, AuthzContext
+from api.authz import Access, Authorize, AuthzContext
 from api.crud import list_visible, save_named
 from api.deps import TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
-from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Rule, utcnow
+from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Restore, Rule, utcnow
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.virtual_machines import VirtualMachineRef
 from workflows.backup import BackupWorkflow
 from workflows.contracts import BackupInput
 from workflows.deletion import DeletionWorkflow
@@ -49,6 +51,12 @@ class BackupCreate(BaseModel):
     pre_rule_uid: str | None = None
     post_rule_uid: str | None = None
     volumes: bool = True
+    virtual_machines: list[VirtualMachineRef] = Field(
+        default_factory=list,
+        max_length=100,
+        description="A VM backup (classic mode), instead of namespaces: each VM, its "
+        "DataVolumes, claims, and the Secrets and ConfigMaps it uses, frozen around the snapshots",
+    )
     labels: Labels = Field(default_factory=dict)
 
 
@@ -80,11 +88,30 @@ class BackupDetail(BackupRead):
     access: str
 
 
+def check_what_to_back_up(body: BackupCreate, access: Access) -> None:
+    """Namespaces, or virtual machines where the mode offers them (the guard: 404 if not).
+
+    Whether each VM exists is checked by the backup's validate step, on the cluster itself.
+    """
+    if body.virtual_machines:
+        access.for_kind(Kind.VIRTUAL_MACHINES, Action.VIEW)
+        if body.namespaces or body.namespace_selector:
+            raise Unprocessable(
+                "back up either virtual machines or namespaces, not both: a namespace's "
+                "backup holds its VMs",
+                field="virtual_machines",
+            )
+    elif not body.namespaces and not body.namespace_selector:
+        raise Unprocessable(
+            "name namespaces, give a namespace_selector, or name virtual_machines",
+            field="namespaces",
+        )
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
-    """Start a backup of namespaces of a cluster the caller may see, to a location they may use."""
-    if not body.namespaces and not body.namespace_selector:
-        raise Unprocessable("name namespaces or give a namespace_selector", field="namespaces")
+    """Back up namespaces or VMs of a cluster the caller may see, to a location they may use."""
+    check_what_to_back_up(body, ctx)
     cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, body.cluster_uid)
     location = await ctx.for_kind(Kind.BACKUP_LOCATIONS, Action.VIEW).load(
         BackupLocation, body.location_uid
@@ -145,6 +172,13 @@ async def delete_backup(uid: str, ctx: DeleteBackup, temporal: TemporalDep) -> A
     backup = await ctx.load(Backup, uid)
     if backup.status in ("Pending", "InProgress"):
         raise Conflict(f"backup {backup.name} is {backup.status}: cancel it first")
+    restoring = await ctx.session.scalar(
+        select(Restore.name).where(
+            Restore.backup_uid == uid, Restore.status.in_(("Pending", "InProgress"))
+        )
+    )
+    if restoring:
+        raise Conflict(f"restore {restoring} is reading backup {backup.name}: wait for it")
     backup.status = "Deleting"
     await ctx.session.commit()
     await temporal.start_workflow(

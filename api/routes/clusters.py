@@ -8,58 +8,48 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-)
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
-from api.schemas import Accepted, ClusterCreate, ClusterRead, KubeconfigReplace, ListOf
+from api.schemas import (
+    Accepted,
+    ClusterCreate,
+    ClusterRead,
+    KubeconfigReplace,
+    ListOf,
+    NamespaceRead,
+    VirtualMachineRead,
+)
 from lifeboat.catalog.models import BackupSchedule, Cluster
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
-from workflows.cluster_sync import ClusterSyncWorkflow
-from workflows.contracts import ClusterSyncInput
-from workflows.ids import cluster_sync_schedule_id, cluster_sync_workflow_id, search_attributes
+from workflows.cluster_sync_schedule import create_cluster_sync_schedule, trigger_cluster_sync
+from workflows.ids import cluster_sync_schedule_id
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 
 CreateCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.CREATE))]
 ViewCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.VIEW))]
+# Offered in classic mode only (the guard answers 404 in federated mode).
+ViewVirtualMachines = Annotated[
+    AuthzContext, Depends(Authorize(Kind.VIRTUAL_MACHINES, Action.VIEW))
+]
 EditCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.EDIT))]
 DeleteCluster = Annotated[AuthzContext, Depends(Authorize(Kind.CLUSTERS, Action.DELETE))]
 
 
-def _sync_schedule(cluster: Cluster, settings: Settings) -> Schedule:
-    """A Temporal Schedule that syncs the cluster periodically (visible in the Temporal UI)."""
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            ClusterSyncWorkflow.run,
-            ClusterSyncInput(cluster_uid=cluster.uid),
-            id=cluster_sync_workflow_id(cluster.uid),
-            task_queue=settings.task_queue,
-            typed_search_attributes=search_attributes(
-                owner=cluster.owner_id, cluster=cluster.uid, kind="cluster-sync"
-            ),
-        ),
-        spec=ScheduleSpec(
-            intervals=[
-                ScheduleIntervalSpec(
-                    every=timedelta(seconds=settings.cluster_sync_interval_seconds)
-                )
-            ]
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+async def _create_sync_schedule(temporal: Client, cluster: Cluster, settings: Settings) -> None:
+    await create_cluster_sync_schedule(
+        temporal,
+        cluster_uid=cluster.uid,
+        owner_id=cluster.owner_id,
+        task_queue=settings.task_queue,
+        every=timedelta(seconds=settings.cluster_sync_interval_seconds),
     )
 
 
@@ -90,11 +80,7 @@ async def register_cluster(
     except IntegrityError:
         raise Conflict(f"you already have a cluster named {body.name!r}", field="name") from None
     # Scheduled before the commit: when Temporal is down nothing is saved and the caller retries.
-    await temporal.create_schedule(
-        cluster_sync_schedule_id(cluster.uid),
-        _sync_schedule(cluster, state.settings),
-        trigger_immediately=True,
-    )
+    await _create_sync_schedule(temporal, cluster, state.settings)
     await session.commit()
     return ClusterRead.model_validate(cluster)
 
@@ -111,6 +97,22 @@ async def get_cluster(uid: str, ctx: ViewCluster) -> ClusterRead:
     return ClusterRead.model_validate(await ctx.load(Cluster, uid))
 
 
+@router.get("/{uid}/namespaces")
+async def list_namespaces(uid: str, ctx: ViewCluster) -> ListOf[NamespaceRead]:
+    """The cluster's namespaces, as its last sync found them."""
+    cluster = await ctx.load(Cluster, uid)
+    items = [NamespaceRead(name=name) for name in cluster.namespaces]
+    return ListOf(items=items, count=len(items))
+
+
+@router.get("/{uid}/virtual-machines")
+async def list_virtual_machines(uid: str, ctx: ViewVirtualMachines) -> ListOf[VirtualMachineRead]:
+    """The cluster's KubeVirt VMs, as its last sync found them (none without KubeVirt)."""
+    cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, uid)
+    items = [VirtualMachineRead.model_validate(vm) for vm in cluster.virtual_machines]
+    return ListOf(items=items, count=len(items))
+
+
 @router.post("/{uid}/sync", status_code=status.HTTP_202_ACCEPTED)
 async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Accepted:
     """Sync now; a sync already running is not doubled."""
@@ -120,16 +122,13 @@ async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Acc
 
 
 async def _trigger_sync(temporal: Client, cluster: Cluster, settings: Settings) -> None:
-    handle = temporal.get_schedule_handle(cluster_sync_schedule_id(cluster.uid))
-    try:
-        await handle.trigger()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        # Someone removed the schedule in the Temporal UI: put it back.
-        await temporal.create_schedule(
-            handle.id, _sync_schedule(cluster, settings), trigger_immediately=True
-        )
+    await trigger_cluster_sync(
+        temporal,
+        cluster_uid=cluster.uid,
+        owner_id=cluster.owner_id,
+        task_queue=settings.task_queue,
+        every=timedelta(seconds=settings.cluster_sync_interval_seconds),
+    )
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)

@@ -25,6 +25,7 @@ from lifeboat.catalog.models import (
     CloudAccount,
     Cluster,
     Group,
+    Lighthouse,
     Restore,
     Role,
     Rule,
@@ -49,6 +50,7 @@ SHAREABLE: dict[Kind, type[CatalogObject]] = {
     Kind.BACKUP_SCHEDULES: BackupSchedule,
     Kind.BACKUPS: Backup,
     Kind.RESTORES: Restore,
+    Kind.LIGHTHOUSES: Lighthouse,
 }
 
 

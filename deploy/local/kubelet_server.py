@@ -8,6 +8,7 @@ answers what a kubelet would: `GET /exec/<ns>/<pod>/<container>?command=..&input
 &error=1` upgraded to `v5.channel.k8s.io` (or `v4`). The command runs as a real local
 process in DIR/pods/<ns>/<pod>/<container>/, with a container-like environment (PATH, HOME and
 HOSTNAME, plus POD_NAMESPACE, POD_NAME, CONTAINER_NAME and POD_DIR), never the server's own.
+The container's own commands (its image's, say `virt-freezer`) go in its bin/, first on PATH.
 Each exec gets its own process group: whatever it leaves behind goes when it ends, and all of
 it goes when the client hangs up or the server stops.
 
@@ -385,7 +386,7 @@ class ExecSession:
     def _environment(self, workdir: Path) -> dict[str, str]:
         request = self._request
         return {
-            "PATH": os.environ.get("PATH", os.defpath),
+            "PATH": os.pathsep.join((str(workdir / "bin"), os.environ.get("PATH", os.defpath))),
             "HOME": str(workdir),
             "HOSTNAME": request.pod,
             "LANG": "C.UTF-8",

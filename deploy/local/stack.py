@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deploy.local import postgres
+from deploy.local.aws import running_aws, start_aws, stop_aws
 from deploy.local.csi import running_csi, start_csi, stop_csi
 from deploy.local.kube import running_kube, start_kube, stop_kube
 from deploy.local.kubelet import start_kubelet, stop_kubelet
@@ -69,6 +70,8 @@ class Stack:
     oidc_issuer: str
     api_url: str
     secret_key: str
+    # The local AWS API the worker calls instead of AWS ("": AWS itself); the tests start one.
+    aws_endpoint: str = ""
 
     def settings_env(self) -> dict[str, str]:
         """The LIFEBOAT_ environment that points the api and worker at this stack."""
@@ -80,6 +83,7 @@ class Stack:
             "LIFEBOAT_OIDC_ISSUER": self.oidc_issuer,
             "LIFEBOAT_OIDC_AUDIENCE": CLIENT_ID,
             "LIFEBOAT_S3_ENDPOINT": self.s3_endpoint,
+            **({"LIFEBOAT_AWS_ENDPOINT_URL": self.aws_endpoint} if self.aws_endpoint else {}),
             # Each seeded role group carries its built-in role.
             "LIFEBOAT_ROLE_MAPPING": json.dumps(
                 {group: f"lifeboat.{role}" for role, group in ROLE_GROUPS.items()}
@@ -119,9 +123,16 @@ def _secret_key(state: Path) -> str:
 
 
 def up(
-    state: Path = DEFAULT_STATE, *, fixed_ports: bool = True, database_url: str | None = None
+    state: Path = DEFAULT_STATE,
+    *,
+    fixed_ports: bool = True,
+    database_url: str | None = None,
+    local_aws: bool = False,
 ) -> Stack:
-    """Start every server that is not already running; return where each answers."""
+    """Start every server that is not already running; return where each answers.
+
+    `local_aws` adds a local AWS API (moto) for the worker to call instead of AWS: tests only.
+    """
     state.mkdir(parents=True, exist_ok=True)
     ports = _ports(state, fixed_ports)
     temporal = running_temporal(state / "temporal") or start_temporal(
@@ -130,6 +141,7 @@ def up(
     s3 = running_s3(state / "s3") or start_s3(state / "s3", port=ports["s3"])
     kube = running_kube(state / "kube") or start_kube(state / "kube", port=ports["kube"])
     oidc = running_oidc(state / "oidc") or start_oidc(state / "oidc", port=ports["oidc"])
+    aws = (running_aws(state / "aws") or start_aws(state / "aws")) if local_aws else None
     # The test doubles for what the test cluster lacks: a node to exec into, a CSI driver.
     start_kubelet(state / "kubelet", kube.kubeconfig)
     running_csi(state / "csi") or start_csi(state / "csi", kube.kubeconfig)
@@ -148,6 +160,7 @@ def up(
         oidc_issuer=oidc.issuer,
         api_url=f"http://{HOST}:{ports['api']}",
         secret_key=_secret_key(state),
+        aws_endpoint=aws.endpoint if aws else "",
     )
     upgrade(stack.database_url)
     env = {**stack.settings_env(), "PYTHONPATH": str(REPO_ROOT)}
@@ -195,6 +208,7 @@ def down(state: Path = DEFAULT_STATE) -> None:
     ManagedProcess("worker", state / "worker").stop()
     ManagedProcess("api", state / "api").stop()
     stop_oidc(state / "oidc")
+    stop_aws(state / "aws")
     stop_kubelet(state / "kubelet")
     stop_csi(state / "csi")
     stop_kube(state / "kube")

@@ -141,6 +141,9 @@ class BackupLocation(CatalogObject):
     cloud_account_uid: Mapped[str | None] = mapped_column(String(36))
     # The data mover encrypts every chunk with this key.
     encryption_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Who prunes the repository now (a workflow id) and since when; backups wait meanwhile.
+    prune_holder: Mapped[str] = mapped_column(String(255), default="")
+    prune_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SchedulePolicy(CatalogObject):
@@ -229,7 +232,8 @@ class BackupSchedule(CatalogObject):
 
 class Backup(CatalogObject):
     __tablename__ = "backups"
-    cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
+    # No foreign key: a backup outlives its cluster (restore it into another one).
+    cluster_uid: Mapped[str] = mapped_column(String(36), index=True)
     location_uid: Mapped[str] = mapped_column(ForeignKey("backup_locations.uid"))
     schedule_uid: Mapped[str | None] = mapped_column(String(36))
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -250,8 +254,9 @@ class Backup(CatalogObject):
 
 class Restore(CatalogObject):
     __tablename__ = "restores"
-    backup_uid: Mapped[str] = mapped_column(ForeignKey("backups.uid"))
-    cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
+    # No foreign keys: the record of a restore outlives its backup and its cluster.
+    backup_uid: Mapped[str] = mapped_column(String(36), index=True)
+    cluster_uid: Mapped[str] = mapped_column(String(36), index=True)
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="Pending")
     stage: Mapped[str] = mapped_column(String(32), default="")

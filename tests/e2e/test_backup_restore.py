@@ -380,6 +380,29 @@ def test_volume_data_is_backed_up_and_every_byte_restored(
     assert _wait(api, f"/api/v1/restores/{mapped.json()['uid']}")["status"] == "Success"
     assert _checksums(_bound_dir(stack, copy, "pgdata")) == expected
 
+    # Deleting the backup prunes the data only it referred to (3 MiB of random bytes at
+    # least) from the location's repository; nothing else writes to it meanwhile.
+    before = _repository_bytes(stack, target["bucket"])
+    assert api.delete(f"/api/v1/backups/{backup['uid']}").status_code == 202
+    deadline = time.monotonic() + 60
+    while before - _repository_bytes(stack, target["bucket"]) < 3 * 1024 * 1024:
+        assert time.monotonic() < deadline, "the backup's volume data was not pruned"
+        time.sleep(0.5)
+
+
+def _repository_bytes(stack: Stack, bucket: str) -> int:
+    s3 = Minio(
+        stack.s3_endpoint.removeprefix("http://"),
+        stack.s3_access_key,
+        stack.s3_secret_key,
+        secure=False,
+    )
+    return sum(
+        int(o.size or 0)
+        for o in s3.list_objects(bucket, recursive=True)
+        if "/lifeboat-data/" in f"/{o.object_name}"
+    )
+
 
 def test_backups_started_in_the_same_second_get_distinct_default_names(
     as_user: Users, target: dict[str, str], kube: Kube

@@ -26,6 +26,8 @@ from workflows.contracts import (
     BackupPlan,
     BackupResult,
     ExportResult,
+    FreezeInput,
+    FreezeResult,
     MoveVolumeInput,
     MoveVolumeResult,
     RecordBackupInput,
@@ -54,6 +56,10 @@ class Cluster:
     calls: list[str] = field(default_factory=list)
     post_pods: list[list[str] | None] = field(default_factory=list)
     recorded: list[RecordBackupInput] = field(default_factory=list)
+    # A VM backup of these VMs; the freeze reaches those with a launcher pod.
+    virtual_machines: list[str] = field(default_factory=list)
+    launchers: list[str] = field(default_factory=list)
+    thawed: list[list[str] | None] = field(default_factory=list)
 
     def _step(self, name: str) -> None:
         self.calls.append(name)
@@ -65,8 +71,9 @@ class Cluster:
         async def validate(input: BackupInput) -> BackupPlan:
             self._step("validate")
             return BackupPlan(
-                "c", "l", ["ns"], pre_rule_uid="pre", post_rule_uid="post", pre_background=True
-            )
+                "c", "l", ["ns"], pre_rule_uid="pre", post_rule_uid="post", pre_background=True,
+                virtual_machines=self.virtual_machines,
+            )  # fmt: skip
 
         @activity.defn(name="lock_namespaces")
         async def lock(input: BackupInput) -> None:
@@ -93,6 +100,18 @@ class Cluster:
                     "exit code 3", self.pre_reached, type=RULE_FAILED, non_retryable=True
                 )
             return RulesResult(pods=["ns/db-0", "ns/db-1"], ran=2)
+
+        @activity.defn(name="freeze_virtual_machines")
+        async def freeze(input: FreezeInput) -> FreezeResult:
+            self._step("freeze")
+            stopped = [vm for vm in self.virtual_machines if vm not in self.launchers]
+            return FreezeResult(self.launchers, [f"{vm} not running" for vm in stopped])
+
+        @activity.defn(name="thaw_virtual_machines")
+        async def thaw(input: FreezeInput) -> FreezeResult:
+            self.calls.append("thaw")
+            self.thawed.append(input.virtual_machines)
+            return FreezeResult(input.virtual_machines or self.launchers)
 
         @activity.defn(name="export_resources")
         async def export(input: BackupInput) -> ExportResult:
@@ -124,8 +143,8 @@ class Cluster:
             self.recorded.append(input)
             return BackupResult(input.backup_uid, input.status, input.reason)
 
-        return [validate, lock, stage, hold, rules, export, snapshot, move, manifest, delete,
-                record]  # fmt: skip
+        return [validate, lock, stage, hold, rules, freeze, thaw, export, snapshot, move,
+                manifest, delete, record]  # fmt: skip
 
 
 async def _run(env: WorkflowEnvironment, cluster: Cluster) -> BackupResult:
@@ -149,6 +168,7 @@ async def test_a_successful_backup_thaws_before_moving_data_and_removes_snapshot
     assert cluster.calls.index("snapshot") < cluster.calls.index("move")
     assert cluster.calls[-1] == "delete_snapshots"
     assert [r.status for r in cluster.recorded] == ["Success"]
+    assert "freeze" not in cluster.calls and "thaw" not in cluster.calls  # no VMs in it
 
 
 @pytest.mark.parametrize("step", ["export", "snapshot", "move", "manifest"])
@@ -170,3 +190,26 @@ async def test_a_failing_pre_rule_thaws_only_the_pods_it_reached(env: WorkflowEn
     assert result.status == "Failed" and "exit code 3" in result.reason
     assert cluster.post_pods == [["ns/db-0"]]
     assert "export" not in cluster.calls
+
+
+async def test_a_vm_backup_freezes_just_before_the_snapshots_and_thaws_right_after(
+    env: WorkflowEnvironment,
+) -> None:
+    cluster = Cluster(virtual_machines=["ns/web", "ns/idle"], launchers=["ns/web"])
+    result = await _run(env, cluster)
+    assert result.status == "Success"
+    calls = cluster.calls
+    assert calls.index("export") < calls.index("freeze") < calls.index("snapshot")
+    assert calls.index("snapshot") < calls.index("thaw") < calls.index("move")
+    assert cluster.thawed == [["ns/web"]]  # once, where the freeze ran
+    assert "ns/idle not running" in result.reason  # backed up crash-consistent, and said so
+
+
+@pytest.mark.parametrize("step", ["freeze", "snapshot", "move"])
+async def test_a_vm_backup_that_fails_still_thaws_once(env: WorkflowEnvironment, step: str) -> None:
+    cluster = Cluster(fail_at=step, virtual_machines=["ns/web"], launchers=["ns/web"])
+    result = await _run(env, cluster)
+    assert result.status == "Failed" and f"{step} broke" in result.reason
+    # A freeze that never answered may have frozen any of them: all are thawed.
+    assert cluster.thawed == [None if step == "freeze" else ["ns/web"]]
+    assert cluster.post_pods == [["ns/db-0", "ns/db-1"]]

@@ -1,4 +1,4 @@
-"""discovery lighthouses retries
+"""discovery, lighthouses, backup attempts, location prune lock, fewer foreign keys
 
 Revision ID: 0002
 Revises: 0001
@@ -66,7 +66,22 @@ def upgrade() -> None:
     with op.batch_alter_table("lighthouses", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_lighthouses_owner_id"), ["owner_id"], unique=False)
 
+    with op.batch_alter_table("backup_locations", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("prune_holder", sa.String(length=255), nullable=False, server_default="")
+        )
+        batch_op.add_column(sa.Column("prune_started_at", sa.DateTime(timezone=True)))
+
+    # Backups outlive their cluster, restore records their backup and cluster.
+    with op.batch_alter_table("restores", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_restores_backup_uid"), ["backup_uid"], unique=False)
+        batch_op.create_index(batch_op.f("ix_restores_cluster_uid"), ["cluster_uid"], unique=False)
+        batch_op.drop_constraint(batch_op.f("fk_restores_cluster_uid_clusters"), type_="foreignkey")
+        batch_op.drop_constraint(batch_op.f("fk_restores_backup_uid_backups"), type_="foreignkey")
+
     with op.batch_alter_table("backups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_backups_cluster_uid"), ["cluster_uid"], unique=False)
+        batch_op.drop_constraint(batch_op.f("fk_backups_cluster_uid_clusters"), type_="foreignkey")
         batch_op.add_column(sa.Column("attempt", sa.Integer(), nullable=False, server_default="1"))
 
     with op.batch_alter_table("clusters", schema=None) as batch_op:
@@ -92,6 +107,24 @@ def downgrade() -> None:
 
     with op.batch_alter_table("backups", schema=None) as batch_op:
         batch_op.drop_column("attempt")
+        batch_op.create_foreign_key(
+            batch_op.f("fk_backups_cluster_uid_clusters"), "clusters", ["cluster_uid"], ["uid"]
+        )
+        batch_op.drop_index(batch_op.f("ix_backups_cluster_uid"))
+
+    with op.batch_alter_table("restores", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            batch_op.f("fk_restores_backup_uid_backups"), "backups", ["backup_uid"], ["uid"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_restores_cluster_uid_clusters"), "clusters", ["cluster_uid"], ["uid"]
+        )
+        batch_op.drop_index(batch_op.f("ix_restores_cluster_uid"))
+        batch_op.drop_index(batch_op.f("ix_restores_backup_uid"))
+
+    with op.batch_alter_table("backup_locations", schema=None) as batch_op:
+        batch_op.drop_column("prune_started_at")
+        batch_op.drop_column("prune_holder")
 
     with op.batch_alter_table("lighthouses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_lighthouses_owner_id"))

@@ -1,0 +1,73 @@
+"""The cluster-sync Temporal Schedule of a cluster, built in one place.
+
+Used by the api when a user registers a cluster and by the discovery activities when they
+onboard a shoot: both make the same schedule `cluster-sync-<uid>`, which syncs the cluster at
+once and then periodically (visible in the Temporal UI). Client-side code, not a workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.cluster_sync import ClusterSyncWorkflow
+from workflows.contracts import ClusterSyncInput
+from workflows.ids import cluster_sync_schedule_id, cluster_sync_workflow_id, search_attributes
+
+
+def cluster_sync_schedule(
+    *, cluster_uid: str, owner_id: str, task_queue: str, every: timedelta
+) -> Schedule:
+    """A Temporal Schedule that syncs the cluster every `every`, never two syncs at once."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ClusterSyncWorkflow.run,
+            ClusterSyncInput(cluster_uid=cluster_uid),
+            id=cluster_sync_workflow_id(cluster_uid),
+            task_queue=task_queue,
+            typed_search_attributes=search_attributes(
+                owner=owner_id, cluster=cluster_uid, kind="cluster-sync"
+            ),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def create_cluster_sync_schedule(
+    client: Client, *, cluster_uid: str, owner_id: str, task_queue: str, every: timedelta
+) -> None:
+    """Create the cluster's sync schedule; its first sync starts at once."""
+    await client.create_schedule(
+        cluster_sync_schedule_id(cluster_uid),
+        cluster_sync_schedule(
+            cluster_uid=cluster_uid, owner_id=owner_id, task_queue=task_queue, every=every
+        ),
+        trigger_immediately=True,
+    )
+
+
+async def trigger_cluster_sync(
+    client: Client, *, cluster_uid: str, owner_id: str, task_queue: str, every: timedelta
+) -> None:
+    """Sync now (a sync already running is not doubled); a removed schedule is put back."""
+    handle = client.get_schedule_handle(cluster_sync_schedule_id(cluster_uid))
+    try:
+        await handle.trigger()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # Someone removed the schedule in the Temporal UI: put it back.
+        await create_cluster_sync_schedule(
+            client, cluster_uid=cluster_uid, owner_id=owner_id, task_queue=task_queue, every=every
+        )
