@@ -18,14 +18,14 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
 from api.deps import StateDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Labels, ListOf, Name, ObjectRead
-from lifeboat.catalog.models import BackupLocation, CloudAccount
+from lifeboat.catalog.models import BackupLocation, CloudAccount, Cluster
 from lifeboat.rbac.matrix import Action, Kind
 
 router = APIRouter(prefix="/cloud-accounts", tags=["cloud accounts"])
@@ -181,34 +181,40 @@ async def update_cloud_account(
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_cloud_account(uid: str, ctx: DeleteCloudAccount) -> None:
-    """Remove a cloud account; refused while backup locations use it."""
+    """Remove a cloud account; refused while backup locations or onboarded clusters use it."""
     account = await ctx.load(CloudAccount, uid)
-    session = ctx.session
-    using = BackupLocation.cloud_account_uid == uid
-    total = await session.scalar(select(func.count()).select_from(BackupLocation).where(using))
-    if total:
-        # Name the locations the caller may see; only count the others.
-        locations = AuthzContext(
-            caller=ctx.caller,
-            kind=Kind.BACKUP_LOCATIONS,
-            action=Action.VIEW,
-            session=session,
-            settings=ctx.settings,
-        )
-        names = list(
-            await session.scalars(
-                locations.visible(BackupLocation)
-                .where(using)
-                .with_only_columns(BackupLocation.name)
-                .order_by(BackupLocation.name)
+    for model, kind, using in (
+        (BackupLocation, Kind.BACKUP_LOCATIONS, BackupLocation.cloud_account_uid == uid),
+        (Cluster, Kind.CLUSTERS, Cluster.source_uid == uid),
+    ):
+        if users := await _named_users(ctx, model, kind, using):
+            raise Conflict(
+                f"cloud account {account.name} is used by {kind.noun}(s) {users}: delete them first"
             )
-        )
-        hidden = total - len(names)
-        listed = [", ".join(names)] if names else []
-        if hidden:
-            listed.append(f"{hidden} you cannot see")
-        raise Conflict(
-            f"cloud account {account.name} is used by backup location(s) {' and '.join(listed)}: "
-            "delete them first"
-        )
     await delete_object(ctx, account)
+
+
+async def _named_users(
+    ctx: AuthzContext,
+    model: type[BackupLocation] | type[Cluster],
+    kind: Kind,
+    using: ColumnElement[bool],
+) -> str:
+    """The objects using the account: those the caller may see by name, the others counted."""
+    session = ctx.session
+    total = await session.scalar(select(func.count()).select_from(model).where(using))
+    if not total:
+        return ""
+    viewer = AuthzContext(
+        caller=ctx.caller, kind=kind, action=Action.VIEW, session=session, settings=ctx.settings
+    )
+    names = list(
+        await session.scalars(
+            viewer.visible(model).where(using).with_only_columns(model.name).order_by(model.name)
+        )
+    )
+    hidden = total - len(names)
+    listed = [", ".join(names)] if names else []
+    if hidden:
+        listed.append(f"{hidden} you cannot see")
+    return " and ".join(listed)

@@ -220,6 +220,12 @@ def test_list_and_onboard_an_eks_cluster(
     assert shop["name"] in again.json()["error"]["message"]
     assert api.get("/api/v1/clusters").json()["count"] == before
 
+    # The account cannot be deleted while a cluster onboarded with it remains.
+    refused = api.delete(f"/api/v1/cloud-accounts/{account['uid']}")
+    assert refused.status_code == 409, refused.text
+    assert f"cluster(s) {shop['name']}" in refused.json()["error"]["message"]
+    assert api.get(f"/api/v1/cloud-accounts/{account['uid']}").status_code == 200
+
 
 async def test_worker_mints_a_fresh_token_from_the_accounts_current_keys(
     as_user: Users, stack: Stack, eks_clusters: list[dict[str, Any]]
