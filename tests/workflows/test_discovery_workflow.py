@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from temporalio import activity
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.contracts import (
@@ -26,6 +27,11 @@ from workflows.contracts import (
     ShootRef,
 )
 from workflows.discovery import DiscoveryWorkflow
+
+HISTORY = Path(__file__).parent / "histories" / "discovery_run.json"
+# The workflow id the recorded history was generated under: a run over three shoots, one of
+# which failed.
+REPLAY_WORKFLOW_ID = "discovery-replay-run"
 
 A = ShootRef(namespace="garden-a", name="web", uid="uid-a")
 B = ShootRef(namespace="garden-b", name="web", uid="uid-b")
@@ -147,3 +153,10 @@ async def test_a_configuration_deleted_during_the_run_ends_it(env: WorkflowEnvir
         await run_discovery(env, garden)
     assert garden.reconciled == [A.uid]
     assert garden.retire_calls == [] and garden.recorded == []
+
+
+async def test_recorded_run_replays() -> None:
+    """A change to the workflow that breaks determinism for running discoveries fails here."""
+    history = WorkflowHistory.from_json(REPLAY_WORKFLOW_ID, HISTORY.read_text())
+    result = await Replayer(workflows=[DiscoveryWorkflow]).replay_workflow(history)
+    assert result.replay_failure is None
