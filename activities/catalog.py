@@ -27,6 +27,9 @@ class CatalogActivities:
                 raise ApplicationError(
                     f"cluster {input.cluster_uid} is gone", type=CLUSTER_NOT_FOUND
                 )
+            if cluster.status == ClusterStatus.DELETE_PENDING:
+                # Being removed: a sync that was already running changes nothing.
+                return ClusterSyncResult(cluster.uid, cluster.status, cluster.status_reason)
             cluster.status = inventory.status
             cluster.status_reason = inventory.reason
             cluster.last_synced_at = utcnow()

@@ -10,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api.authz import AuthzContext
 from api.errors import Conflict
-from lifeboat.catalog.models import CatalogObject, Share
+from lifeboat.catalog.models import CatalogObject, Cluster, ClusterStatus, Share
+from lifeboat.rbac.access import AccessLevel
+from lifeboat.rbac.matrix import Action, Kind
 
 T = TypeVar("T", bound=CatalogObject)
 
@@ -30,6 +32,19 @@ async def save_unique(ctx: AuthzContext, obj: T) -> T:
     await ctx.session.commit()
     await ctx.session.refresh(obj)
     return obj
+
+
+async def active_cluster(
+    ctx: AuthzContext, uid: str, *, needs: AccessLevel | None = None
+) -> Cluster:
+    """A cluster the caller may use for a backup, restore or schedule: not being removed."""
+    cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, uid, needs=needs)
+    if cluster.status == ClusterStatus.DELETE_PENDING:
+        raise Conflict(
+            f"cluster {cluster.name} is being removed from Lifeboat: choose another cluster",
+            field="cluster_uid",
+        )
+    return cluster
 
 
 async def list_visible(ctx: AuthzContext, model: type[T]) -> Sequence[T]:

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from activities.backup import BackupActivities
 from activities.catalog import CatalogActivities
+from activities.clusters import ClusterActivities
 from activities.discovery import DiscoveryActivities
 from activities.eks import EksActivities
 from activities.kube import KubeActivities
@@ -25,6 +26,7 @@ from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import connect
 from workflows.backup import BackupWorkflow
+from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.deletion import DeletionWorkflow
 from workflows.discovery import DiscoveryWorkflow
@@ -38,6 +40,7 @@ log = logging.getLogger("lifeboat.worker")
 
 WORKFLOWS = [
     ClusterSyncWorkflow,
+    ClusterDeletionWorkflow,
     LocationCheckWorkflow,
     EksClustersWorkflow,
     LighthouseCheckWorkflow,
@@ -57,6 +60,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     secrets = SecretBox(settings.secret_key)
     kube = KubeActivities(sessions, secrets)
     catalog = CatalogActivities(sessions)
+    clusters = ClusterActivities(sessions, client)
     locations = LocationActivities(sessions, secrets)
     discovery = DiscoveryActivities(sessions, secrets, client, settings)
     eks = EksActivities(sessions, secrets, settings.aws_endpoint_url)
@@ -72,6 +76,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         activities=[
             kube.take_inventory,
             catalog.record_inventory,
+            clusters.running_work,
+            clusters.delete_sync_schedule,
+            clusters.delete_cluster_record,
             locations.check_location,
             discovery.list_shoots,
             discovery.reconcile_shoot,

@@ -45,15 +45,22 @@ def cluster_sync_schedule(
 
 
 async def create_cluster_sync_schedule(
-    client: Client, *, cluster_uid: str, owner_id: str, task_queue: str, every: timedelta
+    client: Client,
+    *,
+    cluster_uid: str,
+    owner_id: str,
+    task_queue: str,
+    every: timedelta,
+    trigger: bool = True,
 ) -> None:
-    """Create the cluster's sync schedule; its first sync starts at once."""
+    """Create the cluster's sync schedule; its first sync starts at once when `trigger`
+    (else at the first interval, or when triggered: after the cluster's row is committed)."""
     await client.create_schedule(
         cluster_sync_schedule_id(cluster_uid),
         cluster_sync_schedule(
             cluster_uid=cluster_uid, owner_id=owner_id, task_queue=task_queue, every=every
         ),
-        trigger_immediately=True,
+        trigger_immediately=trigger,
     )
 
 

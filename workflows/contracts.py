@@ -403,3 +403,10 @@ class EksClustersResult:
     missing: list[str] = field(default_factory=list)
     reason: str = ""
     field: str = ""
+
+
+@dataclass
+class RunningWork:
+    """Workflow ids of the backups and restores still running on a cluster."""
+
+    workflow_ids: list[str] = field(default_factory=list)

@@ -50,3 +50,7 @@ def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttr
             SearchAttributePair(SearchAttributeKey.for_keyword("LifeboatKind"), kind),
         ]
     )
+
+
+def cluster_deletion_workflow_id(cluster_uid: str) -> str:
+    return f"delete-cluster-{cluster_uid}"

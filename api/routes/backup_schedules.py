@@ -25,7 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import active_cluster, delete_object, list_visible, save_unique
 from api.deps import TemporalDep
 from api.routes.backups import BackupCreate, check_what_to_back_up
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
@@ -33,7 +33,6 @@ from lifeboat.catalog.models import (
     Backup,
     BackupLocation,
     BackupSchedule,
-    Cluster,
     Rule,
     utcnow,
 )
@@ -108,7 +107,7 @@ async def create_schedule(
     """Create a schedule: each run backs up as `backup` says and applies the retention."""
     check_what_to_back_up(body.backup, ctx)
     policy = await ctx.for_kind(Kind.SCHEDULE_POLICIES, Action.VIEW).load(Policy, body.policy_uid)
-    cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, body.backup.cluster_uid)
+    cluster = await active_cluster(ctx, body.backup.cluster_uid)
     await ctx.for_kind(Kind.BACKUP_LOCATIONS, Action.VIEW).load(
         BackupLocation, body.backup.location_uid
     )

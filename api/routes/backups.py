@@ -18,11 +18,11 @@ from temporalio.common import (
 )
 
 from api.authz import Access, Authorize, AuthzContext
-from api.crud import list_visible, save_named
+from api.crud import active_cluster, list_visible, save_named
 from api.deps import TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
-from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Restore, Rule, utcnow
+from lifeboat.catalog.models import Backup, BackupLocation, Restore, Rule, utcnow
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.virtual_machines import VirtualMachineRef
 from workflows.backup import BackupWorkflow
@@ -112,7 +112,7 @@ def check_what_to_back_up(body: BackupCreate, access: Access) -> None:
 async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
     """Back up namespaces or VMs of a cluster the caller may see, to a location they may use."""
     check_what_to_back_up(body, ctx)
-    cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, body.cluster_uid)
+    cluster = await active_cluster(ctx, body.cluster_uid)
     location = await ctx.for_kind(Kind.BACKUP_LOCATIONS, Action.VIEW).load(
         BackupLocation, body.location_uid
     )

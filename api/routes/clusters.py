@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.common import WorkflowIDConflictPolicy
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible
+from api.crud import list_visible
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.schemas import (
@@ -24,12 +24,14 @@ from api.schemas import (
     NamespaceRead,
     VirtualMachineRead,
 )
-from lifeboat.catalog.models import BackupSchedule, Cluster
+from lifeboat.catalog.models import BackupSchedule, Cluster, ClusterStatus
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
+from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync_schedule import create_cluster_sync_schedule, trigger_cluster_sync
-from workflows.ids import cluster_sync_schedule_id
+from workflows.contracts import ClusterSyncInput
+from workflows.ids import cluster_deletion_workflow_id
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 
@@ -50,7 +52,14 @@ async def _create_sync_schedule(temporal: Client, cluster: Cluster, settings: Se
         owner_id=cluster.owner_id,
         task_queue=settings.task_queue,
         every=timedelta(seconds=settings.cluster_sync_interval_seconds),
+        trigger=False,
     )
+
+
+def _not_being_removed(cluster: Cluster) -> Cluster:
+    if cluster.status == ClusterStatus.DELETE_PENDING:
+        raise Conflict(f"cluster {cluster.name} is being removed from Lifeboat")
+    return cluster
 
 
 def _validated(kubeconfig: str) -> KubeconfigSummary:
@@ -79,9 +88,11 @@ async def register_cluster(
         await session.flush()
     except IntegrityError:
         raise Conflict(f"you already have a cluster named {body.name!r}", field="name") from None
-    # Scheduled before the commit: when Temporal is down nothing is saved and the caller retries.
+    # Scheduled before the commit: when Temporal is down nothing is saved and the caller
+    # retries. The first sync starts once the row is committed, so that it finds it.
     await _create_sync_schedule(temporal, cluster, state.settings)
     await session.commit()
+    await _trigger_sync(temporal, cluster, state.settings)
     return ClusterRead.model_validate(cluster)
 
 
@@ -116,7 +127,7 @@ async def list_virtual_machines(uid: str, ctx: ViewVirtualMachines) -> ListOf[Vi
 @router.post("/{uid}/sync", status_code=status.HTTP_202_ACCEPTED)
 async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Accepted:
     """Sync now; a sync already running is not doubled."""
-    cluster = await ctx.load(Cluster, uid)
+    cluster = _not_being_removed(await ctx.load(Cluster, uid))
     await _trigger_sync(temporal, cluster, ctx.settings)
     return Accepted(message=f"sync of cluster {cluster.name} started")
 
@@ -131,11 +142,13 @@ async def _trigger_sync(temporal: Client, cluster: Cluster, settings: Settings) 
     )
 
 
-@router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) -> None:
-    """Remove a cluster from Lifeboat (the cluster itself is untouched) and stop its syncs.
+@router.delete("/{uid}", status_code=status.HTTP_202_ACCEPTED)
+async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) -> Accepted:
+    """Remove a cluster from Lifeboat (the cluster itself is untouched); its backups stay.
 
-    Refused while backup schedules exist on it, for super admins too: delete them first.
+    Refused while backup schedules exist on it, for super admins too: delete them first. The
+    cluster shows `DeletePending` while the backups and restores still running on it are
+    cancelled and its sync stops (a workflow, safe to repeat).
     """
     cluster = await ctx.load(Cluster, uid)
     session = ctx.session
@@ -144,12 +157,18 @@ async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) ->
         raise Conflict(
             f"cluster {cluster.name} has {schedules} backup schedule(s): delete them first"
         )
-    try:
-        await temporal.get_schedule_handle(cluster_sync_schedule_id(uid)).delete()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-    await delete_object(ctx, cluster)
+    name = cluster.name
+    cluster.status = ClusterStatus.DELETE_PENDING
+    cluster.status_reason = f"removal requested by {ctx.caller.username}"
+    await session.commit()
+    await temporal.start_workflow(
+        ClusterDeletionWorkflow.run,
+        ClusterSyncInput(cluster_uid=uid),
+        id=cluster_deletion_workflow_id(uid),
+        task_queue=ctx.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return Accepted(message=f"removing cluster {name}")
 
 
 @router.get("/{uid}/kubeconfig")
@@ -166,7 +185,7 @@ async def replace_kubeconfig(
     uid: str, body: KubeconfigReplace, ctx: EditCluster, state: StateDep, temporal: TemporalDep
 ) -> ClusterRead:
     """Replace the kubeconfig as a whole (validated first), then sync with it."""
-    cluster = await ctx.load(Cluster, uid)
+    cluster = _not_being_removed(await ctx.load(Cluster, uid))
     summary = _validated(body.kubeconfig)
     cluster.kubeconfig_ciphertext = state.secrets.encrypt(body.kubeconfig)
     cluster.server_url = summary.server_url

@@ -189,13 +189,13 @@ async def create_config(
         raise Conflict(
             f"you already have a discovery configuration named {body.name!r}", field="name"
         ) from None
-    # Scheduled before the commit: when Temporal is down nothing is saved and the caller retries.
-    await temporal.create_schedule(
-        discovery_schedule_id(config.uid),
-        _schedule(config, ctx.settings.task_queue),
-        trigger_immediately=True,
+    # Scheduled before the commit: when Temporal is down nothing is saved and the caller
+    # retries. The first run starts once the row is committed, so that it finds it.
+    handle = await temporal.create_schedule(
+        discovery_schedule_id(config.uid), _schedule(config, ctx.settings.task_queue)
     )
     await ctx.session.commit()
+    await handle.trigger()
     return await _read(ctx, config)
 
 

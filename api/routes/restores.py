@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
 from api.authz import Authorize, AuthzContext
-from api.crud import list_visible, save_named
+from api.crud import active_cluster, list_visible, save_named
 from api.deps import TemporalDep
+from api.errors import Unprocessable
 from api.schemas import ListOf, Name, ObjectRead
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
 from lifeboat.rbac.access import AccessLevel
@@ -56,8 +57,14 @@ async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool)
     backup = await ctx.for_kind(Kind.BACKUPS, Action.VIEW).load(
         Backup, body.backup_uid, needs=AccessLevel.RESTORE
     )
-    target = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(
-        Cluster, body.cluster_uid or backup.cluster_uid, needs=AccessLevel.RESTORE
+    if not body.cluster_uid and await ctx.session.get(Cluster, backup.cluster_uid) is None:
+        raise Unprocessable(
+            f"the cluster backup {backup.name} was taken from was removed from Lifeboat: "
+            "set cluster_uid to the cluster to restore into",
+            field="cluster_uid",
+        )
+    target = await active_cluster(
+        ctx, body.cluster_uid or backup.cluster_uid, needs=AccessLevel.RESTORE
     )
     backup_uid, target_uid = backup.uid, target.uid  # before a name clash's rollback
     stamp = utcnow().strftime("%Y%m%d%H%M%S")

@@ -32,6 +32,18 @@ def wait_for_sync(
         time.sleep(0.3)
 
 
+def remove_cluster(api: httpx.Client, uid: str, *, timeout: float = 60) -> None:
+    """Remove a cluster from Lifeboat: `DeletePending` until its removal workflow is done."""
+    response = api.delete(f"/api/v1/clusters/{uid}")
+    assert response.status_code == 202, response.text
+    deadline = time.monotonic() + timeout
+    while (found := api.get(f"/api/v1/clusters/{uid}")).status_code == 200:
+        assert found.json()["status"] == "DeletePending", found.json()
+        assert time.monotonic() < deadline, f"cluster {uid} still there after {timeout}s"
+        time.sleep(0.3)
+    assert found.status_code == 404, found.text
+
+
 def decoded(history: WorkflowHistory) -> str:
     """A history with its payloads decoded: they are base64 in its JSON form."""
     texts = [history.to_json()]

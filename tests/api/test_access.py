@@ -14,7 +14,7 @@ from lifeboat.catalog.models import Backup, BackupLocation, BackupSchedule, Sche
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.policies import SchedulePolicySpec
 from lifeboat.rbac.matrix import BUILTIN_PERMISSIONS, BuiltinRole
-from tests.api.helpers import unique
+from tests.api.helpers import remove_cluster, unique
 from tests.conftest import Users
 
 SUPER = BuiltinRole.SUPER_ADMIN.value
@@ -248,7 +248,7 @@ def test_super_admin_sees_and_manages_every_cluster_within_the_rules(
     finally:
         _remove_schedule(catalog, schedule)
     assert admin.delete(f"/api/v1/shares/{share.json()['uid']}").status_code == 204
-    assert admin.delete(f"/api/v1/clusters/{uid}").status_code == 204
+    remove_cluster(admin, uid)
     assert not _visible(owner, uid)
 
 

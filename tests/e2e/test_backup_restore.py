@@ -22,7 +22,7 @@ from deploy.local.kubelet import exec_records, run_pod
 from deploy.local.kubelet_server import ExecRecord, container_dir
 from deploy.local.snapshot_crds import STORAGE_CLASS
 from deploy.local.stack import Stack
-from tests.api.helpers import unique, workflow_histories
+from tests.api.helpers import remove_cluster, unique, workflow_histories
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
 
@@ -418,3 +418,44 @@ def test_backups_started_in_the_same_second_get_distinct_default_names(
     # Same namespace: the second waits for the first, then both succeed.
     for started in (first, second):
         assert _wait(api, f"/api/v1/backups/{started.json()['uid']}")["status"] == "Success"
+
+
+def test_removing_a_cluster_keeps_its_backups_which_restore_elsewhere(
+    as_user: Users, target: dict[str, str], kube: Kube, kubeconfig_text: str
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("leaving")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    kube.create(
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "settings", "namespace": namespace}, "data": {"mode": "kept"}}
+    )  # fmt: skip
+    # The same real cluster registered a second time, under another name: the one to remove.
+    leaving = api.post(
+        "/api/v1/clusters", json={"name": unique("old"), "kubeconfig": kubeconfig_text}
+    ).json()
+    backup = _backup(api, {**target, "cluster": leaving["uid"]}, namespace)
+    assert backup["status"] == "Success", backup["reason"]
+
+    remove_cluster(api, leaving["uid"])
+    assert api.get(f"/api/v1/backups/{backup['uid']}").json()["status"] == "Success"
+    # Restoring it "where it came from" names the field to set; into another cluster works.
+    nowhere = api.post("/api/v1/restores", json={"backup_uid": backup["uid"]})
+    assert nowhere.status_code == 422, nowhere.text
+    assert nowhere.json()["error"]["field"] == "cluster_uid"
+    copy = unique("arrived")
+    restored = api.post(
+        "/api/v1/restores",
+        json={"backup_uid": backup["uid"], "cluster_uid": target["cluster"],
+              "namespace_mapping": {namespace: copy}},
+    )  # fmt: skip
+    assert restored.status_code == 201, restored.text
+    assert _wait(api, f"/api/v1/restores/{restored.json()['uid']}")["status"] == "Success"
+    assert kube.read("v1", "ConfigMap", "settings", copy)["data"]["mode"] == "kept"
+    # The restore's record outlives the backup.
+    assert api.delete(f"/api/v1/backups/{backup['uid']}").status_code == 202
+    deadline = time.monotonic() + 60
+    while api.get(f"/api/v1/backups/{backup['uid']}").status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert api.get(f"/api/v1/restores/{restored.json()['uid']}").status_code == 200

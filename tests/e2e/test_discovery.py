@@ -38,7 +38,7 @@ from deploy.local.gardener import (
 from deploy.local.oidc import OidcProvider
 from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
 from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack
-from tests.api.helpers import unique, wait_for_sync, workflow_histories
+from tests.api.helpers import remove_cluster, unique, wait_for_sync, workflow_histories
 from tests.conftest import Users
 
 CONFIGS = "/api/v1/discovery-configs"
@@ -268,7 +268,7 @@ def test_discovery_onboards_refreshes_retires_and_resumes_shoots(
     assert admin.get(f"{CONFIGS}/{config['uid']}").status_code == 404
     assert set(_discovered(admin, config["uid"])) == {first.uid, second.uid}
     for uid in (one, two):  # their owner removes them, and their sync schedules, as any other
-        assert admin.delete(f"/api/v1/clusters/{uid}").status_code == 204
+        remove_cluster(admin, uid)
 
 
 def _exec_plugin(kubeconfig: str) -> str:
