@@ -31,7 +31,15 @@ from activities.rules import has_background_actions
 from activities.virtual_machines import resolve_virtual_machines
 from activities.volumes import prune_locked
 from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
-from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Restore, Share, utcnow
+from lifeboat.catalog.models import (
+    RETRY_CLAIMS,
+    Backup,
+    BackupLocation,
+    Cluster,
+    Restore,
+    Share,
+    utcnow,
+)
 from lifeboat.secrets import SecretBox
 from workflows.contracts import (
     BackupInput,
@@ -179,6 +187,7 @@ class BackupActivities:
             post_rule_uid=spec.get("post_rule_uid") or "",
             volumes=bool(spec.get("volumes", True)),
             virtual_machines=virtual_machines,
+            export=RETRY_CLAIMS not in spec,
         )
 
     @activity.defn
@@ -260,7 +269,7 @@ class BackupActivities:
         """Write the manifest once, last; a manifest already there is never rewritten."""
         async with self._sessions() as session:
             backup = await self._backup(session, input.backup_uid)
-            location_uid = backup.location_uid
+            location_uid, attempt = backup.location_uid, backup.attempt
             manifest: dict[str, Any] = {
                 "layout_version": LAYOUT_VERSION,
                 "backup_uid": backup.uid,
@@ -272,7 +281,7 @@ class BackupActivities:
                 "volumes": backup.volumes,
             }
         location = await self._location(location_uid)
-        key = manifest_key(location.prefix, input.backup_uid)
+        key = manifest_key(location.prefix, input.backup_uid, attempt)
         if await asyncio.to_thread(_exists, location, key):
             return key  # a retry after the write succeeded
         index = await asyncio.to_thread(
@@ -294,11 +303,21 @@ class BackupActivities:
         """The backup's final status, with the reason when it is not a success."""
         async with self._sessions.begin() as session:
             backup = await self._backup(session, input.backup_uid)
-            backup.status, backup.reason = input.status, input.reason
+            # Volumes that failed, at their snapshot or their data move, in this run or an
+            # earlier one that a retry did not redo: a backup missing one is not a success.
+            failed = [
+                f"volume {v['namespace']}/{v['pvc']}: {v['reason']}"
+                for v in backup.volumes
+                if v["status"] == "Failed"
+            ]
+            status = "PartialSuccess" if failed and input.status == "Success" else input.status
+            reason = "; ".join([*failed, *([input.reason] if input.reason else [])])
+            backup.status, backup.reason = status, reason
+            backup.spec = {k: v for k, v in backup.spec.items() if k != RETRY_CLAIMS}
             backup.finished_at = utcnow()
-            backup.stage = "Done" if input.status == "Success" else backup.stage
+            backup.stage = "Done" if status == "Success" else backup.stage
             await _update_protected_bytes(session, backup.cluster_uid)
-        return BackupResult(backup_uid=input.backup_uid, status=input.status, reason=input.reason)
+        return BackupResult(backup_uid=input.backup_uid, status=status, reason=reason)
 
     @activity.defn
     async def restore_resources(self, input: RestoreInput) -> RestoreResult:

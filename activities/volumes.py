@@ -5,9 +5,10 @@ ready; then the data mover reads each snapshot through a temporary claim restore
 and writes deduplicated, compressed, encrypted chunks to the location; snapshots and
 temporary claims are deleted whatever the outcome (the data lives in the location).
 
-Where the mover runs: on the dev stack, a local process reading the temporary claim's
-hostPath volume; in production, a Job mounting it in the protected cluster (not built yet: a
-volume that is not a hostPath is reported Failed with that reason).
+Where the mover runs (`activities.mover_runner`, chosen by LIFEBOAT_MOVER_RUNNER): in the
+worker on the claim's hostPath directory (`local`, the dev stack), or as a Kubernetes Job in
+the claim's namespace mounting it (`job`, production). Restores fill the restored claims the
+same way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import kubernetes.client
@@ -26,14 +26,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import mover
 from activities.heartbeat import ThreadHeartbeat
 from activities.kube import REQUEST_TIMEOUT, api_client, cluster_kubeconfig, paginate
-from activities.locations import LocationUnavailable, open_location
-from activities.mover import IntegrityError, Progress, ResumeState, SnapshotNotFoundError
+from activities.locations import LocationUnavailable, OpenLocation, open_location
 from activities.mover.prune import forget, prune
 from activities.mover.store import ChunkStore
-from lifeboat.catalog.models import Backup, BackupLocation, Restore, utcnow
+from activities.mover_runner import (
+    LocalMover,
+    Mover,
+    MoverFailed,
+    MoverHeartbeat,
+    MoverTask,
+    last_resume,
+)
+from lifeboat.catalog.models import RETRY_CLAIMS, Backup, BackupLocation, Restore, utcnow
 from lifeboat.secrets import SecretBox
 from workflows.contracts import (
     BackupInput,
@@ -48,14 +54,11 @@ from workflows.errors import BACKUP_NOT_FOUND, INVALID_BACKUP
 
 SNAPSHOT_API = ("snapshot.storage.k8s.io", "v1")
 BACKUP_LABEL = "backup.lifeboat.dev/uid"
+RESTORE_LABEL = "restore.lifeboat.dev/uid"
 DEFAULT_CLASS = "snapshot.storage.kubernetes.io/is-default-class"
 POLL_SECONDS = 0.5
 # A prune lock older than this is taken to be left by a prune that died for good.
 PRUNE_LOCK_STALE = timedelta(hours=6)
-BIND_TIMEOUT_SECONDS = 300
-# Failures no retry cures; any other (an unreachable store, say) fails the attempt, and
-# Temporal retries it, resuming from the last heartbeat.
-PERMANENT = (IntegrityError, SnapshotNotFoundError)
 
 
 def _short(uid: str) -> str:
@@ -178,60 +181,16 @@ def _claim_from_snapshot(core: Any, ref: VolumeRef, backup_uid: str, storage_cla
     return name
 
 
-def bound_host_path(core: Any, namespace: str, claim: str) -> Path:
-    """Wait for a claim to be bound; its volume's directory (the dev stack's hostPath)."""
-    deadline = time.monotonic() + BIND_TIMEOUT_SECONDS
-    while True:
-        try:
-            pvc = core.read_namespaced_persistent_volume_claim(claim, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            raise ApplicationError(
-                f"claim {namespace}/{claim} does not exist (was it restored? see the results)",
-                type=INVALID_BACKUP,
-                non_retryable=True,
-            ) from exc
-        if pvc.status.phase == "Bound":
-            pv = core.read_persistent_volume(pvc.spec.volume_name)
-            if pv.spec.host_path is None:
-                raise ApplicationError(
-                    f"volume {pv.metadata.name} is not a hostPath volume: moving its data "
-                    "needs the in-cluster mover Job, which this release does not have",
-                    type=INVALID_BACKUP,
-                    non_retryable=True,
-                )
-            return Path(pv.spec.host_path.path)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"claim {namespace}/{claim} not bound in {BIND_TIMEOUT_SECONDS}s")
-        time.sleep(POLL_SECONDS)
-
-
-def _progress_heartbeat() -> Any:
-    """Mover progress as heartbeat details: bytes for the progress bar, where to resume."""
-    beat = ThreadHeartbeat()
-
-    def send(progress: Progress) -> None:
-        beat({
-            "bytes_done": progress.bytes_done,
-            "bytes_total": progress.bytes_total,
-            "resume": progress.resume.to_json() if progress.resume else "",
-        })  # fmt: skip
-
-    return send
-
-
-def _last_resume() -> ResumeState | None:
-    details = activity.info().heartbeat_details
-    if not details or not isinstance(details[0], dict) or not details[0].get("resume"):
-        return None
-    return ResumeState.from_json(details[0]["resume"])
-
-
 class VolumeActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        secrets: SecretBox,
+        mover: Mover | None = None,
+    ) -> None:
         self._sessions = sessions
         self._secrets = secrets
+        self._mover = mover or LocalMover()
 
     async def _backup(self, uid: str) -> Backup:
         async with self._sessions() as session:
@@ -240,11 +199,14 @@ class VolumeActivities:
             raise ApplicationError(f"backup {uid} is gone", type=BACKUP_NOT_FOUND)
         return backup
 
-    async def _store(self, location_uid: str) -> ChunkStore:
+    async def _location(self, location_uid: str) -> OpenLocation:
         try:
-            location = await open_location(self._sessions, self._secrets, location_uid)
+            return await open_location(self._sessions, self._secrets, location_uid)
         except LocationUnavailable as exc:
             raise ApplicationError(str(exc), type=INVALID_BACKUP, non_retryable=True) from exc
+
+    async def _store(self, location_uid: str) -> ChunkStore:
+        location = await self._location(location_uid)
         return ChunkStore(location.client, location.bucket, location.prefix, location.key)
 
     @activity.defn
@@ -259,6 +221,8 @@ class VolumeActivities:
             if objects is None
             else {(ns, name) for kind, ns, name in objects if kind == "persistentvolumeclaims"}
         )
+        if RETRY_CLAIMS in backup.spec:  # a retry redoes only the volumes that failed
+            claims = {(ns, name) for ns, name in backup.spec[RETRY_CLAIMS]}
         refs, skipped = await asyncio.to_thread(
             create_snapshots, kubeconfig, input.backup_uid, namespaces, claims
         )
@@ -273,7 +237,8 @@ class VolumeActivities:
 
     async def _record(self, backup_uid: str, results: list[MoveVolumeResult]) -> None:
         async with self._sessions.begin() as session:
-            backup = await session.get(Backup, backup_uid)
+            # Locked: volumes moved side by side record their results at the same time.
+            backup = await session.get(Backup, backup_uid, with_for_update=True)
             if backup is None:
                 return
             known = {(v["namespace"], v["pvc"]): v for v in backup.volumes}
@@ -288,31 +253,34 @@ class VolumeActivities:
     async def move_volume(self, input: MoveVolumeInput) -> MoveVolumeResult:
         """Read a snapshot through a temporary claim and store its data in the location.
 
-        After a worker dies, the retry resumes from the last heartbeat's resume point.
+        After a worker dies, the retry resumes from the last heartbeat's resume point (a mover
+        Job still running is taken over).
         """
         backup = await self._backup(input.backup_uid)
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
-        store = await self._store(backup.location_uid)
-        ref, progress, resume = input.volume, _progress_heartbeat(), _last_resume()
+        location = await self._location(backup.location_uid)
+        ref, resume = input.volume, last_resume()
 
-        def move() -> MoveVolumeResult:
+        def temporary_claim() -> str:
             with api_client(kubeconfig) as client:
                 core = kubernetes.client.CoreV1Api(client)
                 source = core.read_namespaced_persistent_volume_claim(ref.pvc, ref.namespace)
                 storage_class = (source.spec.storage_class_name if source.spec else None) or ""
-                claim = _claim_from_snapshot(core, ref, input.backup_uid, storage_class)
-                path = bound_host_path(core, ref.namespace, claim)
-                summary = mover.backup(path, store, progress=progress, resume=resume)
-                return MoveVolumeResult(
-                    ref.namespace, ref.pvc, "Success",
-                    data_snapshot_id=summary.snapshot_id, bytes_total=summary.bytes_total,
-                    bytes_uploaded=summary.bytes_uploaded,
-                )  # fmt: skip
+                return _claim_from_snapshot(core, ref, input.backup_uid, storage_class)
 
+        claim = await asyncio.to_thread(temporary_claim)
+        task = MoverTask("backup", ref.namespace, ref.pvc, claim, BACKUP_LABEL, input.backup_uid)
         try:
-            result = await asyncio.to_thread(move)
-        except PERMANENT as exc:
-            result = MoveVolumeResult(ref.namespace, ref.pvc, "Failed", f"data mover: {exc}")
+            summary = await self._mover.run(
+                kubeconfig, task, location, MoverHeartbeat(resume), resume
+            )
+            result = MoveVolumeResult(
+                ref.namespace, ref.pvc, "Success",
+                data_snapshot_id=summary["snapshot_id"], bytes_total=summary["bytes_total"],
+                bytes_uploaded=summary["bytes_uploaded"],
+            )  # fmt: skip
+        except MoverFailed as exc:
+            result = MoveVolumeResult(ref.namespace, ref.pvc, "Failed", str(exc))
         await self._record(input.backup_uid, [result])
         return result
 
@@ -364,26 +332,19 @@ class VolumeActivities:
         kubeconfig = await cluster_kubeconfig(
             self._sessions, self._secrets, restore_row.cluster_uid
         )
-        store = await self._store(backup.location_uid)
-        progress = _progress_heartbeat()
-
-        def fill() -> MoveVolumeResult:
-            with api_client(kubeconfig) as client:
-                path = bound_host_path(kubernetes.client.CoreV1Api(client), namespace, input.pvc)
-            summary = mover.restore(input.data_snapshot_id, store, path, progress=progress)
-            return MoveVolumeResult(
-                namespace, input.pvc, "Success", data_snapshot_id=input.data_snapshot_id,
-                bytes_total=summary.bytes_written,
-            )  # fmt: skip
-
+        location = await self._location(backup.location_uid)
+        task = MoverTask(
+            "restore", namespace, input.pvc, input.pvc, RESTORE_LABEL, input.restore_uid,
+            snapshot_id=input.data_snapshot_id,
+        )  # fmt: skip
         try:
-            return await asyncio.to_thread(fill)
-        except PERMANENT as exc:
-            return MoveVolumeResult(namespace, input.pvc, "Failed", f"data mover: {exc}")
-        except ApplicationError as exc:
-            if not exc.non_retryable:
-                raise
-            return MoveVolumeResult(namespace, input.pvc, "Failed", exc.message)
+            summary = await self._mover.run(kubeconfig, task, location, MoverHeartbeat(None), None)
+        except MoverFailed as exc:
+            return MoveVolumeResult(namespace, input.pvc, "Failed", str(exc))
+        return MoveVolumeResult(
+            namespace, input.pvc, "Success", data_snapshot_id=input.data_snapshot_id,
+            bytes_total=summary["bytes_written"],
+        )  # fmt: skip
 
     @activity.defn
     async def forget_volume_data(self, input: BackupInput) -> str:

@@ -39,8 +39,10 @@ def backup_prefix(location_prefix: str, backup_uid: str) -> str:
     return "/".join(p for p in (root, "lifeboat", f"v{LAYOUT_VERSION}", "backups", backup_uid) if p)
 
 
-def manifest_key(location_prefix: str, backup_uid: str) -> str:
-    return f"{backup_prefix(location_prefix, backup_uid)}/manifest.json.sealed"
+def manifest_key(location_prefix: str, backup_uid: str, attempt: int = 1) -> str:
+    """The manifest of a backup's first run; a retry of its failed parts writes a new one."""
+    name = "manifest" if attempt == 1 else f"manifest-{attempt}"
+    return f"{backup_prefix(location_prefix, backup_uid)}/{name}.json.sealed"
 
 
 def resource_key(

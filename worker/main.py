@@ -18,6 +18,7 @@ from activities.eks import EksActivities
 from activities.kube import KubeActivities
 from activities.lighthouse import LighthouseActivities
 from activities.locations import LocationActivities
+from activities.mover_runner import mover_for
 from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
 from activities.volumes import VolumeActivities
@@ -67,7 +68,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     lighthouses = LighthouseActivities(sessions, secrets)
     backups = BackupActivities(sessions, secrets)
     rules = RuleActivities(sessions, secrets)
-    volumes = VolumeActivities(sessions, secrets)
+    volumes = VolumeActivities(sessions, secrets, mover_for(settings))
     schedules = ScheduleActivities(sessions)
     return Worker(
         client,

@@ -182,10 +182,16 @@ class BackupWorkflow:
             )
             if plan.pre_rule_uid:
                 hold = await self._pre_rules(input, plan)
-            await self._stage(input, "ExportResources")
-            exported: ExportResult = await workflow.execute_activity_method(
-                BackupActivities.export_resources, input, **options.RESOURCES
-            )
+            if plan.export:  # not when retrying only failed volumes
+                await self._stage(input, "ExportResources")
+                exported: ExportResult = await workflow.execute_activity_method(
+                    BackupActivities.export_resources, input, **options.RESOURCES
+                )
+                workflow.logger.info(
+                    "backup of %s: %d objects",
+                    ", ".join(plan.namespaces),
+                    exported.resource_count,
+                )
             volumes: list[VolumeRef] = []
             if plan.volumes:
                 if plan.virtual_machines:
@@ -222,14 +228,11 @@ class BackupWorkflow:
             )
             partial = bool(failed_volumes or post_failure or thaw_failure)
             status = "PartialSuccess" if partial else "Success"
+            # Failed volumes are named by record_backup, from every volume's recorded result.
             reason = "; ".join(
-                [f"volume {m.namespace}/{m.pvc}: {m.reason}" for m in failed_volumes]
-                + ([f"thaw: {thaw_failure}"] if thaw_failure else [])
+                ([f"thaw: {thaw_failure}"] if thaw_failure else [])
                 + ([f"post rules: {post_failure}"] if post_failure else [])
                 + self.notes
-            )
-            workflow.logger.info(
-                "backup of %s: %d objects", ", ".join(plan.namespaces), exported.resource_count
             )
         except (ActivityError, ApplicationError) as exc:
             if isinstance(exc, ActivityError) and isinstance(exc.cause, CancelledError):

@@ -197,6 +197,8 @@ class BackupPlan:
     pre_background: bool = False
     # A VM backup: the VMs ("namespace/name") to freeze around the snapshots.
     virtual_machines: list[str] = field(default_factory=list)
+    # False when retrying only a backup's failed volumes: its resources are already there.
+    export: bool = True
 
 
 @dataclass

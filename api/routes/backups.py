@@ -22,7 +22,7 @@ from api.crud import active_cluster, list_visible, save_named
 from api.deps import TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
-from lifeboat.catalog.models import Backup, BackupLocation, Restore, Rule, utcnow
+from lifeboat.catalog.models import RETRY_CLAIMS, Backup, BackupLocation, Restore, Rule, utcnow
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.virtual_machines import VirtualMachineRef
 from workflows.backup import BackupWorkflow
@@ -70,6 +70,7 @@ class BackupRead(ObjectRead):
     resource_count: int
     volume_count: int
     size_bytes: int
+    attempt: int = Field(description="1, then one more per retry of its failed parts")
     started_at: datetime | None
     finished_at: datetime | None
 
@@ -166,19 +167,62 @@ async def cancel_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Acc
     return Accepted(message=f"cancelling backup {backup.name}")
 
 
+@router.post("/{uid}/retry", status_code=status.HTTP_202_ACCEPTED)
+async def retry_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
+    """Run again only what failed, under the same name and uid.
+
+    A PartialSuccess redoes its failed volumes (new snapshots, then their data; the resources
+    and the volumes that succeeded are kept) and writes a new manifest. A Failed or Aborted
+    backup, which has no manifest, runs again from the start.
+    """
+    backup = await ctx.load(Backup, uid)
+    await _ensure_idle(ctx, backup)
+    cluster = await active_cluster(ctx, backup.cluster_uid)
+    if backup.status == "Success":
+        raise Conflict(f"backup {backup.name} succeeded: nothing to retry")
+    failed = [[v["namespace"], v["pvc"]] for v in backup.volumes if v["status"] == "Failed"]
+    spec = {k: v for k, v in backup.spec.items() if k != RETRY_CLAIMS}
+    if backup.status == "PartialSuccess" and backup.manifest_key:
+        if not failed:
+            raise Conflict(
+                f"backup {backup.name} has no failed volume to redo ({backup.reason}): "
+                "take a new backup"
+            )
+        spec[RETRY_CLAIMS] = failed
+        what = f"{len(failed)} failed volume(s)"
+    else:
+        backup.volumes, backup.resources, backup.manifest_key = [], [], ""
+        backup.resource_count = backup.volume_count = backup.size_bytes = 0
+        what = "the whole backup"
+    backup.spec, backup.attempt = spec, backup.attempt + 1
+    backup.status, backup.stage, backup.reason = "Pending", "", ""
+    backup.started_at = backup.finished_at = None
+    name = backup.name
+    await ctx.session.commit()
+    await _start(temporal, backup, ctx)
+    return Accepted(message=f"retrying {what} of backup {name} on cluster {cluster.name}")
+
+
+async def _ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
+    """Not running, and no restore reads it."""
+    if backup.status in ("Pending", "InProgress", "Deleting"):
+        raise Conflict(f"backup {backup.name} is {backup.status}")
+    restoring = await ctx.session.scalar(
+        select(Restore.name).where(
+            Restore.backup_uid == backup.uid, Restore.status.in_(("Pending", "InProgress"))
+        )
+    )
+    if restoring:
+        raise Conflict(f"restore {restoring} is reading backup {backup.name}: wait for it")
+
+
 @router.delete("/{uid}", status_code=status.HTTP_202_ACCEPTED)
 async def delete_backup(uid: str, ctx: DeleteBackup, temporal: TemporalDep) -> Accepted:
     """Delete a backup: archive objects, then the catalog row (a workflow; safe to repeat)."""
     backup = await ctx.load(Backup, uid)
     if backup.status in ("Pending", "InProgress"):
         raise Conflict(f"backup {backup.name} is {backup.status}: cancel it first")
-    restoring = await ctx.session.scalar(
-        select(Restore.name).where(
-            Restore.backup_uid == uid, Restore.status.in_(("Pending", "InProgress"))
-        )
-    )
-    if restoring:
-        raise Conflict(f"restore {restoring} is reading backup {backup.name}: wait for it")
+    await _ensure_idle(ctx, backup)
     backup.status = "Deleting"
     await ctx.session.commit()
     await temporal.start_workflow(

@@ -49,6 +49,8 @@ class RestoreRead(ObjectRead):
     stage: str
     reason: str
     resources: list[dict[str, Any]]
+    # Each volume's data: status (Success, Failed), reason, bytes.
+    volumes: list[dict[str, Any]]
     started_at: datetime | None
     finished_at: datetime | None
 

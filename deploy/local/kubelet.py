@@ -7,10 +7,17 @@ that node (`run_pod`) can then be exec'd into through the real API server: comma
 local processes in home/pods/<namespace>/<pod>/<container>/, and home/exec-log.jsonl records
 each one.
 
+With it runs the pod runner (`deploy.local.pod_runner`): the scheduler and kubelet for the
+pods of the data mover's Jobs, which it binds to the node, runs as local processes and reports
+on through the API server; home/pod-runs.jsonl records each (`pod_runs`). Other pods are
+left alone.
+
     home/pid, home/log        the server process (ManagedProcess "kubelet")
     home/tls.crt, tls.key     its self-signed certificate, reused on restart
-    home/pods/                the containers' working directories
+    home/pods/                the containers' working directories (and the runner's logs)
     home/exec-log.jsonl       one JSON line per finished exec
+    home/pod-runner/          the pod runner's process (ManagedProcess "pod-runner")
+    home/pod-runs.jsonl       one JSON line per container the pod runner ran
     home/node.json            what the running node answers at
 """
 
@@ -34,9 +41,11 @@ from deploy.local.kubelet_server import (
     ExecRecord,
     container_dir,
 )
+from deploy.local.pod_runner import READY_FILE, RUNNER_DIR, RUNS_FILE, PodRun
 from deploy.local.procs import HOST, ManagedProcess, StartError, free_port, http_ok
 
 _NAME = "kubelet"
+_POD_RUNNER = "pod-runner"
 _INFO_FILE = "node.json"
 # The server is started as `python -m deploy.local.kubelet_server` from the state directory.
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -93,12 +102,36 @@ def start_kubelet(home: Path, kubeconfig: Path, *, port: int | None = None) -> F
         (home / _INFO_FILE).write_text(json.dumps(info) + "\n")
     try:
         register_node(kubeconfig, node.port)
+        _start_pod_runner(home, kubeconfig)
     except BaseException:
         # A double we just started is of no use unregistered; one that already ran stays.
         if started:
             stop_kubelet(home)
         raise
     return node
+
+
+def _start_pod_runner(home: Path, kubeconfig: Path) -> None:
+    """Start the pod runner for the node under home, unless it runs already."""
+    process = ManagedProcess(_POD_RUNNER, home / RUNNER_DIR)
+    if process.pid() is not None:
+        return
+    ready = home / RUNNER_DIR / READY_FILE
+    # A marker left by a killed runner must not pass for the new one's.
+    ready.unlink(missing_ok=True)
+    cmd = [
+        sys.executable, "-m", "deploy.local.pod_runner",
+        "--home", str(home), "--kubeconfig", str(kubeconfig.resolve()),
+        "--workdir", str(_REPO_ROOT),
+    ]  # fmt: skip
+
+    def healthy() -> bool:
+        try:
+            return ready.read_text().strip() == str(process.pid())
+        except OSError:
+            return False
+
+    process.start(cmd, env={"PYTHONPATH": str(_REPO_ROOT)}, healthy=healthy, timeout=START_TIMEOUT)
 
 
 def running_kubelet(home: Path) -> FakeNode | None:
@@ -114,12 +147,14 @@ def running_kubelet(home: Path) -> FakeNode | None:
 
 
 def stop_kubelet(home: Path) -> None:
-    """Stop the double started from home; it kills every exec still running first.
+    """Stop the double and its pod runner started from home; they kill every exec and
+    container still running first (the runner reports their pods Failed).
 
     The Node object stays: with no node lifecycle controller nothing would mark it NotReady,
     and the next start updates it.
     """
     home = home.resolve()
+    ManagedProcess(_POD_RUNNER, home / RUNNER_DIR).stop()
     ManagedProcess(_NAME, home).stop()
     (home / _INFO_FILE).unlink(missing_ok=True)
 
@@ -128,6 +163,15 @@ def exec_records(home: Path) -> list[ExecRecord]:
     """What ran through the double started from home, one record per finished exec, in order."""
     try:
         lines = (home / EXEC_LOG_FILE).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line]
+
+
+def pod_runs(home: Path) -> list[PodRun]:
+    """The containers the pod runner under home ran, one record per ended container, in order."""
+    try:
+        lines = (home / RUNS_FILE).read_text().splitlines()
     except FileNotFoundError:
         return []
     return [json.loads(line) for line in lines if line]

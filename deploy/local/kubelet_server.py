@@ -12,6 +12,10 @@ The container's own commands (its image's, say `virt-freezer`) go in its bin/, f
 Each exec gets its own process group: whatever it leaves behind goes when it ends, and all of
 it goes when the client hangs up or the server stops.
 
+It also serves `GET /containerLogs/<ns>/<pod>/<container>` (`kubectl logs`, the API's
+`pods/log`) from DIR/pods/<ns>/<pod>/<container>/container.log, which the pod runner writes for
+the containers it runs (`deploy.local.pod_runner`).
+
 Files in DIR: tls.crt/tls.key (self-signed, reused on restart), pods/, and exec-log.jsonl (one
 JSON line per finished exec). Started and stopped by `deploy.local.kubelet`.
 """
@@ -51,6 +55,8 @@ CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
 PODS_DIR = "pods"
 EXEC_LOG_FILE = "exec-log.jsonl"
+# A container's output, written by the pod runner (`deploy.local.pod_runner`), served as its logs.
+CONTAINER_LOG = "container.log"
 
 # Preferred first: only v5 lets the client say that it closed stdin.
 V5_PROTOCOL, V4_PROTOCOL = "v5.channel.k8s.io", "v4.channel.k8s.io"
@@ -507,8 +513,11 @@ class KubeletDouble:
         if url.path == "/healthz":
             await _respond(writer, "200 OK", "ok")
             return
+        if url.path.startswith("/containerLogs/"):
+            await self._logs(writer, url.path, url.query)
+            return
         if not url.path.startswith("/exec/"):
-            await _respond(writer, "404 Not Found", "this kubelet test double serves exec only")
+            await _respond(writer, "404 Not Found", "this kubelet test double serves exec and logs")
             return
         try:
             request = parse_exec_request(url.path, url.query)
@@ -529,6 +538,32 @@ class KubeletDouble:
         await writer.drain()
         websocket = WebSocket(reader, writer)
         await ExecSession(self._home, request, websocket, protocol, self.stopping).run()
+
+    async def _logs(self, writer: asyncio.StreamWriter, path: str, query: str) -> None:
+        """`GET /containerLogs/<ns>/<pod>/<container>[?tailLines=N]`: what `kubectl logs` reads,
+        for containers the pod runner ran (no follow: the log so far)."""
+        segments = [unquote(s) for s in path.split("/")]
+        if len(segments) != 5 or any(n in ("", ".", "..") or "/" in n for n in segments[2:]):
+            await _respond(writer, "400 Bad Request", f"not a container logs path: {path}")
+            return
+        namespace, pod, container = segments[2:]
+        log_file = container_dir(self._home / PODS_DIR, namespace, pod, container) / CONTAINER_LOG
+        try:
+            data = log_file.read_bytes()
+        except FileNotFoundError:
+            await _respond(writer, "404 Not Found", f"container {container} of {namespace}/{pod} "
+                           "has not run here")  # fmt: skip
+            return
+        tail = dict(parse_qsl(query)).get("tailLines")
+        if tail is not None and tail.isdigit():
+            lines = data.splitlines(keepends=True)
+            data = b"".join(lines[len(lines) - int(tail) :]) if int(tail) else b""
+        writer.write(
+            f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(data)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + data
+        )
+        await writer.drain()
 
 
 def _websocket_handshake(method: str, headers: dict[str, str]) -> tuple[str, str]:

@@ -230,6 +230,10 @@ class BackupSchedule(CatalogObject):
     suspended: Mapped[bool] = mapped_column(default=False)
 
 
+# In a backup's spec while a retry redoes only its failed volumes: [[namespace, claim], ...].
+RETRY_CLAIMS = "retry_claims"
+
+
 class Backup(CatalogObject):
     __tablename__ = "backups"
     # No foreign key: a backup outlives its cluster (restore it into another one).

@@ -20,7 +20,7 @@ from minio import Minio
 from deploy.local.csi import VolumeNotFound, volume_dir
 from deploy.local.kubelet import exec_records, run_pod
 from deploy.local.kubelet_server import ExecRecord, container_dir
-from deploy.local.snapshot_crds import STORAGE_CLASS
+from deploy.local.snapshot_crds import HOSTPATH_SNAPSHOT_CLASS, SNAPSHOT_CLASS, STORAGE_CLASS
 from deploy.local.stack import Stack
 from tests.api.helpers import remove_cluster, unique, workflow_histories
 from tests.conftest import Users
@@ -459,3 +459,48 @@ def test_removing_a_cluster_keeps_its_backups_which_restore_elsewhere(
         assert time.monotonic() < deadline
         time.sleep(0.3)
     assert api.get(f"/api/v1/restores/{restored.json()['uid']}").status_code == 200
+
+
+def test_retry_redoes_only_the_failed_volumes(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("retry")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    _claim(kube, namespace, "pgdata")
+    expected = _fill(_bound_dir(stack, namespace, "pgdata"))
+    classes = kube.dyn.resources.get(
+        api_version="snapshot.storage.k8s.io/v1", kind="VolumeSnapshotClass"
+    )
+    # An administrator removed the cluster's VolumeSnapshotClass: the volume cannot be
+    # snapshotted, everything else is backed up, and the backup says so.
+    classes.delete(name=SNAPSHOT_CLASS)
+    try:
+        backup = _backup(api, target, namespace)
+    finally:
+        kube.create(HOSTPATH_SNAPSHOT_CLASS)
+    assert backup["status"] == "PartialSuccess", backup
+    assert "volume " + namespace + "/pgdata" in backup["reason"]
+    assert "VolumeSnapshotClass" in backup["reason"]
+    assert backup["volume_count"] == 0 and backup["resource_count"] > 0
+    uid = backup["uid"]
+    # Nothing else is redone: a ConfigMap created now is not in the retried backup.
+    kube.create(
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "late", "namespace": namespace}, "data": {"a": "b"}}
+    )  # fmt: skip
+    retried = api.post(f"/api/v1/backups/{uid}/retry")
+    assert retried.status_code == 202, retried.text
+    assert "1 failed volume(s)" in retried.json()["message"]
+    backup = _wait(api, f"/api/v1/backups/{uid}")
+    assert backup["status"] == "Success", backup["reason"]
+    assert backup["attempt"] == 2 and backup["volume_count"] == 1
+    assert not [r for r in backup["resources"] if r["name"] == "late"]
+    again = api.post(f"/api/v1/backups/{uid}/retry")
+    assert again.status_code == 409 and "nothing to retry" in again.json()["error"]["message"]
+
+    _delete_namespace(kube, namespace)
+    restored = api.post("/api/v1/restores", json={"backup_uid": uid})
+    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}")
+    assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
+    assert _checksums(_bound_dir(stack, namespace, "pgdata")) == expected

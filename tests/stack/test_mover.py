@@ -295,14 +295,23 @@ def test_the_command_takes_secrets_from_the_environment_only(
     for secret in env.values():
         assert secret not in done.args
 
-    target = tmp_path / "restored"
+    target, summary_file = tmp_path / "restored", tmp_path / "termination-log"
     done = run_command(
         s3, "restore", *location, "--snapshot", summary["snapshot_id"], "--target", str(target),
-        "--progress", env=env,
+        "--progress", "--summary-file", str(summary_file), env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["bytes_written"] == summary["bytes_total"]
+    assert json.loads(summary_file.read_text()) == json.loads(done.stdout)
     assert describe(target) == describe(source)
+
+    # A failure no retry cures has its own exit code; the summary file says why.
+    done = run_command(
+        s3, "restore", *location, "--snapshot", "20200101T000000Z-0000000000000000",
+        "--target", str(target), "--summary-file", str(summary_file), env=env,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert summary_file.read_text().startswith("error: ") and "20200101T000000Z" in done.stderr
     # The library and the command read the same repository.
     store = ChunkStore(client, BUCKET, prefix, LOCATION_KEY)
     assert store.list_snapshots() == [summary["snapshot_id"]]

@@ -1,0 +1,555 @@
+"""Where the data mover runs for one claim: in the worker (`local`) or as a Kubernetes Job in
+the claim's namespace (`job`), as LIFEBOAT_MOVER_RUNNER says.
+
+Both runners take a `MoverTask` and give the mover's summary as the command prints it (a dict),
+or raise `MoverFailed` for a failure no retry cures (the volume is then reported Failed with
+that reason); any other exception fails the attempt, and Temporal retries it. Both heartbeat
+through one `MoverHeartbeat`: bytes for the progress bar, and a backup's resume point, which
+the next attempt passes back.
+
+`LocalMover` calls the mover library on the claim's hostPath directory: only the dev stack's
+volumes have one.
+
+`JobMover` runs the mover command, `python -m activities.mover backup|restore`, as a Job from
+LIFEBOAT_MOVER_IMAGE with the claim mounted at /data (read-only for a backup). The location's
+S3 keys and encryption key go in a Secret that the command reads as its environment: never in
+its arguments, never in a workflow payload, never logged. The Secret is owned by the Job, so
+the garbage collector takes it with the Job, and both are deleted at the end whatever the
+outcome. The command writes its summary to the container's termination message file
+(/dev/termination-log), and the activity reads it from the pod's `state.terminated.message`;
+a failed pod's message says why it failed. While the Job runs, the activity heartbeats the
+progress lines of the pod's log (or at least that the Job is alive). A retry finds its Job by
+name: one that succeeded is read, one still running is waited for, one that failed is
+replaced (a backup then resumes from the last heartbeat). When the worker shuts down the Job
+is left running, for the next attempt to take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import kubernetes.client
+from kubernetes.client.exceptions import ApiException
+from temporalio import activity
+
+from activities import mover
+from activities.heartbeat import ThreadHeartbeat
+from activities.kube import REQUEST_TIMEOUT, api_client
+from activities.locations import OpenLocation
+from activities.mover import IntegrityError, Progress, ResumeState, SnapshotNotFoundError
+from activities.mover.__main__ import (
+    ENV_ACCESS_KEY,
+    ENV_LOCATION_KEY,
+    ENV_SECRET_KEY,
+    EXIT_PERMANENT,
+    EXIT_USAGE,
+)
+from activities.mover.store import ChunkStore
+from lifeboat.settings import MoverRunner, Settings
+
+POLL_SECONDS = 0.5
+BIND_TIMEOUT_SECONDS = 300
+# Failures no retry cures; any other (an unreachable store, say) fails the attempt, and
+# Temporal retries it, resuming from the last heartbeat.
+PERMANENT = (IntegrityError, SnapshotNotFoundError)
+
+MOUNT_PATH = "/data"
+TERMINATION_LOG = "/dev/termination-log"
+CONTAINER = "mover"
+# On the Job, its pod and its Secret; the pod runner of the dev stack selects pods by the first.
+MOVER_LABELS = {
+    "app.kubernetes.io/name": "lifeboat-mover",
+    "app.kubernetes.io/managed-by": "lifeboat",
+}
+CLAIM_ANNOTATION = "lifeboat.dev/claim"
+JOB_POLL_SECONDS = 1.0
+# Temporal retries a failed Job, resuming a backup where the last attempt got to; the Job
+# controller's own retry would start over.
+BACKOFF_LIMIT = 0
+# A safety net for a Job whose deletion failed, where the cluster honours it (1.21 on).
+FINISHED_JOB_TTL_SECONDS = 24 * 3600
+# A container waiting this long to start (an image that cannot be pulled, a Secret missing)
+# will not start by itself.
+START_TIMEOUT_SECONDS = 300
+STARTING = ("ContainerCreating", "PodInitializing")
+# Exit codes of the mover command after which a retry cannot help.
+FINAL_EXIT_CODES = frozenset({EXIT_USAGE, EXIT_PERMANENT})
+# A Job name becomes its pods' `job-name` label, whose values are at most 63 characters.
+NAME_LIMIT = 63
+
+
+class MoverFailed(Exception):
+    """The mover failed for good; the message is the volume's reason."""
+
+
+class MoverJobError(Exception):
+    """The mover Job failed in a way a retry (a new Job, resuming) may cure."""
+
+
+@dataclass(frozen=True)
+class MoverTask:
+    """One run of the mover over one claim, for one backup or restore."""
+
+    operation: Literal["backup", "restore"]
+    namespace: str
+    # The claim backed up or restored, and the claim the mover reads or fills: a backup reads
+    # a temporary claim restored from the volume's snapshot.
+    volume: str
+    claim: str
+    # The label naming the backup or restore on the Job, its pod and its Secret.
+    owner_label: str
+    owner_uid: str
+    # restore: the data snapshot to restore into the claim.
+    snapshot_id: str = ""
+
+    @property
+    def job_name(self) -> str:
+        """The Job's (and its Secret's) name: the same on every attempt."""
+        name = f"lifeboat-{self.operation}-{self.owner_uid.split('-')[0]}-{self.volume}"
+        if len(name) <= NAME_LIMIT:
+            return name
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        return f"{name[: NAME_LIMIT - 11].rstrip('-.')}-{digest}"
+
+
+class MoverHeartbeat:
+    """Heartbeats of a moving volume, from any thread: bytes done and total (the API's progress
+    bar) and, for a backup, the latest resume point."""
+
+    def __init__(self, resume: ResumeState | None) -> None:
+        self._beat = ThreadHeartbeat()
+        self._details: dict[str, Any] = {
+            "bytes_done": 0,
+            "bytes_total": 0,
+            "resume": resume.to_json() if resume else "",
+        }
+
+    def progress(self, progress: Progress) -> None:
+        """Report the mover's progress."""
+        self._details = {
+            "bytes_done": progress.bytes_done,
+            "bytes_total": progress.bytes_total,
+            "resume": progress.resume.to_json() if progress.resume else self._details["resume"],
+        }
+        self._beat(self._details)
+
+    def alive(self) -> None:
+        """Report that the mover still runs, with the last progress known."""
+        self._beat(self._details)
+
+
+def last_resume() -> ResumeState | None:
+    """Where the previous attempt's backup got to, from its last heartbeat."""
+    details = activity.info().heartbeat_details
+    if not details or not isinstance(details[0], dict) or not details[0].get("resume"):
+        return None
+    return ResumeState.from_json(details[0]["resume"])
+
+
+def bound_host_path(core: Any, namespace: str, claim: str) -> Path:
+    """Wait for a claim to be bound; its volume's directory (the dev stack's hostPath)."""
+    deadline = time.monotonic() + BIND_TIMEOUT_SECONDS
+    while True:
+        pvc = _claim(core, namespace, claim)
+        if pvc.status.phase == "Bound":
+            pv = core.read_persistent_volume(pvc.spec.volume_name)
+            if pv.spec.host_path is None:
+                raise MoverFailed(
+                    f"volume {pv.metadata.name} is not a hostPath volume: the data mover in the "
+                    "worker reads hostPath volumes only; run it as a Job in the cluster "
+                    "(LIFEBOAT_MOVER_RUNNER=job)"
+                )
+            return Path(pv.spec.host_path.path)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"claim {namespace}/{claim} not bound in {BIND_TIMEOUT_SECONDS}s")
+        time.sleep(POLL_SECONDS)
+
+
+def _claim(core: Any, namespace: str, claim: str) -> Any:
+    try:
+        return core.read_namespaced_persistent_volume_claim(
+            claim, namespace, _request_timeout=REQUEST_TIMEOUT
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        raise MoverFailed(
+            f"claim {namespace}/{claim} does not exist (was it restored? see the results)"
+        ) from exc
+
+
+class LocalMover:
+    """The mover in the worker's process, on the claim's hostPath directory (the dev stack)."""
+
+    async def run(
+        self,
+        kubeconfig: dict[str, Any],
+        task: MoverTask,
+        location: OpenLocation,
+        heartbeat: MoverHeartbeat,
+        resume: ResumeState | None,
+    ) -> dict[str, Any]:
+        """Move the claim's data; the mover's summary."""
+
+        def move() -> dict[str, Any]:
+            with api_client(kubeconfig) as client:
+                core = kubernetes.client.CoreV1Api(client)
+                path = bound_host_path(core, task.namespace, task.claim)
+            store = ChunkStore(location.client, location.bucket, location.prefix, location.key)
+            try:
+                if task.operation == "backup":
+                    summary: Any = mover.backup(
+                        path, store, progress=heartbeat.progress, resume=resume
+                    )
+                else:
+                    summary = mover.restore(
+                        task.snapshot_id, store, path, progress=heartbeat.progress
+                    )
+            except PERMANENT as exc:
+                raise MoverFailed(f"data mover: {exc}") from exc
+            return asdict(summary)
+
+        return await asyncio.to_thread(move)
+
+
+class JobMover:
+    """The mover as a Kubernetes Job in the claim's namespace (see the module's docstring)."""
+
+    def __init__(self, image: str, timeout_seconds: int, cpu: str, memory: str) -> None:
+        self._image = image
+        self._timeout = timeout_seconds
+        self._requests = {"cpu": cpu, "memory": memory}
+
+    async def run(
+        self,
+        kubeconfig: dict[str, Any],
+        task: MoverTask,
+        location: OpenLocation,
+        heartbeat: MoverHeartbeat,
+        resume: ResumeState | None,
+    ) -> dict[str, Any]:
+        """Run (or take over) the claim's mover Job to its end; the mover's summary."""
+        with api_client(kubeconfig) as client:
+            try:
+                job = await asyncio.to_thread(self.start, client, task, location, resume)
+                summary = await self._wait(client, task, job, heartbeat)
+            except asyncio.CancelledError:
+                # A worker shutting down leaves the Job running for the next attempt.
+                if not activity.is_worker_shutdown():
+                    await self._remove_quietly(client, task)
+                raise
+            except BaseException:
+                await self._remove_quietly(client, task)
+                raise
+            # Errors propagate: the retry reads the finished Job again, and removes it.
+            await asyncio.to_thread(_remove, client, task)
+            return summary
+
+    def start(
+        self,
+        client: kubernetes.client.ApiClient,
+        task: MoverTask,
+        location: OpenLocation,
+        resume: ResumeState | None,
+    ) -> Any:
+        """The task's Job: the one already there unless it failed, else a new one."""
+        batch: Any = kubernetes.client.BatchV1Api(client)
+        core: Any = kubernetes.client.CoreV1Api(client)
+        _claim(core, task.namespace, task.claim)
+        job = _read_job(batch, task)
+        if job is not None:
+            state = _state(job)
+            if not state or (state == "Complete" and _summary(core, job) is not None):
+                activity.logger.info("data mover Job %s/%s found", task.namespace, task.job_name)
+                return job
+        _remove(client, task)
+        name, labels = task.job_name, {**MOVER_LABELS, task.owner_label: task.owner_uid}
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "labels": labels},
+            "type": "Opaque",
+            "stringData": {
+                ENV_ACCESS_KEY: location.access_key,
+                ENV_SECRET_KEY: location.secret_key,
+                ENV_LOCATION_KEY: location.key.decode(),
+            },
+        }
+        core.create_namespaced_secret(task.namespace, secret, _request_timeout=REQUEST_TIMEOUT)
+        job = batch.create_namespaced_job(
+            task.namespace, self._job(task, location, resume, labels),
+            _request_timeout=REQUEST_TIMEOUT,
+        )  # fmt: skip
+        owner = {
+            "apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job.metadata.uid,
+        }  # fmt: skip
+        core.patch_namespaced_secret(
+            name, task.namespace, {"metadata": {"ownerReferences": [owner]}},
+            _request_timeout=REQUEST_TIMEOUT,
+        )  # fmt: skip
+        activity.logger.info("data mover Job %s/%s created", task.namespace, name)
+        return job
+
+    def _job(
+        self,
+        task: MoverTask,
+        location: OpenLocation,
+        resume: ResumeState | None,
+        labels: dict[str, str],
+    ) -> dict[str, Any]:
+        read_only = task.operation == "backup"
+        container = {
+            "name": CONTAINER,
+            "image": self._image,
+            "command": ["python", "-m", "activities.mover"],
+            "args": mover_arguments(task, location, resume),
+            "envFrom": [{"secretRef": {"name": task.job_name}}],
+            "resources": {"requests": self._requests},
+            "volumeMounts": [{"name": "data", "mountPath": MOUNT_PATH, "readOnly": read_only}],
+            "terminationMessagePath": TERMINATION_LOG,
+            # An unexpected crash (a traceback, no summary written) still explains itself.
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        }
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": task.job_name,
+                "labels": labels,
+                "annotations": {CLAIM_ANNOTATION: task.claim},
+            },
+            "spec": {
+                "backoffLimit": BACKOFF_LIMIT,
+                "activeDeadlineSeconds": self._timeout,
+                "ttlSecondsAfterFinished": FINISHED_JOB_TTL_SECONDS,
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        # The mover talks to the bucket only, never to the Kubernetes API.
+                        "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
+                        "containers": [container],
+                        "volumes": [{
+                            "name": "data",
+                            "persistentVolumeClaim": {
+                                "claimName": task.claim, "readOnly": read_only,
+                            },
+                        }],
+                    },
+                },
+            },
+        }  # fmt: skip
+
+    async def _wait(
+        self,
+        client: kubernetes.client.ApiClient,
+        task: MoverTask,
+        job: Any,
+        heartbeat: MoverHeartbeat,
+    ) -> dict[str, Any]:
+        """Poll the Job to its end, heartbeating; its summary, or why it failed."""
+        batch, core = kubernetes.client.BatchV1Api(client), kubernetes.client.CoreV1Api(client)
+        while True:
+            state = _state(job)
+            if state == "Complete":
+                summary = await asyncio.to_thread(_summary, core, job)
+                if summary is None:
+                    raise MoverJobError(
+                        f"data mover Job {task.job_name} succeeded but its pod reports no summary"
+                    )
+                return summary
+            if state == "Failed":
+                raise await asyncio.to_thread(self._failure, core, job)
+            progress = await asyncio.to_thread(self._progress, core, job)
+            if progress is not None:
+                heartbeat.progress(progress)
+            else:
+                heartbeat.alive()
+            await asyncio.sleep(JOB_POLL_SECONDS)
+            job = await asyncio.to_thread(_read_job, batch, task)
+            if job is None:
+                raise MoverJobError(f"data mover Job {task.job_name} was deleted before it ended")
+
+    def _progress(self, core: Any, job: Any) -> Progress | None:
+        """The progress the running pod last logged; MoverFailed if it cannot start."""
+        pods = _pods(core, job)
+        if not pods:
+            return None
+        pod = pods[-1]
+        for status in pod.status.container_statuses or []:
+            waiting = status.state.waiting if status.state else None
+            created = pod.metadata.creation_timestamp or datetime.now(UTC)
+            stuck = (datetime.now(UTC) - created).total_seconds() > START_TIMEOUT_SECONDS
+            if waiting is not None and waiting.reason not in STARTING and stuck:
+                raise MoverFailed(
+                    f"data mover Job {job.metadata.name} cannot start: {waiting.reason}: "
+                    f"{waiting.message or ''} (the image is LIFEBOAT_MOVER_IMAGE={self._image})"
+                )
+        if pod.status.phase != "Running":
+            return None
+        try:
+            text = core.read_namespaced_pod_log(
+                pod.metadata.name, pod.metadata.namespace, container=CONTAINER, tail_lines=20,
+                _request_timeout=REQUEST_TIMEOUT,
+            )  # fmt: skip
+        except ApiException:
+            return None  # progress is a nicety: the Job's state is what counts
+        for line in reversed(str(text).splitlines()):
+            progress = _parse_progress(line)
+            if progress is not None:
+                return progress
+        return None
+
+    def _failure(self, core: Any, job: Any) -> Exception:
+        """What to raise for a failed Job: MoverFailed when a retry cannot help."""
+        name = job.metadata.name
+        condition = next(c for c in job.status.conditions if c.type == "Failed")
+        if condition.reason == "DeadlineExceeded":
+            return MoverFailed(
+                f"data mover Job {name} ran longer than {self._timeout}s "
+                "(LIFEBOAT_MOVER_JOB_TIMEOUT_SECONDS) and was stopped"
+            )
+        for pod in reversed(_pods(core, job)):
+            for status in pod.status.container_statuses or []:
+                ended = status.state.terminated if status.state else None
+                if ended is None:
+                    continue
+                message = (ended.message or "").strip().removeprefix("error: ")
+                text = (
+                    f"data mover Job {name} failed ({ended.reason}, exit code "
+                    f"{ended.exit_code}): {message or 'no message'}"
+                )
+                if ended.exit_code in FINAL_EXIT_CODES:
+                    return MoverFailed(text)
+                return MoverJobError(text)
+        return MoverJobError(
+            f"data mover Job {name} failed: {condition.reason}: {condition.message or ''}"
+        )
+
+    async def _remove_quietly(self, client: kubernetes.client.ApiClient, task: MoverTask) -> None:
+        # Already failing: what matters is that error. A Job left behind is replaced or read
+        # by the next attempt, and its Secret goes with it.
+        try:
+            await asyncio.to_thread(_remove, client, task)
+        except Exception as exc:
+            activity.logger.warning("could not remove data mover Job %s: %s", task.job_name, exc)
+
+
+def mover_arguments(
+    task: MoverTask, location: OpenLocation, resume: ResumeState | None
+) -> list[str]:
+    """The mover command's arguments for the task, in the Job's container: no secret among them."""
+    args = [
+        task.operation, "--endpoint", location.endpoint, "--bucket", location.bucket,
+        "--prefix", location.prefix, "--summary-file", TERMINATION_LOG, "--progress",
+    ]  # fmt: skip
+    if location.region:
+        args += ["--region", location.region]
+    if task.operation == "backup":
+        args += ["--source", MOUNT_PATH]
+        if resume is not None:
+            args += ["--resume", resume.to_json()]
+    else:
+        args += ["--snapshot", task.snapshot_id, "--target", MOUNT_PATH]
+    return args
+
+
+def _read_job(batch: Any, task: MoverTask) -> Any:
+    try:
+        return batch.read_namespaced_job(
+            task.job_name, task.namespace, _request_timeout=REQUEST_TIMEOUT
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _state(job: Any) -> str:
+    """`Complete`, `Failed`, or "" while the Job runs."""
+    for condition in (job.status.conditions if job.status else None) or []:
+        if condition.type in ("Complete", "Failed") and condition.status == "True":
+            return str(condition.type)
+    return ""
+
+
+def _pods(core: Any, job: Any) -> list[Any]:
+    """The Job's pods (by its own selector), oldest first."""
+    selector = ",".join(f"{k}={v}" for k, v in job.spec.selector.match_labels.items())
+    pods = core.list_namespaced_pod(
+        job.metadata.namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT
+    ).items
+    return sorted(pods, key=lambda p: p.metadata.creation_timestamp)
+
+
+def _summary(core: Any, job: Any) -> dict[str, Any] | None:
+    """The summary a succeeded pod left as its termination message, if any."""
+    for pod in _pods(core, job):
+        if pod.status.phase != "Succeeded":
+            continue
+        for status in pod.status.container_statuses or []:
+            ended = status.state.terminated if status.state else None
+            try:
+                summary = json.loads(ended.message or "") if ended else None
+            except ValueError:
+                continue
+            if isinstance(summary, dict):
+                return summary
+    return None
+
+
+def _parse_progress(line: str) -> Progress | None:
+    """A progress line of the mover command (`--progress`), else None."""
+    try:
+        data = json.loads(line)["progress"]
+        resume = data.get("resume")
+        return Progress(
+            operation=str(data["operation"]),
+            files_done=int(data["files_done"]),
+            files_total=int(data["files_total"]),
+            bytes_done=int(data["bytes_done"]),
+            bytes_total=int(data["bytes_total"]),
+            bytes_transferred=int(data["bytes_transferred"]),
+            resume=ResumeState.from_json(json.dumps(resume)) if resume else None,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _remove(client: kubernetes.client.ApiClient, task: MoverTask) -> None:
+    """Delete the task's Job (its pods follow) and its Secret; either may be gone already."""
+    batch = kubernetes.client.BatchV1Api(client)
+    core = kubernetes.client.CoreV1Api(client)
+    for delete in (batch.delete_namespaced_job, core.delete_namespaced_secret):
+        try:
+            # Background: the Job goes at once (a replacement may take its name), its pods after.
+            delete(
+                task.job_name, task.namespace, propagation_policy="Background",
+                _request_timeout=REQUEST_TIMEOUT,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+Mover = LocalMover | JobMover
+
+
+def mover_for(settings: Settings) -> Mover:
+    """The runner LIFEBOAT_MOVER_RUNNER chooses."""
+    if settings.mover_runner is MoverRunner.JOB:
+        return JobMover(
+            settings.mover_image,
+            settings.mover_job_timeout_seconds,
+            settings.mover_cpu_request,
+            settings.mover_memory_request,
+        )
+    return LocalMover()
