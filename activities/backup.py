@@ -363,24 +363,17 @@ class BackupActivities:
         counts = dict.fromkeys(("created", "replaced", "skipped", "failed"), 0)
         for result in results:
             counts[_COUNTED_AS[result["action"]]] += 1
-        if counts["failed"] and counts["failed"] == len(results):
-            status = "Failed"
-        else:
-            status = "PartialSuccess" if counts["failed"] else "Success"
+        status, reason = "InProgress", ""
         async with self._sessions.begin() as session:
             restore = await session.get(Restore, input.restore_uid)
             if restore is not None:
                 # The claims phase recorded its results first: keep them.
                 earlier = restore.resources if input.phase == "rest" else []
                 restore.resources = [*earlier, *results]
-                restore.status = status if input.phase != "claims" else "InProgress"
                 if input.phase != "claims":
+                    status, reason = _restore_outcome(restore.resources, restore.volumes)
                     restore.stage, restore.finished_at = "Done", utcnow()
-                restore.reason = (
-                    f"{counts['failed']} of {len(results)} objects failed"
-                    if counts["failed"]
-                    else ""
-                )
+                restore.status, restore.reason = status, reason
         return RestoreResult(
             restore_uid=input.restore_uid,
             status=status,
@@ -463,7 +456,10 @@ class BackupActivities:
 
     @activity.defn
     async def record_restored_volumes(self, input: RecordRestoredVolumesInput) -> RestoreResult:
-        """The volumes' results; a volume that failed makes the restore a partial success."""
+        """The volumes' results, before the rest is applied (which then says how it went).
+
+        Restores started before that order flip a Success into a PartialSuccess here.
+        """
         async with self._sessions.begin() as session:
             restore = await session.get(Restore, input.restore_uid)
             if restore is None:
@@ -476,3 +472,16 @@ class BackupActivities:
             return RestoreResult(
                 restore_uid=restore.uid, status=restore.status, reason=restore.reason
             )
+
+
+def _restore_outcome(
+    resources: list[dict[str, Any]], volumes: list[dict[str, Any]]
+) -> tuple[str, str]:
+    """A finished restore's status and reason, from every object's and volume's result."""
+    failed = sum(1 for r in resources if _COUNTED_AS[r["action"]] == "failed")
+    failed_volumes = sum(1 for v in volumes if v["status"] != "Success")
+    reasons = [f"{failed} of {len(resources)} objects failed"] if failed else []
+    reasons += [f"{failed_volumes} of {len(volumes)} volumes failed"] if failed_volumes else []
+    if failed and failed == len(resources):
+        return "Failed", "; ".join(reasons)
+    return ("PartialSuccess" if reasons else "Success"), "; ".join(reasons)

@@ -57,12 +57,23 @@ class RestoreWorkflow:
                         for volume in volumes
                     )
                 )
-            await workflow.execute_activity_method(
-                BackupActivities.restore_resources,
-                RestoreInput(input.restore_uid, input.dry_run, phase="rest"),
-                **options.RESOURCES,
-            )
             workflow.logger.info("restore: %d claims phase objects", claims.created)
+            rest = RestoreInput(input.restore_uid, input.dry_run, phase="rest")
+            if workflow.patched("record-volumes-before-the-rest"):
+                # Recorded first, so the status the rest sets is final: it never reads
+                # Success for a moment before a failed volume makes it a PartialSuccess.
+                await workflow.execute_activity_method(
+                    BackupActivities.record_restored_volumes,
+                    RecordRestoredVolumesInput(input.restore_uid, list(moved)),
+                    **options.CATALOG_WRITE,
+                )
+                result: RestoreResult = await workflow.execute_activity_method(
+                    BackupActivities.restore_resources, rest, **options.RESOURCES
+                )
+                return result
+            await workflow.execute_activity_method(
+                BackupActivities.restore_resources, rest, **options.RESOURCES
+            )
             return await workflow.execute_activity_method(
                 BackupActivities.record_restored_volumes,
                 RecordRestoredVolumesInput(input.restore_uid, list(moved)),
