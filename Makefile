@@ -34,7 +34,9 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest
 
+# The benchmark compares the data mover with Debian's restic (installed when missing).
 bench: setup
+	command -v restic >/dev/null || (apt-get update -qq && apt-get install -y -qq restic)
 	$(BIN)/python tests/bench/bench_mover.py
 
 lock:
