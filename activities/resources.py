@@ -260,8 +260,13 @@ def export_resources(
                     if chosen is not None:
                         if (name, namespace, item["metadata"]["name"]) not in chosen:
                             continue
-                    elif _controlled(item) or _minted(item):
-                        continue  # recreated in the restored cluster by its controller
+                    elif _minted(item) or (
+                        _controlled(item) and resource.kind != "PersistentVolumeClaim"
+                    ):
+                        # Recreated in the restored cluster by its controller. Claims never
+                        # are: their data comes back into them first, and their controller
+                        # (a DataVolume, an operator) finds them there.
+                        continue
                     if name in defined_by_crds:
                         custom_types.add(name)
                     if resource.kind == "PersistentVolumeClaim":

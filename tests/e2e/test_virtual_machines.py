@@ -172,6 +172,15 @@ def test_vms_are_listed_backed_up_frozen_and_restored_whole(
     assert ghost["status"] == "Failed"
     assert ghost["reason"] == f"Validate: virtual machines not in the cluster: {namespace}/ghost"
 
+    # A backup of the whole namespace holds the claim its DataVolume controls, too.
+    whole = _wait(api, "/api/v1/backups/" + api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [namespace]}).json()["uid"])  # fmt: skip
+    assert whole["status"] == "Success", whole["reason"]
+    assert ("persistentvolumeclaims", root_disk) in {
+        (r["type"], r["name"]) for r in whole["resources"]
+    }
+
     # Delete the namespace, restore: the VM, its disks with every byte, its secret.
     _delete_namespace(kube, namespace)
     restored = api.post("/api/v1/restores", json={"backup_uid": backup["uid"]})
@@ -193,6 +202,14 @@ def test_vms_are_listed_backed_up_frozen_and_restored_whole(
     configmaps = kube.dyn.resources.get(api_version="v1", kind="ConfigMap")
     names = {c["metadata"]["name"] for c in configmaps.get(namespace=namespace).to_dict()["items"]}
     assert "unrelated" not in names
+
+    # And from the namespace's backup: every disk's bytes come back as well.
+    _delete_namespace(kube, namespace)
+    again = api.post("/api/v1/restores", json={"backup_uid": whole["uid"]})
+    restore = _wait(api, f"/api/v1/restores/{again.json()['uid']}")
+    assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
+    for claim, sums in data.items():
+        assert _checksums(_bound_dir(stack, namespace, claim)) == sums
 
 
 def test_a_vm_backup_names_its_vms_correctly(as_user: Users, target: dict[str, str]) -> None:
