@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import ScheduleAlreadyRunningError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 log = logging.getLogger("lifeboat.api")
@@ -109,6 +111,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def temporal_error(_request: Request, exc: RPCError) -> JSONResponse:
         error = _temporal_error(exc)
         return _render(error.status, error.code, error.message)
+
+    @app.exception_handler(ScheduleAlreadyRunningError)
+    @app.exception_handler(WorkflowAlreadyStartedError)
+    async def already_running(_request: Request, _exc: Exception) -> JSONResponse:
+        # The object's workflow or schedule exists already (a retried request, say).
+        return _render(409, Conflict.code, "that operation is already running")
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
