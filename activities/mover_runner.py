@@ -30,6 +30,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +120,34 @@ class MoverTask:
         return f"{name[: NAME_LIMIT - 11].rstrip('-.')}-{digest}"
 
 
+# A kubeconfig fetched fresh: an onboarded EKS cluster's bearer token lasts 15 minutes.
+Connect = Callable[[], Awaitable[dict[str, Any]]]
+# A Job is watched for hours: its API client is rebuilt from a fresh kubeconfig this often.
+RENEW_CLIENT_SECONDS = 600.0
+
+
+class Connection:
+    """An API client to the cluster, rebuilt from a fresh kubeconfig every `renew_seconds`."""
+
+    def __init__(self, connect: Connect, renew_seconds: float = RENEW_CLIENT_SECONDS) -> None:
+        self._connect = connect
+        self._renew = renew_seconds
+        self._client: kubernetes.client.ApiClient | None = None
+        self._since = 0.0
+
+    async def client(self) -> kubernetes.client.ApiClient:
+        if self._client is None or time.monotonic() - self._since >= self._renew:
+            fresh = api_client(await self._connect())
+            self.close()
+            self._client, self._since = fresh, time.monotonic()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
 class MoverHeartbeat:
     """Heartbeats of a moving volume, from any thread: bytes done and total (the API's progress
     bar) and, for a backup, the latest resume point."""
@@ -190,13 +219,14 @@ class LocalMover:
 
     async def run(
         self,
-        kubeconfig: dict[str, Any],
+        connect: Connect,
         task: MoverTask,
         location: OpenLocation,
         heartbeat: MoverHeartbeat,
         resume: ResumeState | None,
     ) -> dict[str, Any]:
         """Move the claim's data; the mover's summary."""
+        kubeconfig = await connect()
 
         def move() -> dict[str, Any]:
             with api_client(kubeconfig) as client:
@@ -229,28 +259,32 @@ class JobMover:
 
     async def run(
         self,
-        kubeconfig: dict[str, Any],
+        connect: Connect,
         task: MoverTask,
         location: OpenLocation,
         heartbeat: MoverHeartbeat,
         resume: ResumeState | None,
     ) -> dict[str, Any]:
         """Run (or take over) the claim's mover Job to its end; the mover's summary."""
-        with api_client(kubeconfig) as client:
+        connection = Connection(connect)
+        try:
+            client = await connection.client()
             try:
                 job = await asyncio.to_thread(self.start, client, task, location, resume)
-                summary = await self._wait(client, task, job, heartbeat)
+                summary = await self._wait(connection, task, job, heartbeat)
             except asyncio.CancelledError:
                 # A worker shutting down leaves the Job running for the next attempt.
                 if not activity.is_worker_shutdown():
-                    await self._remove_quietly(client, task)
+                    await self._remove_quietly(await connection.client(), task)
                 raise
             except BaseException:
-                await self._remove_quietly(client, task)
+                await self._remove_quietly(await connection.client(), task)
                 raise
             # Errors propagate: the retry reads the finished Job again, and removes it.
-            await asyncio.to_thread(_remove, client, task)
+            await asyncio.to_thread(_remove, await connection.client(), task)
             return summary
+        finally:
+            connection.close()
 
     def start(
         self,
@@ -350,14 +384,16 @@ class JobMover:
 
     async def _wait(
         self,
-        client: kubernetes.client.ApiClient,
+        connection: Connection,
         task: MoverTask,
         job: Any,
         heartbeat: MoverHeartbeat,
     ) -> dict[str, Any]:
         """Poll the Job to its end, heartbeating; its summary, or why it failed."""
-        batch, core = kubernetes.client.BatchV1Api(client), kubernetes.client.CoreV1Api(client)
         while True:
+            client = await connection.client()
+            batch = kubernetes.client.BatchV1Api(client)
+            core = kubernetes.client.CoreV1Api(client)
             state = _state(job)
             if state == "Complete":
                 summary = await asyncio.to_thread(_summary, core, job)

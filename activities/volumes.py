@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import kubernetes.client
@@ -272,8 +273,9 @@ class VolumeActivities:
         task = MoverTask("backup", ref.namespace, ref.pvc, claim, BACKUP_LABEL, input.backup_uid)
         try:
             summary = await self._mover.run(
-                kubeconfig, task, location, MoverHeartbeat(resume), resume
-            )
+                partial(cluster_kubeconfig, self._sessions, self._secrets, backup.cluster_uid),
+                task, location, MoverHeartbeat(resume), resume,
+            )  # fmt: skip
             result = MoveVolumeResult(
                 ref.namespace, ref.pvc, "Success",
                 data_snapshot_id=summary["snapshot_id"], bytes_total=summary["bytes_total"],
@@ -329,8 +331,8 @@ class VolumeActivities:
             raise ApplicationError("the restore or its backup is gone", type=BACKUP_NOT_FOUND)
         mapping = restore_row.spec.get("namespace_mapping") or {}
         namespace = mapping.get(input.namespace, input.namespace)
-        kubeconfig = await cluster_kubeconfig(
-            self._sessions, self._secrets, restore_row.cluster_uid
+        connect = partial(
+            cluster_kubeconfig, self._sessions, self._secrets, restore_row.cluster_uid
         )
         location = await self._location(backup.location_uid)
         task = MoverTask(
@@ -338,7 +340,7 @@ class VolumeActivities:
             snapshot_id=input.data_snapshot_id,
         )  # fmt: skip
         try:
-            summary = await self._mover.run(kubeconfig, task, location, MoverHeartbeat(None), None)
+            summary = await self._mover.run(connect, task, location, MoverHeartbeat(None), None)
         except MoverFailed as exc:
             return MoveVolumeResult(namespace, input.pvc, "Failed", str(exc))
         return MoveVolumeResult(

@@ -389,6 +389,10 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
         secret_key=stack.s3_secret_key,
     )  # fmt: skip
     kubeconfig = yaml.safe_load(Path(stack.kubeconfig).read_text())
+
+    async def connect() -> dict[str, Any]:
+        return dict(kubeconfig)
+
     job_mover = JobMover("lifeboat:e2e-never-pulled", 600, "10m", "32Mi")
     beats: list[Any] = []
     env = ActivityEnvironment()
@@ -396,7 +400,7 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
 
     def run(task: MoverTask) -> dict[str, Any]:
         async def attempt() -> dict[str, Any]:
-            return await job_mover.run(kubeconfig, task, location, MoverHeartbeat(None), None)
+            return await job_mover.run(connect, task, location, MoverHeartbeat(None), None)
 
         return asyncio.run(env.run(attempt))
 
@@ -450,7 +454,7 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
         interrupted = ActivityEnvironment()
 
         async def attempt() -> dict[str, Any]:
-            return await job_mover.run(kubeconfig, stuck, location, MoverHeartbeat(None), None)
+            return await job_mover.run(connect, stuck, location, MoverHeartbeat(None), None)
 
         async def scenario() -> str:
             beating = asyncio.Event()

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from activities.mover import Progress, ResumeState
 from activities.mover.__main__ import _print_progress
-from activities.mover_runner import JobMover, LocalMover, MoverTask, _parse_progress, mover_for
+from activities.mover_runner import (
+    Connection,
+    JobMover,
+    LocalMover,
+    MoverTask,
+    _parse_progress,
+    mover_for,
+)
 from lifeboat.settings import MoverRunner, Settings
 
 LABEL_VALUE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
@@ -52,3 +61,30 @@ def test_the_progress_lines_of_the_command_are_read_back(
     assert _parse_progress(second) == Progress("restore", 1, 2, 3, 4, 5)
     assert _parse_progress("error: could not list 'chunks/'") is None
     assert _parse_progress('{"snapshot_id": "x"}') is None
+
+
+def test_a_watched_job_gets_a_new_client_from_a_fresh_kubeconfig_in_time() -> None:
+    """An EKS token lasts 15 minutes; a Job is watched for hours."""
+    fetched: list[str] = []
+
+    async def connect() -> dict[str, Any]:
+        token = f"token-{len(fetched)}"
+        fetched.append(token)
+        return {
+            "apiVersion": "v1", "kind": "Config", "current-context": "c",
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+            "users": [{"name": "u", "user": {"token": token}}],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        }  # fmt: skip
+
+    async def tokens(renew_seconds: float) -> list[str]:
+        connection = Connection(connect, renew_seconds)
+        try:
+            return [
+                (await connection.client()).configuration.api_key["BearerToken"] for _ in range(3)
+            ]
+        finally:
+            connection.close()
+
+    assert asyncio.run(tokens(600)) == ["Bearer token-0"] * 3
+    assert asyncio.run(tokens(0)) == ["Bearer token-1", "Bearer token-2", "Bearer token-3"]
