@@ -35,6 +35,10 @@ class ObjectRead(BaseModel):
     org_id: str
     labels: dict[str, str]
     owner_id: str
+    owner: str = Field(
+        description="The owner's user name; `Unknown (<user id>)` once the provider no longer "
+        "has them"
+    )
     created_at: datetime
     updated_at: datetime
 

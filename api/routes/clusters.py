@@ -93,6 +93,7 @@ async def register_cluster(
     await _create_sync_schedule(temporal, cluster, state.settings)
     await session.commit()
     await _trigger_sync(temporal, cluster, state.settings)
+    await session.refresh(cluster)
     return ClusterRead.model_validate(cluster)
 
 

@@ -196,6 +196,7 @@ async def create_config(
     )
     await ctx.session.commit()
     await handle.trigger()
+    await ctx.session.refresh(config)
     return await _read(ctx, config)
 
 

@@ -337,5 +337,7 @@ async def onboard_eks_clusters(
             task_queue=ctx.settings.task_queue,
             every=timedelta(seconds=ctx.settings.cluster_sync_interval_seconds),
         )
+    for cluster in clusters:
+        await session.refresh(cluster)
     items = [ClusterRead.model_validate(c) for c in clusters]
     return ListOf(items=items, count=len(items))

@@ -155,6 +155,7 @@ async def share(body: ShareCreate, access: Member) -> ShareRead:
     row.access = body.access
     access.session.add(row)
     await access.session.commit()
+    await access.session.refresh(row)
     return ShareRead.model_validate(row)
 
 

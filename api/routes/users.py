@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from api.authz import Access, Authorize, AuthzContext, SignedIn
 from api.errors import Forbidden, NotFound, Unprocessable
 from api.schemas import ListOf
-from lifeboat.catalog.models import SYSTEM_OWNER, Group, Role, RoleBinding, User
+from lifeboat.catalog.models import SYSTEM_OWNER, Group, Role, RoleBinding, User, shown_user
 from lifeboat.rbac.access import ShareSubject
 from lifeboat.rbac.matrix import MODE_FEATURES, MODE_ROLES, Action, BuiltinRole, Kind
 
@@ -64,10 +64,8 @@ class ProfileRead(BaseModel):
 
 
 def display_name(user: User | None, subject: str) -> str:
-    """How an owner is shown: `Unknown (<user id>)` once the provider no longer has them."""
-    if user is None or not user.in_provider:
-        return f"Unknown ({subject})"
-    return user.name
+    """How a user is shown: `Unknown (<user id>)` once the provider no longer has them."""
+    return shown_user(user.name if user is not None and user.in_provider else None, subject)
 
 
 async def _bound_roles(ctx: AuthzContext, kind: ShareSubject, subject: str) -> list[str]:

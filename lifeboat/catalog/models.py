@@ -23,9 +23,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    aliased,
+    column_property,
+    declared_attr,
+    mapped_column,
+)
 from sqlalchemy.types import TypeDecorator
 
 DEFAULT_ORG = "default"
@@ -86,6 +94,19 @@ class CatalogObject(Base):
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
         return (UniqueConstraint("org_id", "owner_id", "name"),)
+
+    @property
+    def owner(self) -> str:
+        """The owner as users see it (the OWNER column): see `shown_user`."""
+        if self.owner_id == SYSTEM_OWNER:
+            return SYSTEM_OWNER
+        # Loaded with the row (`owner_name`, below), never lazily.
+        return shown_user(self.__dict__.get("owner_name"), self.owner_id)
+
+
+def shown_user(name: str | None, subject: str) -> str:
+    """A user's name, or `Unknown (<user id>)` once the provider no longer has them."""
+    return name or f"Unknown ({subject})"
 
 
 class User(CatalogObject):
@@ -295,3 +316,17 @@ class Setting(CatalogObject):
 
     __tablename__ = "settings"
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+def _owner_name(model: type[CatalogObject]) -> Any:
+    """The owner's user name, read with every row of the kind (None: no such user known)."""
+    owners = aliased(User)
+    return column_property(
+        select(owners.name)
+        .where(owners.subject == model.owner_id, owners.in_provider.is_(True))
+        .scalar_subquery()
+    )
+
+
+for _model in CatalogObject.__subclasses__():
+    _model.owner_name = _owner_name(_model)

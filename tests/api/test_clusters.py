@@ -11,10 +11,13 @@ import kubernetes.client
 import kubernetes.config
 import pytest
 import yaml
+from sqlalchemy import update
 from temporalio.client import Client
 
 from deploy.local.procs import free_port
 from deploy.local.stack import Stack
+from lifeboat.catalog.models import User
+from lifeboat.catalog.session import create_engine, create_sessionmaker
 from tests.api.helpers import remove_cluster, unique, wait_for_sync, workflow_histories
 from tests.conftest import Users
 
@@ -212,6 +215,36 @@ def test_names_are_unique_per_owner_and_clusters_private(
     assert as_user("appuser").delete(f"/api/v1/clusters/{mine['uid']}").status_code == 404
     listed = {c["uid"] for c in as_user("appuser").get("/api/v1/clusters").json()["items"]}
     assert theirs["uid"] in listed and mine["uid"] not in listed
+    assert mine["owner"] == "infraadmin" and theirs["owner"] == "appuser"
+
+    # A super admin sees both, told apart by their owners (and uid, server, creation time).
+    everyone = as_user("superadmin").get("/api/v1/clusters").json()["items"]
+    same = {c["owner"]: c for c in everyone if c["name"] == name}
+    assert set(same) == {"infraadmin", "appuser"}
+    assert same["appuser"]["uid"] == theirs["uid"] and same["appuser"]["server_url"]
+
+
+def test_an_owner_the_provider_no_longer_has_shows_as_unknown(
+    as_user: Users, kubeconfig_text: str, stack: Stack
+) -> None:
+    theirs = _register(as_user("appuser"), kubeconfig_text, unique("orphan"))
+
+    async def in_provider(value: bool) -> None:
+        engine = create_engine(stack.database_url)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                await session.execute(
+                    update(User).where(User.subject == theirs["owner_id"]).values(in_provider=value)
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(in_provider(False))  # as it would be once the provider's deletion is noticed
+    try:
+        found = as_user("superadmin").get(f"/api/v1/clusters/{theirs['uid']}").json()
+        assert found["owner"] == f"Unknown ({theirs['owner_id']})"
+    finally:
+        asyncio.run(in_provider(True))
 
 
 def test_delete_removes_the_cluster_and_its_sync_schedule(
