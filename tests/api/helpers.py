@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
+import sys
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowHistory
+
+from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
+from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack
 
 
 def unique(prefix: str) -> str:
@@ -80,3 +88,38 @@ def workflow_histories(temporal_address: str, query: str, *, mentioning: str) ->
             return recorded
         assert time.monotonic() < deadline, f"no workflow history mentions {mentioning}"
         time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def platform(stack: Stack, home: Path, settings: dict[str, str], *, worker: bool) -> Iterator[str]:
+    """A second api (and worker) on the test stack, started as `make up` starts them but with
+    other settings (a mode, a task queue of its own, a mover runner); the api's URL."""
+    url = f"http://{HOST}:{free_port()}"
+    env = {
+        **stack.settings_env(),
+        **settings,
+        "PYTHONPATH": str(REPO_ROOT),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    processes = []
+    try:
+        if worker:
+            work = ManagedProcess("worker", home / "worker")
+            processes.append(work)
+            work.start(
+                [sys.executable, "-m", "worker.main"],
+                env=env,
+                healthy=lambda: WORKER_READY in work.log_file.read_bytes(),
+            )
+        api = ManagedProcess("api", home / "api")
+        processes.append(api)
+        api.start(
+            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+             "--host", HOST, "--port", url.rsplit(":", 1)[1], "--no-access-log"],
+            env=env,
+            healthy=lambda: http_ok(f"{url}/healthz"),
+        )  # fmt: skip
+        yield url
+    finally:
+        for process in reversed(processes):
+            process.stop()

@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from deploy.local.oidc import OidcProvider, password_token
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
-from deploy.local.stack import REPO_ROOT, Stack
+from deploy.local.stack import Stack
 from lifeboat.rbac.matrix import BuiltinRole
+from tests.api.helpers import platform
 from tests.conftest import Users
 
 
 @pytest.fixture(scope="module")
 def federated_api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The api process as `make up` starts it, with LIFEBOAT_MODE=federated."""
-    port = free_port()
-    url = f"http://{HOST}:{port}"
-    process = ManagedProcess("api-federated", tmp_path_factory.mktemp("federated"))
-    env = {**stack.settings_env(), "LIFEBOAT_MODE": "federated", "PYTHONPATH": str(REPO_ROOT)}
-    env["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
-    process.start(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-         "--host", HOST, "--port", str(port)],
-        env=env,
-        healthy=lambda: http_ok(f"{url}/healthz"),
-    )  # fmt: skip
-    yield url
-    process.stop()
+    home = tmp_path_factory.mktemp("federated")
+    with platform(stack, home, {"LIFEBOAT_MODE": "federated"}, worker=False) as url:
+        yield url
 
 
 def _client(url: str, provider: OidcProvider, username: str) -> httpx.Client:
@@ -56,6 +43,8 @@ def test_federated_mode_follows_its_table(federated_api: str, provider: OidcProv
             BuiltinRole.SUPER_ADMIN.value, BuiltinRole.INFRA_ADMIN.value,
             BuiltinRole.APP_USER.value,
         }  # fmt: skip
+        with _client(federated_api, provider, "appuser") as appuser:
+            appuser.get("/api/v1/me")  # Lifeboat knows users once they have signed in
         refused = admin.put(
             "/api/v1/users/appuser/roles", json={"roles": [BuiltinRole.APP_ADMIN.value]}
         )

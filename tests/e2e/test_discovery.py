@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,9 +33,9 @@ from deploy.local.gardener import (
     rotate_shoot_kubeconfig,
 )
 from deploy.local.oidc import OidcProvider
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
-from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack
-from tests.api.helpers import remove_cluster, unique, wait_for_sync, workflow_histories
+from deploy.local.procs import free_port
+from deploy.local.stack import Stack
+from tests.api.helpers import platform, remove_cluster, unique, wait_for_sync, workflow_histories
 from tests.conftest import Users
 
 CONFIGS = "/api/v1/discovery-configs"
@@ -63,34 +60,13 @@ def federated(
     """An api and a worker as `make up` starts them, with LIFEBOAT_MODE=federated, on a task
     queue of their own (the stack's classic worker must not take their work)."""
     home = tmp_path_factory.mktemp("federated-discovery")
-    url = f"http://{HOST}:{free_port()}"
-    env = {
-        **stack.settings_env(),
-        "LIFEBOAT_MODE": "federated",
-        "LIFEBOAT_TASK_QUEUE": unique("lifeboat-federated"),
-        "PYTHONPATH": str(REPO_ROOT),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-    }
-    worker = ManagedProcess("worker-federated", home / "worker")
-    api = ManagedProcess("api-federated", home / "api")
-    users = Users(dataclasses.replace(stack, api_url=url), provider)
-    try:
-        worker.start(
-            [sys.executable, "-m", "worker.main"],
-            env=env,
-            healthy=lambda: WORKER_READY in worker.log_file.read_bytes(),
-        )
-        api.start(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-             "--host", HOST, "--port", url.rsplit(":", 1)[1], "--no-access-log"],
-            env=env,
-            healthy=lambda: http_ok(f"{url}/healthz"),
-        )  # fmt: skip
-        yield users
-    finally:
-        users.close()
-        api.stop()
-        worker.stop()
+    settings = {"LIFEBOAT_MODE": "federated", "LIFEBOAT_TASK_QUEUE": unique("lifeboat-federated")}
+    with platform(stack, home, settings, worker=True) as url:
+        users = Users(dataclasses.replace(stack, api_url=url), provider)
+        try:
+            yield users
+        finally:
+            users.close()
 
 
 def _wait_run(api: httpx.Client, uid: str, *, after: str | None, timeout: float = 60) -> Any:

@@ -11,11 +11,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import os
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -26,12 +22,12 @@ import yaml
 
 from activities.kube import cluster_kubeconfig
 from deploy.local.oidc import OidcProvider, password_token
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
-from deploy.local.stack import REPO_ROOT, Stack
+from deploy.local.stack import Stack
 from lifeboat.catalog.models import Cluster
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
 from tests.api.helpers import unique, wait_for_sync
+from tests.api.test_modes import federated_api  # noqa: F401 (a fixture)
 from tests.conftest import Users
 
 REGION = "eu-central-1"
@@ -336,26 +332,11 @@ def test_the_account_must_be_visible_to_the_caller(
     assert onboarded.json()["items"][0]["owner_id"] == appuser.get("/api/v1/me").json()["subject"]
 
 
-@pytest.fixture(scope="module")
-def federated_api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A second api process on the same stack, with LIFEBOAT_MODE=federated."""
-    port = free_port()
-    url = f"http://{HOST}:{port}"
-    process = ManagedProcess("api-federated", tmp_path_factory.mktemp("federated-eks"))
-    env = {**stack.settings_env(), "LIFEBOAT_MODE": "federated", "PYTHONPATH": str(REPO_ROOT)}
-    env["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
-    process.start(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-         "--host", HOST, "--port", str(port)],
-        env=env,
-        healthy=lambda: http_ok(f"{url}/healthz"),
-    )  # fmt: skip
-    yield url
-    process.stop()
-
-
 def test_federated_mode_has_no_eks_onboarding(
-    as_user: Users, federated_api: str, provider: OidcProvider, eks_clusters: list[dict[str, Any]]
+    as_user: Users,
+    federated_api: str,  # noqa: F811 (the fixture imported above)
+    provider: OidcProvider,
+    eks_clusters: list[dict[str, Any]],
 ) -> None:
     account = _account(as_user("superadmin"))["uid"]
     token = password_token(provider, "superadmin")

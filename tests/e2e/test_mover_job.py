@@ -13,7 +13,6 @@ import io
 import json
 import os
 import secrets
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,9 +35,8 @@ from activities.volumes import BACKUP_LABEL, RESTORE_LABEL
 from deploy.local.kubelet import pod_runs
 from deploy.local.oidc import OidcProvider
 from deploy.local.pod_runner import DEFAULT_SELECTOR, PodRun
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
-from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack
-from tests.api.helpers import unique, workflow_histories
+from deploy.local.stack import Stack
+from tests.api.helpers import platform, unique, workflow_histories
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
 from tests.e2e.test_backup_restore import (
@@ -61,35 +59,17 @@ def job_mode(
     """An api and a worker as `make up` starts them, with LIFEBOAT_MOVER_RUNNER=job, on a task
     queue of their own (the stack's worker, which moves data in-process, must not take it)."""
     home = tmp_path_factory.mktemp("mover-job")
-    url = f"http://{HOST}:{free_port()}"
-    env = {
-        **stack.settings_env(),
+    settings = {
         "LIFEBOAT_MOVER_RUNNER": "job",
         "LIFEBOAT_MOVER_IMAGE": "lifeboat:e2e-never-pulled",
         "LIFEBOAT_TASK_QUEUE": unique("lifeboat-mover-job"),
-        "PYTHONPATH": str(REPO_ROOT),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
     }
-    worker = ManagedProcess("worker-mover-job", home / "worker")
-    api = ManagedProcess("api-mover-job", home / "api")
-    users = Users(dataclasses.replace(stack, api_url=url), provider)
-    try:
-        worker.start(
-            [sys.executable, "-m", "worker.main"],
-            env=env,
-            healthy=lambda: WORKER_READY in worker.log_file.read_bytes(),
-        )
-        api.start(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-             "--host", HOST, "--port", url.rsplit(":", 1)[1], "--no-access-log"],
-            env=env,
-            healthy=lambda: http_ok(f"{url}/healthz"),
-        )  # fmt: skip
-        yield users
-    finally:
-        users.close()
-        api.stop()
-        worker.stop()
+    with platform(stack, home, settings, worker=True) as url:
+        users = Users(dataclasses.replace(stack, api_url=url), provider)
+        try:
+            yield users
+        finally:
+            users.close()
 
 
 def _core(stack: Stack) -> Any:
