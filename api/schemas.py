@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -90,3 +91,19 @@ class KubeconfigReplace(BaseModel):
 
 class Accepted(BaseModel):
     message: str
+
+
+def base_url(value: str, *, schemes: tuple[str, ...], example: str, path_hint: str) -> str:
+    """`scheme://host[:port]` and nothing more, or ValueError saying what to send instead."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"must be a {'/'.join(schemes)} URL with a host, such as {example}")
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username is not None:
+        raise ValueError(f"must be {parts.scheme}://host[:port] only; {path_hint}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"has an invalid port: {exc}") from None
+    if port == 0:
+        raise ValueError("has an invalid port: 0")
+    return f"{parts.scheme}://{parts.netloc}"

@@ -11,7 +11,6 @@ import secrets
 import uuid
 from datetime import timedelta
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, status
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -23,7 +22,7 @@ from api.crud import delete_object, list_visible, save_unique
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from api.routes.cloud_accounts import S3_PROVIDERS
-from api.schemas import Labels, ListOf, Name, ObjectRead
+from api.schemas import Labels, ListOf, Name, ObjectRead, base_url
 from lifeboat.catalog.models import Backup, BackupLocation, CloudAccount
 from lifeboat.rbac.matrix import MODE_KINDS_DISABLED, Action, Kind, Permission
 from workflows.contracts import LocationCheckInput
@@ -41,18 +40,12 @@ CHECK_TIMEOUT = timedelta(seconds=60)
 
 
 def _endpoint(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http(s) URL such as https://s3.eu-west-1.amazonaws.com")
-    if parts.path.strip("/") or parts.query or parts.fragment or parts.username is not None:
-        raise ValueError("must be scheme://host[:port] only; put a path into prefix")
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"has an invalid port: {exc}") from None
-    if port == 0:
-        raise ValueError("has an invalid port: 0")
-    return f"{parts.scheme}://{parts.netloc}"
+    return base_url(
+        value,
+        schemes=("http", "https"),
+        example="https://s3.eu-west-1.amazonaws.com",
+        path_hint="put a path into prefix",
+    )
 
 
 Endpoint = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_endpoint)]

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, status
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -30,7 +29,7 @@ from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
 from api.deps import StateDep, TemporalDep
 from api.errors import Unprocessable
-from api.schemas import Labels, ListOf, Name, ObjectRead
+from api.schemas import Labels, ListOf, Name, ObjectRead, base_url
 from lifeboat.catalog.models import ClusterStatus, Lighthouse
 from lifeboat.lighthouse import (
     CredentialsError,
@@ -60,21 +59,12 @@ PENDING_REASON = "the check has not finished yet"
 
 
 def _endpoint(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme != "https" or not parts.hostname:
-        raise ValueError(
-            "must be an https URL with a host, the storage cluster's SDK REST gateway, "
-            "such as https://px.example.com:9021"
-        )
-    if parts.path.strip("/") or parts.query or parts.fragment or parts.username is not None:
-        raise ValueError("must be https://host[:port] only, without a path or user")
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"has an invalid port: {exc}") from None
-    if port == 0:
-        raise ValueError("has an invalid port: 0")
-    return f"https://{parts.netloc}"
+    return base_url(
+        value,
+        schemes=("https",),
+        example="https://px.example.com:9021, the storage cluster's SDK REST gateway",
+        path_hint="without a path or user",
+    )
 
 
 Endpoint = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_endpoint)]
