@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
 from api.crud import list_visible
@@ -31,7 +32,7 @@ from lifeboat.settings import Settings
 from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync_schedule import create_cluster_sync_schedule, trigger_cluster_sync
 from workflows.contracts import ClusterSyncInput
-from workflows.ids import cluster_deletion_workflow_id
+from workflows.ids import cluster_deletion_workflow_id, cluster_sync_schedule_id
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 
@@ -127,8 +128,22 @@ async def list_virtual_machines(uid: str, ctx: ViewVirtualMachines) -> ListOf[Vi
 
 @router.post("/{uid}/sync", status_code=status.HTTP_202_ACCEPTED)
 async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Accepted:
-    """Sync now; a sync already running is not doubled."""
+    """Sync now; a sync already running is not doubled.
+
+    Not while its syncs are paused (discovery retired it: a sync would hide why).
+    """
     cluster = _not_being_removed(await ctx.load(Cluster, uid))
+    try:
+        described = await temporal.get_schedule_handle(cluster_sync_schedule_id(uid)).describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    else:
+        if described.schedule.state.paused:
+            raise Conflict(
+                f"the syncs of cluster {cluster.name} are paused: "
+                f"{described.schedule.state.note or 'resume them in the Temporal UI'}"
+            )
     await _trigger_sync(temporal, cluster, ctx.settings)
     return Accepted(message=f"sync of cluster {cluster.name} started")
 

@@ -206,6 +206,10 @@ def test_discovery_onboards_refreshes_retires_and_resumes_shoots(
     assert reason in gone["status_reason"]
     assert two in {c["uid"] for c in admin.get("/api/v1/clusters").json()["items"]}
     assert _sync_paused(stack, two)
+    # A manual sync would hide why: refused, saying so.
+    refused = admin.post(f"/api/v1/clusters/{two}/sync")
+    assert refused.status_code == 409 and "no longer listed" in refused.json()["error"]["message"]
+    assert admin.get(f"/api/v1/clusters/{two}").json()["status"] == "Failed"
 
     # A shoot that stops matching is retired too; when it matches again it is resumed.
     _label_shoot(garden, first, None)
