@@ -269,6 +269,14 @@ def test_a_failing_pre_rule_fails_the_backup_and_post_rules_still_run(
     assert (pod_dirs[0] / "state").read_text() == "frozen\nthawed\n"
     assert not (pod_dirs[1] / "state").exists()  # never reached, so never touched
 
+    # A retry of a failed backup runs it all again, under the same name: rules included.
+    retried = api.post(f"/api/v1/backups/{backup['uid']}/retry")
+    assert retried.status_code == 202 and "the whole backup" in retried.json()["message"]
+    again = _wait(api, f"/api/v1/backups/{backup['uid']}")
+    assert again["status"] == "Failed" and again["attempt"] == 2
+    assert again["name"] == backup["name"] and "exit code 3" in again["reason"]
+    assert (pod_dirs[0] / "state").read_text() == "frozen\nthawed\n" * 2
+
 
 def test_deleting_a_backup_removes_its_archive_and_is_safe_to_repeat(
     as_user: Users, target: dict[str, str], stack: Stack
