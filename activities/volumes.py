@@ -258,7 +258,8 @@ class VolumeActivities:
         Job still running is taken over).
         """
         backup = await self._backup(input.backup_uid)
-        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
+        connect = partial(cluster_kubeconfig, self._sessions, self._secrets, backup.cluster_uid)
+        kubeconfig = await connect()
         location = await self._location(backup.location_uid)
         ref, resume = input.volume, last_resume()
 
@@ -272,10 +273,7 @@ class VolumeActivities:
         claim = await asyncio.to_thread(temporary_claim)
         task = MoverTask("backup", ref.namespace, ref.pvc, claim, BACKUP_LABEL, input.backup_uid)
         try:
-            summary = await self._mover.run(
-                partial(cluster_kubeconfig, self._sessions, self._secrets, backup.cluster_uid),
-                task, location, MoverHeartbeat(resume), resume,
-            )  # fmt: skip
+            summary = await self._mover.run(connect, task, location, MoverHeartbeat(resume), resume)
             result = MoveVolumeResult(
                 ref.namespace, ref.pvc, "Success",
                 data_snapshot_id=summary["snapshot_id"], bytes_total=summary["bytes_total"],

@@ -39,11 +39,13 @@ async def active_cluster(
 ) -> Cluster:
     """A cluster the caller may use for a backup, restore or schedule: not being removed."""
     cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, uid, needs=needs)
+    return not_being_removed(cluster, field="cluster_uid")
+
+
+def not_being_removed(cluster: Cluster, *, field: str | None = None) -> Cluster:
+    """The cluster, unless it is `DeletePending` (409: nothing new may start on it)."""
     if cluster.status == ClusterStatus.DELETE_PENDING:
-        raise Conflict(
-            f"cluster {cluster.name} is being removed from Lifeboat: choose another cluster",
-            field="cluster_uid",
-        )
+        raise Conflict(f"cluster {cluster.name} is being removed from Lifeboat", field=field)
     return cluster
 
 

@@ -24,7 +24,6 @@ from workflows.contracts import (
     FreezeInput,
     FreezeResult,
     MoveVolumeInput,
-    MoveVolumeResult,
     RecordBackupInput,
     RulesInput,
     RulesResult,
@@ -209,7 +208,9 @@ class BackupWorkflow:
             post_failure = await self._post_rules(input)
             if volumes:
                 await self._stage(input, "MoveVolumeData")
-                moved: list[MoveVolumeResult] = await asyncio.gather(
+                # Each volume records its own result; record_backup makes any failed one a
+                # PartialSuccess, naming it.
+                await asyncio.gather(
                     *(
                         workflow.execute_activity_method(
                             VolumeActivities.move_volume,
@@ -219,16 +220,11 @@ class BackupWorkflow:
                         for volume in volumes
                     )
                 )
-                failed_volumes = [m for m in moved if m.status != "Success"]
-            else:
-                failed_volumes = []
             await self._stage(input, "WriteManifest")
             await workflow.execute_activity_method(
                 BackupActivities.write_manifest, input, **options.CATALOG_WRITE
             )
-            partial = bool(failed_volumes or post_failure or thaw_failure)
-            status = "PartialSuccess" if partial else "Success"
-            # Failed volumes are named by record_backup, from every volume's recorded result.
+            status = "PartialSuccess" if post_failure or thaw_failure else "Success"
             reason = "; ".join(
                 ([f"thaw: {thaw_failure}"] if thaw_failure else [])
                 + ([f"post rules: {post_failure}"] if post_failure else [])
@@ -269,9 +265,9 @@ class BackupWorkflow:
             await workflow.execute_activity_method(
                 VolumeActivities.delete_snapshots, input, **options.SNAPSHOTS
             )
-        await workflow.execute_activity_method(
+        recorded: BackupResult = await workflow.execute_activity_method(
             BackupActivities.record_backup,
             RecordBackupInput(input.backup_uid, status=status, reason=reason),
             **options.CATALOG_WRITE,
         )
-        return status, reason
+        return recorded.status, recorded.reason

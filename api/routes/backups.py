@@ -178,8 +178,8 @@ async def retry_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Acce
     backup = await ctx.load(Backup, uid)
     await _ensure_idle(ctx, backup)
     cluster = await active_cluster(ctx, backup.cluster_uid)
-    if backup.status == "Success":
-        raise Conflict(f"backup {backup.name} succeeded: nothing to retry")
+    if backup.status in ("Success", "Deleting"):
+        raise Conflict(f"backup {backup.name} is {backup.status}: nothing to retry")
     failed = [[v["namespace"], v["pvc"]] for v in backup.volumes if v["status"] == "Failed"]
     spec = {k: v for k, v in backup.spec.items() if k != RETRY_CLAIMS}
     if backup.status == "PartialSuccess" and backup.manifest_key:
@@ -204,9 +204,9 @@ async def retry_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Acce
 
 
 async def _ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
-    """Not running, and no restore reads it."""
-    if backup.status in ("Pending", "InProgress", "Deleting"):
-        raise Conflict(f"backup {backup.name} is {backup.status}")
+    """Not running, and no restore reads it (a deletion may be asked again: it is safe)."""
+    if backup.status in ("Pending", "InProgress"):
+        raise Conflict(f"backup {backup.name} is {backup.status}: cancel it first")
     restoring = await ctx.session.scalar(
         select(Restore.name).where(
             Restore.backup_uid == backup.uid, Restore.status.in_(("Pending", "InProgress"))
@@ -220,8 +220,6 @@ async def _ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
 async def delete_backup(uid: str, ctx: DeleteBackup, temporal: TemporalDep) -> Accepted:
     """Delete a backup: archive objects, then the catalog row (a workflow; safe to repeat)."""
     backup = await ctx.load(Backup, uid)
-    if backup.status in ("Pending", "InProgress"):
-        raise Conflict(f"backup {backup.name} is {backup.status}: cancel it first")
     await _ensure_idle(ctx, backup)
     backup.status = "Deleting"
     await ctx.session.commit()

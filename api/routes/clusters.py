@@ -13,7 +13,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
-from api.crud import list_visible
+from api.crud import list_visible, not_being_removed
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.schemas import (
@@ -55,12 +55,6 @@ async def _create_sync_schedule(temporal: Client, cluster: Cluster, settings: Se
         every=timedelta(seconds=settings.cluster_sync_interval_seconds),
         trigger=False,
     )
-
-
-def _not_being_removed(cluster: Cluster) -> Cluster:
-    if cluster.status == ClusterStatus.DELETE_PENDING:
-        raise Conflict(f"cluster {cluster.name} is being removed from Lifeboat")
-    return cluster
 
 
 def _validated(kubeconfig: str) -> KubeconfigSummary:
@@ -132,7 +126,7 @@ async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Acc
 
     Not while its syncs are paused (discovery retired it: a sync would hide why).
     """
-    cluster = _not_being_removed(await ctx.load(Cluster, uid))
+    cluster = not_being_removed(await ctx.load(Cluster, uid))
     try:
         described = await temporal.get_schedule_handle(cluster_sync_schedule_id(uid)).describe()
     except RPCError as exc:
@@ -201,7 +195,7 @@ async def replace_kubeconfig(
     uid: str, body: KubeconfigReplace, ctx: EditCluster, state: StateDep, temporal: TemporalDep
 ) -> ClusterRead:
     """Replace the kubeconfig as a whole (validated first), then sync with it."""
-    cluster = _not_being_removed(await ctx.load(Cluster, uid))
+    cluster = not_being_removed(await ctx.load(Cluster, uid))
     summary = _validated(body.kubeconfig)
     cluster.kubeconfig_ciphertext = state.secrets.encrypt(body.kubeconfig)
     cluster.server_url = summary.server_url
