@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from deploy.local.procs import free_port
 from deploy.local.stack import Stack
-from lifeboat.catalog.models import User
+from lifeboat.catalog.models import Cluster, ClusterStatus, User
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from tests.api.helpers import remove_cluster, unique, wait_for_sync, workflow_histories
 from tests.conftest import Users
@@ -245,6 +245,40 @@ def test_an_owner_the_provider_no_longer_has_shows_as_unknown(
         assert found["owner"] == f"Unknown ({theirs['owner_id']})"
     finally:
         asyncio.run(in_provider(True))
+
+
+def test_nothing_new_starts_on_a_cluster_being_removed(
+    as_user: Users, kubeconfig_text: str, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    cluster = wait_for_sync(api, _register(api, kubeconfig_text)["uid"])
+
+    async def delete_pending() -> None:  # as the removal route leaves it while its workflow runs
+        engine = create_engine(stack.database_url)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                await session.execute(
+                    update(Cluster)
+                    .where(Cluster.uid == cluster["uid"])
+                    .values(status=ClusterStatus.DELETE_PENDING)
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(delete_pending())
+    backup = api.post(
+        "/api/v1/backups",
+        json={"cluster_uid": cluster["uid"], "location_uid": "any", "namespaces": ["default"]},
+    )
+    assert backup.status_code == 409 and backup.json()["error"]["field"] == "cluster_uid"
+    assert "being removed" in backup.json()["error"]["message"]
+    assert api.post(f"/api/v1/clusters/{cluster['uid']}/sync").status_code == 409
+    replaced = api.put(
+        f"/api/v1/clusters/{cluster['uid']}/kubeconfig", json={"kubeconfig": kubeconfig_text}
+    )
+    assert replaced.status_code == 409
+    assert api.get(f"/api/v1/clusters/{cluster['uid']}").json()["status"] == "DeletePending"
+    remove_cluster(api, cluster["uid"])
 
 
 def test_delete_removes_the_cluster_and_its_sync_schedule(
