@@ -202,17 +202,14 @@ def _found(endpoint: str, identity: dict[str, Any], cluster: dict[str, Any]) -> 
     described = f"storage cluster {name or '(unnamed)'} (id {uid}), {driver} {version}" + (
         f", SDK {sdk}" if sdk else ""
     )
-    if health != HEALTHY:
-        return LighthouseProbe(
-            status=ClusterStatus.OFFLINE,
-            reason=f"{described} reports {health or 'no status'}, not {HEALTHY}",
-            version=version,
-            cluster_name=name,
-            cluster_id=uid,
-        )
+    healthy = health == HEALTHY
     return LighthouseProbe(
-        status=ClusterStatus.ONLINE,
-        reason=f"{described}: {HEALTHY}",
+        status=ClusterStatus.ONLINE if healthy else ClusterStatus.OFFLINE,
+        reason=(
+            f"{described}: {HEALTHY}"
+            if healthy
+            else f"{described} reports {health or 'no status'}, not {HEALTHY}"
+        ),
         version=version,
         cluster_name=name,
         cluster_id=uid,
@@ -238,7 +235,7 @@ class LighthouseActivities:
         try:
             secret = self._secrets.decrypt(lighthouse.credentials_ciphertext or b"")
             credentials = LighthouseCredentials.from_json(secret)
-        except (SecretDecryptError, ValueError, AttributeError):
+        except (SecretDecryptError, ValueError):
             return LighthouseProbe(
                 status=ClusterStatus.FAILED,
                 reason="the lighthouse's credentials cannot be read (was LIFEBOAT_SECRET_KEY "

@@ -44,7 +44,10 @@ class LighthouseCredentials:
 
     @classmethod
     def from_json(cls, text: str) -> LighthouseCredentials:
+        """The credentials `to_json` wrote; ValueError for any other document."""
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("the credentials are not a JSON object")
         return cls(
             token=str(data.get("token", "")),
             certificate=str(data.get("certificate", "")),

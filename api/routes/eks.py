@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from temporalio.client import Client, ScheduleHandle, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from api.authz import Authorize, AuthzContext
@@ -41,8 +41,7 @@ from lifeboat.eks import (
 from lifeboat.kubeconfig import KubeconfigError, parse_kubeconfig, summarize
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.secrets import SecretDecryptError
-from lifeboat.settings import Settings
-from workflows.cluster_sync_schedule import cluster_sync_schedule, trigger_cluster_sync
+from workflows.cluster_sync_schedule import create_cluster_sync_schedule, trigger_cluster_sync
 from workflows.contracts import EksCluster, EksClustersInput, EksClustersResult
 from workflows.eks import EksClustersWorkflow
 from workflows.ids import cluster_sync_schedule_id
@@ -254,30 +253,29 @@ async def _cluster_row(
 
 
 async def _create_sync_schedules(
-    temporal: Client, clusters: list[Cluster], settings: Settings
+    temporal: Client, clusters: list[Cluster], task_queue: str, every: timedelta
 ) -> None:
     """Each cluster's sync schedule, as registering a cluster makes it; all or none.
 
-    Triggered only once the clusters are committed, so no first sync looks for a cluster
-    that is not saved yet.
+    Not triggered here: the first syncs start once the clusters are committed, so none looks
+    for a cluster that is not saved yet.
     """
-    every = timedelta(seconds=settings.cluster_sync_interval_seconds)
-    created: list[ScheduleHandle] = []
+    created: list[str] = []
     try:
         for cluster in clusters:
-            schedule = cluster_sync_schedule(
+            await create_cluster_sync_schedule(
+                temporal,
                 cluster_uid=cluster.uid,
                 owner_id=cluster.owner_id,
-                task_queue=settings.task_queue,
+                task_queue=task_queue,
                 every=every,
+                trigger=False,
             )
-            created.append(
-                await temporal.create_schedule(cluster_sync_schedule_id(cluster.uid), schedule)
-            )
+            created.append(cluster.uid)
     except BaseException:
-        for handle in created:
+        for uid in created:
             with contextlib.suppress(RPCError):
-                await handle.delete()
+                await temporal.get_schedule_handle(cluster_sync_schedule_id(uid)).delete()
         raise
 
 
@@ -326,16 +324,18 @@ async def onboard_eks_clusters(
             "a cluster of yours with one of these names was added meanwhile: list them again",
             field="names",
         ) from None
+    task_queue = ctx.settings.task_queue
+    every = timedelta(seconds=ctx.settings.cluster_sync_interval_seconds)
     # Scheduled before the commit: when Temporal is down nothing is saved and the caller retries.
-    await _create_sync_schedules(temporal, clusters, ctx.settings)
+    await _create_sync_schedules(temporal, clusters, task_queue, every)
     await session.commit()
     for cluster in clusters:
         await trigger_cluster_sync(
             temporal,
             cluster_uid=cluster.uid,
             owner_id=cluster.owner_id,
-            task_queue=ctx.settings.task_queue,
-            every=timedelta(seconds=ctx.settings.cluster_sync_interval_seconds),
+            task_queue=task_queue,
+            every=every,
         )
     for cluster in clusters:
         await session.refresh(cluster)

@@ -50,15 +50,16 @@ def eks(stack: Stack) -> Any:
 @pytest.fixture(scope="module")
 def eks_clusters(eks: Any) -> list[dict[str, Any]]:
     """Two EKS clusters in the region, as DescribeCluster shows them."""
-    names = [unique("shop"), unique("search")]
-    for name, version in zip(names, ("1.29", "1.30"), strict=True):
+    # CreateCluster answers with the cluster as DescribeCluster shows it.
+    return [
         eks.create_cluster(
-            name=name,
+            name=unique(name),
             version=version,
             roleArn="arn:aws:iam::123456789012:role/eks-cluster",
             resourcesVpcConfig={"subnetIds": ["subnet-1"]},
-        )
-    return [eks.describe_cluster(name=name)["cluster"] for name in names]
+        )["cluster"]
+        for name, version in (("shop", "1.29"), ("search", "1.30"))
+    ]
 
 
 def _keys() -> dict[str, str]:
@@ -270,21 +271,21 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(
     api = as_user("infraadmin")
     account = _account(api)["uid"]
     s3_account = _account(as_user("infraadmin"), provider="s3-compatible")["uid"]
-    # One infraadmin has not onboarded (a first onboarding fails for nothing but its input).
-    shop = eks_clusters[1]["name"]
+    # One infraadmin has not onboarded, so only the input can fail it (not a name conflict).
+    search = eks_clusters[1]["name"]
     before = api.get("/api/v1/clusters").json()["count"]
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("region", {"region": "Frankfurt"}, "AWS region"),
         ("names", {"names": []}, "at least 1"),
         ("names", {"names": ["no-such-cluster"]}, "no-such-cluster"),
         # All or none: a good name beside a missing one is not onboarded either.
-        ("names", {"names": [shop, "no-such-cluster"]}, "no-such-cluster"),
-        ("names", {"names": [shop, shop]}, "more than once"),
+        ("names", {"names": [search, "no-such-cluster"]}, "no-such-cluster"),
+        ("names", {"names": [search, search]}, "more than once"),
         ("names", {"names": ["not a name!"]}, "not an EKS cluster name"),
         ("cloud_account_uid", {"cloud_account_uid": s3_account}, "s3-compatible"),
     ]
     for field, change, message in cases:
-        body = {"cloud_account_uid": account, "region": REGION, "names": [shop], **change}
+        body = {"cloud_account_uid": account, "region": REGION, "names": [search], **change}
         response = api.post("/api/v1/clusters/eks", json=body)
         assert response.status_code == 422, (change, response.text)
         error = response.json()["error"]
