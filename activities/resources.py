@@ -210,6 +210,7 @@ def export_resources(
     custom_types: set[str] = set()
     storage_classes: set[str] = set()
     chosen = None if selection.objects is None else {tuple(o) for o in selection.objects}
+    chosen_types = None if chosen is None else {kind for kind, _, _ in chosen}
 
     def write(obj: dict[str, Any], resource: Resource) -> None:
         meta = obj["metadata"]
@@ -249,7 +250,7 @@ def export_resources(
             name = type_name(resource.name, resource.group)
             if _wanted(resource, selection) is not None:
                 continue
-            if chosen is not None and not any(kind == name for kind, _, _ in chosen):
+            if chosen_types is not None and name not in chosen_types:
                 continue
             for namespace in selection.namespaces:
                 for item in _paged(

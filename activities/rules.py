@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import kubernetes.client
 from kubernetes.stream import stream
@@ -25,7 +25,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.kube import api_client, cluster_kubeconfig, paginate
-from activities.virtual_machines import launcher_pod
+from activities.virtual_machines import launcher_pods
 from lifeboat.catalog.models import Backup, Rule
 from lifeboat.rules import OnError, RuleAction, RuleItem, RuleSet
 from lifeboat.secrets import SecretBox
@@ -130,18 +130,57 @@ async def has_background_actions(sessions: async_sessionmaker[AsyncSession], rul
     return any(action.background for item in items for action in item.actions)
 
 
+def _run_freezer(
+    kubeconfig: dict[str, Any], refs: list[str], action: Literal["freeze", "unfreeze"]
+) -> FreezeResult:
+    """Run `virt-freezer --<action>` in each VM's launcher pod; VMs without one are left."""
+    freezing = action == "freeze"
+    result = FreezeResult()
+    with api_client(kubeconfig) as client:
+        pods = launcher_pods(kubernetes.client.CoreV1Api(client), refs)
+        for ref in refs:
+            pod = pods.get(ref)
+            if pod is None:
+                if freezing:
+                    result.problems.append(
+                        f"virtual machine {ref} has no running launcher pod: backed up "
+                        "crash-consistent, without freeze"
+                    )
+                continue  # not running: nothing to freeze, nothing left frozen
+            result.reached.append(ref)
+            namespace, name = split_ref(ref)
+            failure = run_command(
+                client,
+                Target(namespace, pod, LAUNCHER_CONTAINER),
+                freezer_command(action, namespace, name),
+                FREEZER_TIMEOUT_SECONDS,
+            )
+            if failure:
+                result.problems.append(
+                    f"virtual machine {ref}: freeze failed ({failure}): backed up crash-consistent"
+                    if freezing
+                    else f"virtual machine {ref}: thaw failed ({failure})"
+                )
+    return result
+
+
 class RuleActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox) -> None:
         self._sessions = sessions
         self._secrets = secrets
 
-    async def _context(self, input: RulesInput) -> tuple[dict[str, Any], list[str], list[RuleItem]]:
+    async def _backup(self, backup_uid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The backup's cluster kubeconfig, and its spec."""
         async with self._sessions() as session:
-            backup = await session.get(Backup, input.backup_uid)
+            backup = await session.get(Backup, backup_uid)
         if backup is None:
             raise ApplicationError("the backup is gone", type=INVALID_BACKUP, non_retryable=True)
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
-        namespaces = list(backup.spec.get("resolved_namespaces") or [])
+        return kubeconfig, dict(backup.spec)
+
+    async def _context(self, input: RulesInput) -> tuple[dict[str, Any], list[str], list[RuleItem]]:
+        kubeconfig, spec = await self._backup(input.backup_uid)
+        namespaces = list(spec.get("resolved_namespaces") or [])
         return kubeconfig, namespaces, await _rule_items(self._sessions, input.rule_uid)
 
     @activity.defn
@@ -203,45 +242,6 @@ class RuleActivities:
                 for ws in streams:
                     ws.close()
 
-    async def _virtual_machines(self, backup_uid: str) -> tuple[dict[str, Any], list[str]]:
-        async with self._sessions() as session:
-            backup = await session.get(Backup, backup_uid)
-        if backup is None:
-            raise ApplicationError("the backup is gone", type=INVALID_BACKUP, non_retryable=True)
-        kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
-        return kubeconfig, list(backup.spec.get("virtual_machines") or [])
-
-    def _freezer(self, kubeconfig: dict[str, Any], refs: list[str], action: str) -> FreezeResult:
-        """Run `virt-freezer --<action>` in each VM's launcher pod; VMs without one are left."""
-        result = FreezeResult()
-        with api_client(kubeconfig) as client:
-            core = kubernetes.client.CoreV1Api(client)
-            for ref in refs:
-                namespace, name = split_ref(ref)
-                pod = launcher_pod(core, namespace, name)
-                if pod is None:
-                    if action == "freeze":
-                        result.problems.append(
-                            f"virtual machine {ref} has no running launcher pod: backed up "
-                            "crash-consistent, without freeze"
-                        )
-                    continue  # not running: nothing to freeze, nothing left frozen
-                result.reached.append(ref)
-                failure = run_command(
-                    client,
-                    Target(namespace, pod, LAUNCHER_CONTAINER),
-                    freezer_command(action, namespace, name),
-                    FREEZER_TIMEOUT_SECONDS,
-                )
-                if failure and action == "freeze":
-                    result.problems.append(
-                        f"virtual machine {ref}: freeze failed ({failure}): backed up "
-                        "crash-consistent"
-                    )
-                elif failure:
-                    result.problems.append(f"virtual machine {ref}: thaw failed ({failure})")
-        return result
-
     @activity.defn
     async def freeze_virtual_machines(self, input: FreezeInput) -> FreezeResult:
         """Freeze each VM's guest file systems through its launcher pod, before the snapshots.
@@ -249,13 +249,15 @@ class RuleActivities:
         A VM with no running launcher pod, or whose freeze fails (no guest agent, say), is
         backed up crash-consistent: the result says which and why, and the backup goes on.
         """
-        kubeconfig, refs = await self._virtual_machines(input.backup_uid)
-        return await asyncio.to_thread(self._freezer, kubeconfig, refs, "freeze")
+        kubeconfig, spec = await self._backup(input.backup_uid)
+        refs = list(spec.get("virtual_machines") or [])
+        return await asyncio.to_thread(_run_freezer, kubeconfig, refs, "freeze")
 
     @activity.defn
     async def thaw_virtual_machines(self, input: FreezeInput) -> FreezeResult:
         """Thaw the VMs the freeze reached (every VM of the backup when it never answered)."""
-        kubeconfig, refs = await self._virtual_machines(input.backup_uid)
-        if input.virtual_machines is not None:
-            refs = input.virtual_machines
-        return await asyncio.to_thread(self._freezer, kubeconfig, refs, "unfreeze")
+        kubeconfig, spec = await self._backup(input.backup_uid)
+        refs = input.virtual_machines
+        if refs is None:
+            refs = list(spec.get("virtual_machines") or [])
+        return await asyncio.to_thread(_run_freezer, kubeconfig, refs, "unfreeze")

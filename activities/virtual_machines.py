@@ -11,10 +11,11 @@ from kubernetes.client.exceptions import ApiException
 from activities.kube import REQUEST_TIMEOUT, api_client, paginate
 from lifeboat.virtual_machines import (
     GROUP,
+    LAUNCHER_SELECTOR,
+    LAUNCHER_VM_LABEL,
     PLURAL,
     VERSION,
     VIRTUAL_MACHINE_TYPE,
-    launcher_selector,
     referenced_objects,
     split_ref,
 )
@@ -56,11 +57,18 @@ def resolve_virtual_machines(kubeconfig: dict[str, Any], refs: list[str]) -> Vir
     )
 
 
-def launcher_pod(core: kubernetes.client.CoreV1Api, namespace: str, name: str) -> str | None:
-    """The VM's running virt-launcher pod; None when the VM is not running."""
-    for pod in paginate(
-        core.list_namespaced_pod, namespace=namespace, label_selector=launcher_selector(name)
-    ):
-        if pod.status and pod.status.phase == "Running" and not pod.metadata.deletion_timestamp:
-            return str(pod.metadata.name)
-    return None
+def launcher_pods(core: kubernetes.client.CoreV1Api, refs: list[str]) -> dict[str, str]:
+    """The running virt-launcher pod of each VM that has one, by its `<namespace>/<name>`.
+
+    One listing per namespace, not per VM: a namespace's launchers carry their VM's name.
+    """
+    pods: dict[str, str] = {}
+    for namespace in dict.fromkeys(split_ref(ref)[0] for ref in refs):
+        for pod in paginate(
+            core.list_namespaced_pod, namespace=namespace, label_selector=LAUNCHER_SELECTOR
+        ):
+            vm = (pod.metadata.labels or {}).get(LAUNCHER_VM_LABEL)
+            running = pod.status and pod.status.phase == "Running"
+            if vm and running and not pod.metadata.deletion_timestamp:
+                pods.setdefault(f"{namespace}/{vm}", str(pod.metadata.name))
+    return pods

@@ -24,8 +24,9 @@ _NAMESPACED_INSTANCETYPES = {
     "VirtualMachineInstancetype": f"virtualmachineinstancetypes.{_INSTANCETYPE_GROUP}",
     "VirtualMachinePreference": f"virtualmachinepreferences.{_INSTANCETYPE_GROUP}",
 }
-# KubeVirt labels each VM's launcher pod so; `compute` is the container running the VM.
-LAUNCHER_LABELS = {"kubevirt.io": "virt-launcher"}
+# KubeVirt labels each VM's launcher pod so, and with the VM's name; `compute` is the
+# container running the VM.
+LAUNCHER_SELECTOR = "kubevirt.io=virt-launcher"
 LAUNCHER_VM_LABEL = "vm.kubevirt.io/name"
 LAUNCHER_CONTAINER = "compute"
 # Run states in which KubeVirt keeps a VM running.
@@ -126,12 +127,6 @@ def summary(vm: dict[str, Any]) -> dict[str, Any]:
         "running": bool(running),
         "claims": claim_names(vm),
     }
-
-
-def launcher_selector(name: str) -> str:
-    """The label selector of a VM's virt-launcher pods."""
-    labels = {**LAUNCHER_LABELS, LAUNCHER_VM_LABEL: name}
-    return ",".join(f"{k}={v}" for k, v in labels.items())
 
 
 def freezer_command(action: str, namespace: str, name: str) -> list[str]:

@@ -23,11 +23,15 @@ from kubernetes.client.exceptions import ApiException
 
 from deploy.local.kubelet import run_pod
 from deploy.local.kubelet_server import PODS_DIR, container_dir
-from deploy.local.snapshot_crds import STORAGE_CLASS
+from deploy.local.snapshot_crds import (
+    ESTABLISH_TIMEOUT,
+    STORAGE_CLASS,
+    _create_or_replace_crd,
+    _wait_established,
+)
 
 KUBEVIRT = ("kubevirt.io", "v1", "virtualmachines")
 CDI = ("cdi.kubevirt.io", "v1beta1", "datavolumes")
-ESTABLISH_TIMEOUT = 30.0
 FREEZER_LOG = "virt-freezer.log"
 # What the real virt-freezer does needs a guest agent; the double only records the call.
 _FREEZER = """#!/bin/sh
@@ -61,31 +65,15 @@ def _crd(api: tuple[str, str, str], kind: str, short_names: list[str]) -> Obj:
 
 
 def install_kubevirt_api(kubeconfig: Path) -> None:
-    """Install the VirtualMachine and DataVolume types (idempotent); wait until served."""
+    """Install the VirtualMachine and DataVolume types (safe to repeat); wait until served."""
     crds = [_crd(KUBEVIRT, "VirtualMachine", ["vm", "vms"]), _crd(CDI, "DataVolume", ["dv"])]
     with _api(kubeconfig) as api:
-        # Bodies are dicts, which the client sends as they are (its hints say models).
-        extensions: Any = client.ApiextensionsV1Api(api)
+        extensions = client.ApiextensionsV1Api(api)
         for crd in crds:
-            try:
-                extensions.create_custom_resource_definition(crd)
-            except ApiException as error:
-                if error.status != 409:
-                    raise
+            _create_or_replace_crd(extensions, crd)
+        deadline = time.monotonic() + ESTABLISH_TIMEOUT
         for crd in crds:
-            _wait_established(extensions, crd["metadata"]["name"])
-
-
-def _wait_established(extensions: Any, name: str) -> None:
-    deadline = time.monotonic() + ESTABLISH_TIMEOUT
-    while True:
-        found = extensions.read_custom_resource_definition(name)
-        conditions = (found.status and found.status.conditions) or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{name} not established in {ESTABLISH_TIMEOUT:.0f}s")
-        time.sleep(0.2)
+            _wait_established(extensions, crd["metadata"]["name"], deadline)
 
 
 @dataclass(frozen=True)
