@@ -204,21 +204,17 @@ def _shoot_of(cluster: Cluster) -> str:
     return f"{namespace}/{name}" if namespace and name else cluster.name
 
 
-def why_gone(garden: dict[str, Any], config: DiscoveryConfig, cluster: Cluster) -> str:
+def _why_gone(
+    custom: kubernetes.client.CustomObjectsApi, config: DiscoveryConfig, cluster: Cluster
+) -> str:
     """Why a discovered cluster's shoot is no longer listed: gone, replaced, or unmatched."""
     namespace, name = cluster.labels.get(NAMESPACE_LABEL), cluster.labels.get(SHOOT_LABEL)
     if not namespace or not name:
         return "is no longer listed"
     try:
-        with api_client(garden) as client:
-            shoot = kubernetes.client.CustomObjectsApi(client).get_namespaced_custom_object(
-                SHOOT_GROUP,
-                SHOOT_VERSION,
-                namespace,
-                SHOOTS,
-                name,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
+        shoot = custom.get_namespaced_custom_object(
+            SHOOT_GROUP, SHOOT_VERSION, namespace, SHOOTS, name, _request_timeout=REQUEST_TIMEOUT
+        )
     except ApiException as exc:
         return "is gone" if exc.status == 404 else "is no longer listed"
     except (urllib3.exceptions.HTTPError, OSError):
@@ -231,6 +227,22 @@ def why_gone(garden: dict[str, Any], config: DiscoveryConfig, cluster: Cluster) 
     if config.namespaces and namespace not in config.namespaces:
         return "is outside the configured namespaces"
     return f"no longer matches the label selector {config.label_selector!r}"
+
+
+def why_gone(garden: dict[str, Any], config: DiscoveryConfig, clusters: list[Cluster]) -> list[str]:
+    """Why each discovered cluster's shoot is no longer listed, asked of the garden over one
+    client."""
+    with api_client(garden) as client:
+        custom = kubernetes.client.CustomObjectsApi(client)
+        return [_why_gone(custom, config, cluster) for cluster in clusters]
+
+
+def _config_gone(config_uid: str) -> ApplicationError:
+    return ApplicationError(
+        f"discovery configuration {config_uid} is gone",
+        type=DISCOVERY_CONFIG_NOT_FOUND,
+        non_retryable=True,
+    )
 
 
 class DiscoveryActivities:
@@ -250,11 +262,7 @@ class DiscoveryActivities:
         async with self._sessions() as session:
             config = await session.get(DiscoveryConfig, config_uid)
         if config is None:
-            raise ApplicationError(
-                f"discovery configuration {config_uid} is gone",
-                type=DISCOVERY_CONFIG_NOT_FOUND,
-                non_retryable=True,
-            )
+            raise _config_gone(config_uid)
         return config
 
     def _garden(self, config: DiscoveryConfig) -> dict[str, Any]:
@@ -438,8 +446,6 @@ class DiscoveryActivities:
         shoot and the garden) and pauses its sync schedule. Returns the clusters retired now.
         """
         config = await self._config(input.config_uid)
-        garden = self._garden(config)
-        retired: list[str] = []
         async with self._sessions.begin() as session:
             clusters = await session.scalars(
                 select(Cluster)
@@ -447,16 +453,23 @@ class DiscoveryActivities:
                 .order_by(Cluster.name)
                 .with_for_update()
             )
+            missing: list[Cluster] = []
             for cluster in clusters:
                 if cluster.status == ClusterStatus.FAILED and await self._sync_paused(cluster.uid):
                     continue  # retired by an earlier run
-                why = await asyncio.to_thread(why_gone, garden, config, cluster)
+                missing.append(cluster)
+            whys = (
+                await asyncio.to_thread(why_gone, self._garden(config), config, missing)
+                if missing
+                else []
+            )
+            for cluster, why in zip(missing, whys, strict=True):
                 cluster.status = ClusterStatus.FAILED
                 cluster.status_reason = (
                     f"shoot {_shoot_of(cluster)} {why} in garden {config.garden_server_url}: "
                     "its syncs are paused; the cluster and its backups are kept"
                 )
-                retired.append(cluster.uid)
+            retired = [cluster.uid for cluster in missing]
         for cluster_uid in retired:
             handle = self._temporal.get_schedule_handle(cluster_sync_schedule_id(cluster_uid))
             try:
@@ -472,11 +485,7 @@ class DiscoveryActivities:
         async with self._sessions.begin() as session:
             config = await session.get(DiscoveryConfig, input.config_uid, with_for_update=True)
             if config is None:
-                raise ApplicationError(
-                    f"discovery configuration {input.config_uid} is gone",
-                    type=DISCOVERY_CONFIG_NOT_FOUND,
-                    non_retryable=True,
-                )
+                raise _config_gone(input.config_uid)
             if not input.reachable:
                 config.status, config.status_reason = DiscoveryStatus.FAILED, input.reason
             else:

@@ -10,6 +10,7 @@ configuration keeps the clusters it discovered, with their backups.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -155,14 +156,26 @@ def _schedule(config: DiscoveryConfig, task_queue: str) -> Schedule:
     )
 
 
-async def _read(ctx: AuthzContext, config: DiscoveryConfig) -> DiscoveryConfigRead:
-    read = DiscoveryConfigRead.model_validate(config)
-    read.discovered_clusters = (
-        await ctx.session.scalar(
-            select(func.count()).select_from(Cluster).where(Cluster.source_uid == config.uid)
-        )
-        or 0
+async def _reads(
+    ctx: AuthzContext, configs: Sequence[DiscoveryConfig]
+) -> list[DiscoveryConfigRead]:
+    """The configurations as returned, each with how many clusters it discovered."""
+    rows = await ctx.session.execute(
+        select(Cluster.source_uid, func.count())
+        .where(Cluster.source_uid.in_([c.uid for c in configs]))
+        .group_by(Cluster.source_uid)
     )
+    counts = {source: count for source, count in rows.tuples()}
+    reads = []
+    for config in configs:
+        read = DiscoveryConfigRead.model_validate(config)
+        read.discovered_clusters = counts.get(config.uid, 0)
+        reads.append(read)
+    return reads
+
+
+async def _read(ctx: AuthzContext, config: DiscoveryConfig) -> DiscoveryConfigRead:
+    (read,) = await _reads(ctx, [config])
     return read
 
 
@@ -203,18 +216,7 @@ async def create_config(
 @router.get("")
 async def list_configs(ctx: ViewConfig) -> ListOf[DiscoveryConfigRead]:
     """Every discovery configuration, with its last run's status."""
-    configs = await list_visible(ctx, DiscoveryConfig)
-    rows = await ctx.session.execute(
-        select(Cluster.source_uid, func.count())
-        .where(Cluster.source_uid.in_([c.uid for c in configs]))
-        .group_by(Cluster.source_uid)
-    )
-    counts = {source: count for source, count in rows.tuples()}
-    items = []
-    for config in configs:
-        read = DiscoveryConfigRead.model_validate(config)
-        read.discovered_clusters = counts.get(config.uid, 0)
-        items.append(read)
+    items = await _reads(ctx, await list_visible(ctx, DiscoveryConfig))
     return ListOf(items=items, count=len(items))
 
 
@@ -254,7 +256,7 @@ async def update_config(
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
-            await temporal.create_schedule(discovery_schedule_id(uid), schedule)
+            # Removed in the Temporal UI: `_run_now` below puts it back, with the new interval.
     await ctx.session.commit()
     await _run_now(temporal, config, ctx.settings.task_queue)
     return await _read(ctx, config)

@@ -181,10 +181,15 @@ def create_shoot(
     secret = client.V1Secret(
         metadata=client.V1ObjectMeta(name=shoot.secret_name, namespace=namespace),
         type="Opaque",
-        data={KUBECONFIG_KEY: base64.b64encode(kubeconfig.encode()).decode()},
+        data=_secret_data(kubeconfig),
     )
     core.create_namespaced_secret(namespace, secret)
     return shoot
+
+
+def _secret_data(kubeconfig: str) -> dict[str, bytes | str]:
+    """The data of a shoot's `<shoot>.kubeconfig` secret, as Gardener writes it."""
+    return {KUBECONFIG_KEY: base64.b64encode(kubeconfig.encode()).decode()}
 
 
 def _binding_name(shoot: Shoot) -> str:
@@ -229,7 +234,7 @@ def rotate_shoot_kubeconfig(
     client.CoreV1Api(api).patch_namespaced_secret(
         shoot.secret_name,
         shoot.namespace,
-        {"data": {KUBECONFIG_KEY: base64.b64encode(kubeconfig.encode()).decode()}},
+        {"data": _secret_data(kubeconfig)},
     )
     return kubeconfig
 
