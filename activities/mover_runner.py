@@ -44,22 +44,20 @@ from activities import mover
 from activities.heartbeat import ThreadHeartbeat
 from activities.kube import REQUEST_TIMEOUT, api_client
 from activities.locations import OpenLocation
-from activities.mover import IntegrityError, Progress, ResumeState, SnapshotNotFoundError
+from activities.mover import Progress, ResumeState
 from activities.mover.__main__ import (
     ENV_ACCESS_KEY,
     ENV_LOCATION_KEY,
     ENV_SECRET_KEY,
     EXIT_PERMANENT,
     EXIT_USAGE,
+    PERMANENT,
 )
 from activities.mover.store import ChunkStore
 from lifeboat.settings import MoverRunner, Settings
 
 POLL_SECONDS = 0.5
 BIND_TIMEOUT_SECONDS = 300
-# Failures no retry cures; any other (an unreachable store, say) fails the attempt, and
-# Temporal retries it, resuming from the last heartbeat.
-PERMANENT = (IntegrityError, SnapshotNotFoundError)
 
 MOUNT_PATH = "/data"
 TERMINATION_LOG = "/dev/termination-log"
@@ -242,6 +240,8 @@ class LocalMover:
                     summary = mover.restore(
                         task.snapshot_id, store, path, progress=heartbeat.progress
                     )
+            # Any other failure (an unreachable store, say) fails the attempt, and Temporal
+            # retries it, resuming from the last heartbeat.
             except PERMANENT as exc:
                 raise MoverFailed(f"data mover: {exc}") from exc
             return asdict(summary)
@@ -272,13 +272,11 @@ class JobMover:
             try:
                 job = await asyncio.to_thread(self.start, client, task, location, resume)
                 summary = await self._wait(connection, task, job, heartbeat)
-            except asyncio.CancelledError:
+            except BaseException as exc:
                 # A worker shutting down leaves the Job running for the next attempt.
-                if not activity.is_worker_shutdown():
-                    await self._remove_quietly(await connection.client(), task)
-                raise
-            except BaseException:
-                await self._remove_quietly(await connection.client(), task)
+                shutdown = isinstance(exc, asyncio.CancelledError) and activity.is_worker_shutdown()
+                if not shutdown:
+                    await self._remove_quietly(connection, task)
                 raise
             # Errors propagate: the retry reads the finished Job again, and removes it.
             await asyncio.to_thread(_remove, await connection.client(), task)
@@ -420,10 +418,10 @@ class JobMover:
         if not pods:
             return None
         pod = pods[-1]
+        created = pod.metadata.creation_timestamp or datetime.now(UTC)
+        stuck = (datetime.now(UTC) - created).total_seconds() > START_TIMEOUT_SECONDS
         for status in pod.status.container_statuses or []:
             waiting = status.state.waiting if status.state else None
-            created = pod.metadata.creation_timestamp or datetime.now(UTC)
-            stuck = (datetime.now(UTC) - created).total_seconds() > START_TIMEOUT_SECONDS
             if waiting is not None and waiting.reason not in STARTING and stuck:
                 raise MoverFailed(
                     f"data mover Job {job.metadata.name} cannot start: {waiting.reason}: "
@@ -470,11 +468,11 @@ class JobMover:
             f"data mover Job {name} failed: {condition.reason}: {condition.message or ''}"
         )
 
-    async def _remove_quietly(self, client: kubernetes.client.ApiClient, task: MoverTask) -> None:
-        # Already failing: what matters is that error. A Job left behind is replaced or read
-        # by the next attempt, and its Secret goes with it.
+    async def _remove_quietly(self, connection: Connection, task: MoverTask) -> None:
+        # Already failing: what matters is that error, so not even a failed connect may hide
+        # it. A Job left behind is replaced or read by the next attempt, its Secret with it.
         try:
-            await asyncio.to_thread(_remove, client, task)
+            await asyncio.to_thread(_remove, await connection.client(), task)
         except Exception as exc:
             activity.logger.warning("could not remove data mover Job %s: %s", task.job_name, exc)
 

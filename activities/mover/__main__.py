@@ -89,7 +89,7 @@ def _print_progress(progress: Progress) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; 0 on success, 1 when it failed (the reason on stderr), 2 on misuse."""
+    """Run one command; its exit code (see the module's docstring), the reason on stderr."""
     args = _parser().parse_args(argv)
     # The calling thread reads files while the pool compresses and uploads; after each system
     # call it waits for the GIL, by default up to 5 ms. A shorter switch interval made backups

@@ -30,6 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -161,17 +162,17 @@ def stop_kubelet(home: Path) -> None:
 
 def exec_records(home: Path) -> list[ExecRecord]:
     """What ran through the double started from home, one record per finished exec, in order."""
-    try:
-        lines = (home / EXEC_LOG_FILE).read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in lines if line]
+    return _json_lines(home / EXEC_LOG_FILE)
 
 
 def pod_runs(home: Path) -> list[PodRun]:
     """The containers the pod runner under home ran, one record per ended container, in order."""
+    return _json_lines(home / RUNS_FILE)
+
+
+def _json_lines(path: Path) -> list[Any]:
     try:
-        lines = (home / RUNS_FILE).read_text().splitlines()
+        lines = path.read_text().splitlines()
     except FileNotFoundError:
         return []
     return [json.loads(line) for line in lines if line]

@@ -557,13 +557,8 @@ class KubeletDouble:
         tail = dict(parse_qsl(query)).get("tailLines")
         if tail is not None and tail.isdigit():
             lines = data.splitlines(keepends=True)
-            data = b"".join(lines[len(lines) - int(tail) :]) if int(tail) else b""
-        writer.write(
-            f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(data)}\r\n"
-            "Connection: close\r\n\r\n".encode()
-            + data
-        )
-        await writer.drain()
+            data = b"".join(lines[-int(tail) :]) if int(tail) else b""
+        await _send(writer, "200 OK", data)
 
 
 def _websocket_handshake(method: str, headers: dict[str, str]) -> tuple[str, str]:
@@ -583,7 +578,10 @@ def _websocket_handshake(method: str, headers: dict[str, str]) -> tuple[str, str
 
 
 async def _respond(writer: asyncio.StreamWriter, status: str, body: str) -> None:
-    data = body.encode() + b"\n"
+    await _send(writer, status, body.encode() + b"\n")
+
+
+async def _send(writer: asyncio.StreamWriter, status: str, data: bytes) -> None:
     writer.write(
         f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(data)}\r\n"
         "Connection: close\r\n\r\n".encode()

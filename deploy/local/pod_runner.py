@@ -59,7 +59,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypedDict
 from urllib.parse import quote
@@ -131,9 +131,7 @@ class Running:
     command: list[str]
     log_file: IO[bytes]
     directory: Path
-    termination_file: Path
     started: str
-    status: Obj = field(default_factory=dict)
 
     @property
     def meta(self) -> Obj:
@@ -144,6 +142,10 @@ class Running:
     def container(self) -> Obj:
         container: Obj = self.pod["spec"]["containers"][0]
         return container
+
+    @property
+    def termination_file(self) -> Path:
+        return self.directory / TERMINATION_FILE
 
 
 class PodRunner:
@@ -257,7 +259,6 @@ class PodRunner:
             command=command,
             log_file=log_file,
             directory=directory,
-            termination_file=directory / TERMINATION_FILE,
             started=_now(),
         )
         self.running[meta["uid"]] = run
@@ -388,7 +389,6 @@ class PodRunner:
             except subprocess.TimeoutExpired:
                 run.process.kill()
                 run.process.wait()
-        run.log_file.close()
 
     def _ended(self, run: Running, message: str = "") -> Obj:
         """The container's terminated state once its process has ended."""

@@ -350,10 +350,6 @@ def test_backup_and_restore_run_the_mover_as_jobs(
     _cleaned_up(kube, copy, ["pgdata"])
 
 
-def _wait_job(kube: Kube, namespace: str, name: str, state: str) -> None:
-    assert _job_state(kube, namespace, name) == state
-
-
 def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
     kube: Kube, stack: Stack
 ) -> None:
@@ -397,7 +393,7 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
     assert [(o["kind"], o["uid"]) for o in secret["metadata"]["ownerReferences"]] == [
         ("Job", job["metadata"]["uid"])
     ]
-    _wait_job(kube, namespace, backup.job_name, "Complete")
+    assert _job_state(kube, namespace, backup.job_name) == "Complete"
     summary = run(backup)
     assert summary["files"] == len(expected) - 1  # the symlink is not a file
     assert [r["exit_code"] for r in _runs(stack, BACKUP_LABEL, backup_uid)] == [0]
@@ -408,7 +404,7 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
     wrong = MoverTask("restore", namespace, "copy", "copy", RESTORE_LABEL, restore_uid,
                       snapshot_id="20200101T000000Z-0000000000000000")  # fmt: skip
     env.run(start, wrong)
-    _wait_job(kube, namespace, wrong.job_name, "Failed")
+    assert _job_state(kube, namespace, wrong.job_name) == "Failed"
     right = dataclasses.replace(wrong, snapshot_id=summary["snapshot_id"])
     assert right.job_name == wrong.job_name
     beats.clear()
