@@ -183,7 +183,7 @@ class BackupActivities:
             cluster_uid=cluster_uid,
             location_uid=location_uid,
             namespaces=namespaces,
-            pre_rule_uid=spec.get("pre_rule_uid") or "",
+            pre_rule_uid=pre_rule_uid,
             post_rule_uid=spec.get("post_rule_uid") or "",
             volumes=bool(spec.get("volumes", True)),
             virtual_machines=virtual_machines,

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import binascii
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from itertools import chain
@@ -28,7 +28,7 @@ from temporalio.client import Client, ScheduleAlreadyRunningError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.kube import PAGE_SIZE, REQUEST_TIMEOUT, api_client
+from activities.kube import REQUEST_TIMEOUT, api_client, paginate_objects
 from lifeboat.catalog.models import Cluster, ClusterStatus, DiscoveryConfig, utcnow
 from lifeboat.credentials import credentials_expire_at
 from lifeboat.kubeconfig import KubeconfigError, parse_kubeconfig, summarize
@@ -119,19 +119,6 @@ def _garden_calls(server: str, doing: str) -> Iterator[None]:
         raise GardenError(f"cannot reach the garden {server} while {doing}: {exc}") from None
 
 
-def _paginate_objects(list_call: Callable[..., Any], **kwargs: Any) -> Iterator[dict[str, Any]]:
-    """Every item of a custom-object list call (dicts), page by page."""
-    token = None
-    while True:
-        page = list_call(
-            limit=PAGE_SIZE, _continue=token, _request_timeout=REQUEST_TIMEOUT, **kwargs
-        )
-        yield from page.get("items") or []
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return
-
-
 def list_matching_shoots(
     garden: dict[str, Any], server: str, selector: str, namespaces: list[str]
 ) -> list[ShootRef]:
@@ -149,13 +136,13 @@ def list_matching_shoots(
         try:
             items = list(
                 chain.from_iterable(
-                    _paginate_objects(
+                    paginate_objects(
                         custom.list_namespaced_custom_object, namespace=namespace, **common
                     )
                     for namespace in namespaces
                 )
                 if namespaces
-                else _paginate_objects(custom.list_cluster_custom_object, **common)
+                else paginate_objects(custom.list_cluster_custom_object, **common)
             )
         except ApiException as exc:
             if exc.status == 404:

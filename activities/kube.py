@@ -51,24 +51,34 @@ def paginate(list_call: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
             return
 
 
+def paginate_objects(list_call: Callable[..., Any], **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a custom-object list call (plain dicts), page by page."""
+    token = None
+    while True:
+        page = list_call(
+            limit=PAGE_SIZE, _continue=token, _request_timeout=REQUEST_TIMEOUT, **kwargs
+        )
+        yield from page.get("items") or []
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return
+
+
 def list_virtual_machines(client: kubernetes.client.ApiClient) -> list[VirtualMachineInfo]:
     """Every KubeVirt VM of the cluster; none when KubeVirt is not installed (no such type)."""
     custom = kubernetes.client.CustomObjectsApi(client)
-    found, token = [], None
-    while True:
-        try:
-            page: Any = custom.list_cluster_custom_object(
-                GROUP, VERSION, PLURAL,
-                limit=PAGE_SIZE, _continue=token, _request_timeout=REQUEST_TIMEOUT,
-            )  # fmt: skip
-        except ApiException as exc:
-            if exc.status == 404:
-                return []
-            raise
-        found += [VirtualMachineInfo(**summary(vm)) for vm in page.get("items") or []]
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return sorted(found, key=lambda vm: (vm.namespace, vm.name))
+    try:
+        found = [
+            VirtualMachineInfo(**summary(vm))
+            for vm in paginate_objects(
+                custom.list_cluster_custom_object, group=GROUP, version=VERSION, plural=PLURAL
+            )
+        ]
+    except ApiException as exc:
+        if exc.status == 404:
+            return []
+        raise
+    return sorted(found, key=lambda vm: (vm.namespace, vm.name))
 
 
 def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
