@@ -22,7 +22,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.snapshot_crds import ESTABLISH_TIMEOUT, _create_or_replace_crd, _wait_established
+from deploy.local.snapshot_crds import ESTABLISH_TIMEOUT, create_or_replace_crd, wait_established
 
 GROUP = "core.gardener.cloud"
 VERSION = "v1beta1"
@@ -107,8 +107,8 @@ def project_namespace(project: str) -> str:
 def install_shoot_api(api: client.ApiClient, *, timeout: float = ESTABLISH_TIMEOUT) -> None:
     """Install the Shoot CRD and wait until it serves; safe to repeat."""
     extensions = client.ApiextensionsV1Api(api)
-    _create_or_replace_crd(extensions, SHOOT_CRD)
-    _wait_established(extensions, SHOOT_CRD["metadata"]["name"], time.monotonic() + timeout)
+    create_or_replace_crd(extensions, SHOOT_CRD)
+    wait_established(extensions, SHOOT_CRD["metadata"]["name"], time.monotonic() + timeout)
 
 
 def _ignore_exists(call: Any, *args: Any) -> None:

@@ -26,8 +26,8 @@ from deploy.local.kubelet_server import PODS_DIR, container_dir
 from deploy.local.snapshot_crds import (
     ESTABLISH_TIMEOUT,
     STORAGE_CLASS,
-    _create_or_replace_crd,
-    _wait_established,
+    create_or_replace_crd,
+    wait_established,
 )
 
 KUBEVIRT = ("kubevirt.io", "v1", "virtualmachines")
@@ -70,10 +70,10 @@ def install_kubevirt_api(kubeconfig: Path) -> None:
     with _api(kubeconfig) as api:
         extensions = client.ApiextensionsV1Api(api)
         for crd in crds:
-            _create_or_replace_crd(extensions, crd)
+            create_or_replace_crd(extensions, crd)
         deadline = time.monotonic() + ESTABLISH_TIMEOUT
         for crd in crds:
-            _wait_established(extensions, crd["metadata"]["name"], deadline)
+            wait_established(extensions, crd["metadata"]["name"], deadline)
 
 
 @dataclass(frozen=True)

@@ -269,15 +269,15 @@ def install_snapshot_api(api: client.ApiClient, *, timeout: float = ESTABLISH_TI
     """
     extensions = client.ApiextensionsV1Api(api)
     for crd in SNAPSHOT_CRDS:
-        _create_or_replace_crd(extensions, crd)
+        create_or_replace_crd(extensions, crd)
     deadline = time.monotonic() + timeout
     for crd in SNAPSHOT_CRDS:
-        _wait_established(extensions, crd["metadata"]["name"], deadline)
+        wait_established(extensions, crd["metadata"]["name"], deadline)
     _ensure_storage_class(client.StorageV1Api(api))
     _ensure_snapshot_class(client.CustomObjectsApi(api))
 
 
-def _create_or_replace_crd(extensions: client.ApiextensionsV1Api, crd: Obj) -> None:
+def create_or_replace_crd(extensions: client.ApiextensionsV1Api, crd: Obj) -> None:
     name = crd["metadata"]["name"]
     try:
         extensions.create_custom_resource_definition(
@@ -297,7 +297,7 @@ def _create_or_replace_crd(extensions: client.ApiextensionsV1Api, crd: Obj) -> N
     )
 
 
-def _wait_established(extensions: client.ApiextensionsV1Api, name: str, deadline: float) -> None:
+def wait_established(extensions: client.ApiextensionsV1Api, name: str, deadline: float) -> None:
     while True:
         crd = _raw(extensions.read_custom_resource_definition(name, _preload_content=False))
         conditions = crd.get("status", {}).get("conditions") or []
