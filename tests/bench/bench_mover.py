@@ -5,7 +5,10 @@
 It generates mixed data (a third compressible text in large files, a third random bytes in
 large files, a third many small files), starts its own SeaweedFS, and times in one run:
 a raw S3 upload of the same bytes (the ceiling), full backups, incremental backups after
-changing 1 % of the data, and restores of the incremental snapshot. Both tools run as
+changing 1 % of the data, and restores of the incremental snapshot. Two floors bound what
+any tool can do here: uploading the mover's bytes from memory, and writing the restored
+files from memory (on a small machine the S3 server and the file system take much of the
+CPU that both tools need). Both tools run as
 commands (process start included), read the same files (warm in the page cache for both),
 and write to the same server; bytes uploaded are measured the same way for both, as the
 growth of their prefix in the bucket. CPU seconds of each tool and of the S3 server show
@@ -17,7 +20,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import hashlib
-import io
 import json
 import os
 import random
@@ -29,13 +31,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from minio import Minio
 
-from activities.mover import s3_client
+from activities.mover import ChunkStore, s3_client
 from deploy.local.procs import ManagedProcess
 from deploy.local.s3 import S3Server, start_s3, stop_s3
 
@@ -187,37 +189,71 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def raw_upload(client: Minio, root: Path, *, part: int = 1024 * 1024, threads: int = 8) -> float:
-    """Seconds to PUT every byte of `root` as 1 MiB objects from 8 threads (SeaweedFS's best
-    shape here), reading files as the tools do."""
+PART = 1024 * 1024
+UPLOAD_THREADS = 8
+
+
+def put_all(store: ChunkStore, prefix: str, parts: Iterable[bytes]) -> float:
+    """Seconds to PUT `parts` as objects under `prefix` from 8 threads, 1 MiB each being
+    SeaweedFS's best shape here. Through presigned URLs, as the mover uploads: a signed
+    payload would also make the server hash every body with SHA-256."""
+    room = threading.BoundedSemaphore(4 * UPLOAD_THREADS)  # bounded data in memory
+
+    def put(number: int, data: bytes) -> None:
+        try:
+            store.put(f"{prefix}{number:07d}", data)
+        finally:
+            room.release()
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+        futures = []
+        for number, data in enumerate(parts):
+            room.acquire()
+            futures.append(pool.submit(put, number, data))
+        for future in futures:
+            future.result()
+    return time.perf_counter() - started
+
+
+def raw_upload(store: ChunkStore, root: Path) -> float:
+    """Seconds to upload every byte of `root` as it is, reading files as the tools do: the
+    ceiling of a backup that neither compresses nor deduplicates."""
 
     def parts() -> Iterator[bytes]:
         pending = b""
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             data = pending + path.read_bytes()
-            whole = len(data) // part
+            whole = len(data) // PART
             for number in range(whole):
-                yield data[number * part : (number + 1) * part]
-            pending = data[whole * part :]
+                yield data[number * PART : (number + 1) * PART]
+            pending = data[whole * PART :]
         if pending:
             yield pending
 
-    room = threading.BoundedSemaphore(4 * threads)  # a bounded amount of data in memory
+    return put_all(store, "raw/", parts())
 
-    def put(number: int, data: bytes) -> None:
-        try:
-            client.put_object(BUCKET, f"raw/{number:07d}", io.BytesIO(data), len(data))
-        finally:
-            room.release()
 
+def upload_floor(store: ChunkStore, size: int) -> float:
+    """Seconds to upload `size` bytes of incompressible data from memory: the least a backup
+    that uploads that much can take on this server, with no reading, chunking, hashing,
+    compressing or encrypting at all."""
+    block = random.Random(1).randbytes(PART)
+    count = -(-size // PART)
+    return put_all(store, "floor/", (block[: min(PART, size - n * PART)] for n in range(count)))
+
+
+def write_floor(source: Path, target: Path) -> float:
+    """Seconds to write files of the sizes and paths of `source` into `target` from memory:
+    the least a restore of that tree can take on this machine's file system."""
+    files = [(p.relative_to(source), p.stat().st_size) for p in sorted(source.rglob("*"))]
+    block = random.Random(2).randbytes(max((size for _, size in files), default=0))
     started = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        futures = []
-        for number, data in enumerate(parts()):
-            room.acquire()
-            futures.append(pool.submit(put, number, data))
-        for future in futures:
-            future.result()
+    for relative, size in files:
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if (source / relative).is_file():
+            path.write_bytes(memoryview(block)[:size])
     return time.perf_counter() - started
 
 
@@ -276,19 +312,23 @@ def compare(
     repository = ["restic", "-r", f"s3:{server.endpoint}/{BUCKET}/restic"]
     subprocess.run([*repository, "init"], env=restic_env, check=True, capture_output=True)
 
-    def step(name: str, tool: str, prefix: str, data: int, action: Callable[[], float]) -> str:
+    def step(name: str, tool: str, prefix: str, data: int, action: Callable[[], float]) -> Row:
         before = prefix_bytes(client, prefix)
         own, children, server = cpu.now()
         seconds = action()
         after = cpu.now()
-        used = (after[1] - children) if tool != "s3" else (after[0] - own)
+        # The floors run in this process, the tools as its children.
+        used = (after[0] - own) if tool in ("s3", "fs") else (after[1] - children)
         uploaded = prefix_bytes(client, prefix) - before if prefix else None
-        rows.append(Row(name, tool, seconds, data, uploaded, used, after[2] - server))
+        row = Row(name, tool, seconds, data, uploaded, used, after[2] - server)
+        rows.append(row)
         print(f"  {name:<12} {tool:<7} {seconds:7.2f} s", flush=True)
-        return name
+        return row
 
     print("raw S3 upload of the same bytes ...", flush=True)
-    step("raw upload", "s3", "raw/", total, lambda: raw_upload(client, source))
+    # A plain uploader: only `put`, which is one PUT through a presigned URL, is used.
+    uploads = ChunkStore(client, BUCKET, "", LOCATION_KEY.encode())
+    step("raw upload", "s3", "raw/", total, lambda: raw_upload(uploads, source))
 
     output: dict[str, str] = {}
 
@@ -303,9 +343,12 @@ def compare(
         return lambda: timed([*repository, *args], restic_env)[0]
 
     print("full backups ...", flush=True)
-    step("full", "mover", "mover/", total, mover_run("full", "backup", "--source", str(source)))
+    full = mover_run("full", "backup", "--source", str(source))
+    sent = step("full", "mover", "mover/", total, full).uploaded or 0
     step("full", "restic", "restic/", total, restic_run("backup", "--quiet", str(source)))
     first = json.loads(output["full"])["snapshot_id"]
+    print("the least those uploads take on this server ...", flush=True)
+    step("upload floor", "s3", "floor/", sent, lambda: upload_floor(uploads, sent))
 
     changed = change_one_percent(source, random.Random(7))
     total = sizes(source)
@@ -316,6 +359,8 @@ def compare(
     second = json.loads(output["incr"])["snapshot_id"]
 
     print("restores of the incremental snapshots ...", flush=True)
+    print("the least writing those files takes here ...", flush=True)
+    step("write floor", "fs", "", total, lambda: write_floor(source, work / "restore-floor"))
     mover_target, restic_target = work / "restore-mover", work / "restore-restic"
     restore = mover_run("restore", "restore", "--snapshot", second, "--target", str(mover_target))
     step("restore", "mover", "", total, restore)
@@ -352,6 +397,7 @@ def report(rows: list[Row]) -> None:
         mover, restic = by[name, "mover"], by[name, "restic"]
         speed = restic.seconds / mover.seconds
         line = f"  {name:<12} throughput x{speed:.2f} (aim >= 2)"
+        line += f"   tool CPU x{mover.tool_cpu / restic.tool_cpu:.2f}"
         if mover.uploaded is not None and restic.uploaded:
             line += f"   bytes uploaded x{mover.uploaded / restic.uploaded:.2f} (aim <= 1)"
         print(line)
@@ -361,6 +407,15 @@ def report(rows: list[Row]) -> None:
         f"{raw.seconds / by['full', 'mover'].seconds:.2f}, restic x"
         f"{raw.seconds / by['full', 'restic'].seconds:.2f}"
     )
+    print("floors on this machine (no tool can be faster; twice restic's throughput needs):")
+    for name, floor, what in (
+        ("full", ("upload floor", "s3"), "uploading as many bytes as the mover did, from memory"),
+        ("restore", ("write floor", "fs"), "writing the same files from memory"),
+    ):
+        print(
+            f"  {name:<12} {what}: {by[floor].seconds:.2f} s"
+            f" (twice restic: {by[name, 'restic'].seconds / 2:.2f} s)"
+        )
 
 
 def main() -> None:
