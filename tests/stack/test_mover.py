@@ -164,6 +164,23 @@ def test_a_second_backup_uploads_only_what_changed(
     assert describe(target) == describe(source)
 
 
+def test_small_files_go_into_packs_of_at_most_4_mib(store: ChunkStore, tmp_path: Path) -> None:
+    source = tmp_path / "small"
+    source.mkdir()
+    rng = random.Random(7)
+    for i in range(700):  # about 14 MiB of random files of up to 40 KiB
+        (source / f"f{i:03d}").write_bytes(rng.randbytes(rng.randint(1, 40_000)))
+
+    summary = backup(source, store)
+    packs = [size for _, size in store.keys(f"{store.layout.root}/packs/")]
+    # Not one object per file, and never an object just over 4 MiB (a second piece of
+    # storage on SeaweedFS).
+    assert 3 <= len(packs) <= 6
+    assert max(packs) <= 4 * MiB
+    restore(summary.snapshot_id, store, tmp_path / "restored")
+    assert describe(tmp_path / "restored") == describe(source)
+
+
 def repository_bytes(store: ChunkStore) -> int:
     return sum(size for _, size in store.keys(store.layout.root + "/"))
 
