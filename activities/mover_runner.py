@@ -14,14 +14,16 @@ volumes have one.
 LIFEBOAT_MOVER_IMAGE with the claim mounted at /data (read-only for a backup). The location's
 S3 keys and encryption key go in a Secret that the command reads as its environment: never in
 its arguments, never in a workflow payload, never logged. The Secret is owned by the Job, so
-the garbage collector takes it with the Job, and both are deleted at the end whatever the
-outcome. The command writes its summary to the container's termination message file
-(/dev/termination-log), and the activity reads it from the pod's `state.terminated.message`;
-a failed pod's message says why it failed. While the Job runs, the activity heartbeats the
-progress lines of the pod's log (or at least that the Job is alive). A retry finds its Job by
-name: one that succeeded is read, one still running is waited for, one that failed is
-replaced (a backup then resumes from the last heartbeat). When the worker shuts down the Job
-is left running, for the next attempt to take over.
+the garbage collector takes it with the Job, and both are deleted when the Job has ended:
+succeeded and read, failed, or cancelled. The command writes its summary to the container's
+termination message file (/dev/termination-log), and the activity reads it from the pod's
+`state.terminated.message`; a failed pod's message says why it failed. While the Job runs,
+the activity heartbeats the progress lines of the pod's log (or at least that the Job is
+alive). A retry finds its Job by name: one that succeeded is read, one still running is
+waited for, one that failed is replaced (a backup then resumes from the last heartbeat).
+When the worker shuts down, or the API server fails to answer while the Job runs, the Job is
+left running for the next attempt to take over; the backup's cleanup removes any mover Job
+a last attempt left behind.
 """
 
 from __future__ import annotations
@@ -252,10 +254,19 @@ class LocalMover:
 class JobMover:
     """The mover as a Kubernetes Job in the claim's namespace (see the module's docstring)."""
 
-    def __init__(self, image: str, timeout_seconds: int, cpu: str, memory: str) -> None:
+    def __init__(
+        self,
+        image: str,
+        timeout_seconds: int,
+        cpu: str,
+        memory: str,
+        *,
+        renew_client_seconds: float = RENEW_CLIENT_SECONDS,
+    ) -> None:
         self._image = image
         self._timeout = timeout_seconds
         self._requests = {"cpu": cpu, "memory": memory}
+        self._renew = renew_client_seconds
 
     async def run(
         self,
@@ -266,16 +277,14 @@ class JobMover:
         resume: ResumeState | None,
     ) -> dict[str, Any]:
         """Run (or take over) the claim's mover Job to its end; the mover's summary."""
-        connection = Connection(connect)
+        connection = Connection(connect, self._renew)
         try:
             client = await connection.client()
             try:
                 job = await asyncio.to_thread(self.start, client, task, location, resume)
                 summary = await self._wait(connection, task, job, heartbeat)
             except BaseException as exc:
-                # A worker shutting down leaves the Job running for the next attempt.
-                shutdown = isinstance(exc, asyncio.CancelledError) and activity.is_worker_shutdown()
-                if not shutdown:
+                if _ends_the_job(exc):
                     await self._remove_quietly(connection, task)
                 raise
             # Errors propagate: the retry reads the finished Job again, and removes it.
@@ -477,6 +486,20 @@ class JobMover:
             activity.logger.warning("could not remove data mover Job %s: %s", task.job_name, exc)
 
 
+def _ends_the_job(error: BaseException) -> bool:
+    """Whether an attempt that failed with `error` removes its Job.
+
+    The Job failed (a retry replaces it), the mover failed for good, or the backup or restore
+    was cancelled: yes. The worker shutting down, or the API server failing to answer (an
+    expired token, a restarting control plane, a network blip): no, the Job may be moving data
+    just fine, and the next attempt takes it over instead of starting again. A Job whose last
+    attempt failed so is removed with the backup's snapshots, or by its deadline.
+    """
+    if isinstance(error, asyncio.CancelledError):
+        return not activity.is_worker_shutdown()
+    return isinstance(error, (MoverFailed, MoverJobError))
+
+
 def mover_arguments(
     task: MoverTask, location: OpenLocation, resume: ResumeState | None
 ) -> list[str]:
@@ -563,15 +586,36 @@ def _remove(client: kubernetes.client.ApiClient, task: MoverTask) -> None:
     batch = kubernetes.client.BatchV1Api(client)
     core = kubernetes.client.CoreV1Api(client)
     for delete in (batch.delete_namespaced_job, core.delete_namespaced_secret):
-        try:
-            # Background: the Job goes at once (a replacement may take its name), its pods after.
-            delete(
-                task.job_name, task.namespace, propagation_policy="Background",
-                _request_timeout=REQUEST_TIMEOUT,
-            )  # fmt: skip
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        _delete(delete, task.job_name, task.namespace)
+
+
+def remove_jobs(client: kubernetes.client.ApiClient, namespace: str, selector: str) -> int:
+    """Delete the mover Jobs and Secrets in `namespace` that match `selector` (a backup's or
+    restore's label) and that no attempt removed; how many."""
+    batch: Any = kubernetes.client.BatchV1Api(client)
+    core: Any = kubernetes.client.CoreV1Api(client)
+    selector = ",".join([selector, *(f"{k}={v}" for k, v in MOVER_LABELS.items())])
+    removed = 0
+    # Secrets first: deleting a Job makes the garbage collector take its Secret at some point.
+    for listing, delete in (
+        (core.list_namespaced_secret, core.delete_namespaced_secret),
+        (batch.list_namespaced_job, batch.delete_namespaced_job),
+    ):
+        found = listing(namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT)
+        for item in found.items:
+            _delete(delete, item.metadata.name, namespace)
+            removed += 1
+    return removed
+
+
+def _delete(delete: Callable[..., Any], name: str, namespace: str) -> None:
+    """Delete a Job or Secret that may be gone already."""
+    try:
+        # Background: the Job goes at once (a replacement may take its name), its pods after.
+        delete(name, namespace, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 Mover = LocalMover | JobMover

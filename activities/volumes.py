@@ -39,6 +39,7 @@ from activities.mover_runner import (
     MoverHeartbeat,
     MoverTask,
     last_resume,
+    remove_jobs,
 )
 from lifeboat.catalog.models import RETRY_CLAIMS, Backup, BackupLocation, Restore, utcnow
 from lifeboat.secrets import SecretBox
@@ -286,7 +287,8 @@ class VolumeActivities:
 
     @activity.defn
     async def delete_snapshots(self, input: BackupInput) -> int:
-        """Delete the backup's snapshots and temporary claims (idempotent)."""
+        """Delete the backup's snapshots and temporary claims, and any data mover Job an
+        attempt left behind (idempotent)."""
         backup = await self._backup(input.backup_uid)
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
         namespaces = list(backup.spec.get("resolved_namespaces") or [])
@@ -298,6 +300,8 @@ class VolumeActivities:
                 core = kubernetes.client.CoreV1Api(client)
                 custom = kubernetes.client.CustomObjectsApi(client)
                 for namespace in namespaces:
+                    # First: a mover Job's pod may still use a temporary claim.
+                    removed += remove_jobs(client, namespace, selector)
                     for pvc in paginate(
                         core.list_namespaced_persistent_volume_claim,
                         namespace=namespace, label_selector=selector,

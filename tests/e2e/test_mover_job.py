@@ -8,6 +8,7 @@ their status through the API server, so the real Job controller completes or fai
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import io
 import json
@@ -23,6 +24,7 @@ import httpx
 import kubernetes.client
 import kubernetes.config
 import pytest
+import urllib3
 import yaml
 from kubernetes.dynamic.exceptions import DynamicApiError
 from minio import Minio
@@ -30,11 +32,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.kube import api_client
 from activities.locations import OpenLocation
-from activities.mover_runner import JobMover, MoverHeartbeat, MoverTask
+from activities.mover_runner import JobMover, MoverHeartbeat, MoverTask, remove_jobs
 from activities.volumes import BACKUP_LABEL, RESTORE_LABEL
 from deploy.local.kubelet import pod_runs
 from deploy.local.oidc import OidcProvider
 from deploy.local.pod_runner import DEFAULT_SELECTOR, PodRun
+from deploy.local.procs import free_port
 from deploy.local.stack import Stack
 from tests.api.helpers import platform, unique, workflow_histories
 from tests.conftest import Users
@@ -425,19 +428,19 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
                           "resources": {"requests": {"storage": "1Gi"}}}})  # fmt: skip
     stuck = dataclasses.replace(right, volume="stuck", claim="stuck", owner_uid=str(uuid.uuid4()))
 
-    def interrupt(*, shutdown: bool) -> str:
-        """Run the stuck task until it heartbeats, then cancel it; the Job's uid meanwhile."""
+    def interrupt(task: MoverTask, *, shutdown: bool) -> str:
+        """Run a stuck task until it heartbeats, then cancel it; the Job's uid meanwhile."""
         interrupted = ActivityEnvironment()
 
         async def attempt() -> dict[str, Any]:
-            return await job_mover.run(connect, stuck, location, MoverHeartbeat(None), None)
+            return await job_mover.run(connect, task, location, MoverHeartbeat(None), None)
 
         async def scenario() -> str:
             beating = asyncio.Event()
             interrupted.on_heartbeat = lambda *details: beating.set()
             running = asyncio.ensure_future(interrupted.run(attempt))
             await beating.wait()
-            job = await asyncio.to_thread(kube.read, "batch/v1", "Job", stuck.job_name, namespace)
+            job = await asyncio.to_thread(kube.read, "batch/v1", "Job", task.job_name, namespace)
             if shutdown:
                 interrupted.worker_shutdown()
             interrupted.cancel()
@@ -447,9 +450,38 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
 
         return asyncio.run(scenario())
 
-    first = interrupt(shutdown=True)
+    first = interrupt(stuck, shutdown=True)
     assert kube.read("batch/v1", "Job", stuck.job_name, namespace)["metadata"]["uid"] == first
     assert kube.read("v1", "Secret", stuck.job_name, namespace)
-    assert interrupt(shutdown=False) == first
+    assert interrupt(stuck, shutdown=False) == first
+    _cleaned_up(kube, namespace, ["copy", "data", "stuck"])
+
+    # The API server fails to answer once while the Job runs (an expired token, a blip): that
+    # attempt fails but leaves the Job, and the next one takes it over.
+    blip = dataclasses.replace(stuck, owner_uid=str(uuid.uuid4()))
+    unreachable = copy.deepcopy(kubeconfig)
+    unreachable["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
+    answers = iter([kubeconfig, unreachable])  # then the good one again, for the cleanup
+
+    async def connect_with_a_blip() -> dict[str, Any]:
+        return dict(next(answers, kubeconfig))
+
+    # A fresh client on every poll, so that the blip falls while the Job is watched.
+    renewing = JobMover("lifeboat:e2e-never-pulled", 600, "10m", "32Mi", renew_client_seconds=0)
+
+    async def blipped() -> dict[str, Any]:
+        return await renewing.run(connect_with_a_blip, blip, location, MoverHeartbeat(None), None)
+
+    with pytest.raises(urllib3.exceptions.HTTPError):
+        asyncio.run(ActivityEnvironment().run(blipped))
+    kept = kube.read("batch/v1", "Job", blip.job_name, namespace)["metadata"]["uid"]
+    assert kube.read("v1", "Secret", blip.job_name, namespace)
+    assert interrupt(blip, shutdown=False) == kept
+    _cleaned_up(kube, namespace, ["copy", "data", "stuck"])
+
+    # What a last attempt left, the backup's cleanup removes by the backup's label.
+    env.run(start, blip)
+    with api_client(kubeconfig) as client:
+        assert remove_jobs(client, namespace, f"{RESTORE_LABEL}={blip.owner_uid}") == 2
     _cleaned_up(kube, namespace, ["copy", "data", "stuck"])
     kube.delete("v1", "Namespace", namespace)
