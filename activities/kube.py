@@ -16,7 +16,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from lifeboat.catalog.models import CloudAccount, Cluster, ClusterStatus
-from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, aws_keys, current_token, refreshed
+from lifeboat.eks import (
+    EKS_PROVIDER,
+    TOKEN_PREFIX,
+    aws_keys,
+    current_token,
+    with_token_plugin,
+)
 from lifeboat.kubeconfig import parse_kubeconfig
 from lifeboat.secrets import SecretBox
 from lifeboat.virtual_machines import GROUP, PLURAL, VERSION, summary
@@ -139,8 +145,9 @@ async def cluster_kubeconfig(
 ) -> dict[str, Any]:
     """A cluster's kubeconfig, decrypted inside an activity, never passed through history.
 
-    An EKS token lasts 15 minutes, so an onboarded EKS cluster gets a fresh one, minted from
-    its cloud account's keys, each time (a replaced kubeconfig without one is used as it is).
+    An EKS token lasts 15 minutes, so an onboarded EKS cluster's kubeconfig gets the token
+    plugin of `lifeboat.eks`, minting from its cloud account's current keys, and again before
+    each token expires (a replaced kubeconfig without an EKS token is used as it is).
     """
     async with sessions() as session:
         cluster = await session.get(Cluster, cluster_uid)
@@ -154,7 +161,7 @@ async def cluster_kubeconfig(
     kubeconfig = parse_kubeconfig(secrets.decrypt(cluster.kubeconfig_ciphertext))
     if account is not None and current_token(kubeconfig).startswith(TOKEN_PREFIX):
         keys = aws_keys(secrets, account.credentials_ciphertext)
-        kubeconfig = await asyncio.to_thread(refreshed, kubeconfig, cluster.external_id, keys)
+        kubeconfig = with_token_plugin(kubeconfig, cluster.external_id, keys)
     return kubeconfig
 
 

@@ -120,9 +120,11 @@ class MoverTask:
         return f"{name[: NAME_LIMIT - 11].rstrip('-.')}-{digest}"
 
 
-# A kubeconfig fetched fresh: an onboarded EKS cluster's bearer token lasts 15 minutes.
+# A kubeconfig fetched fresh from the catalog.
 Connect = Callable[[], Awaitable[dict[str, Any]]]
-# A Job is watched for hours: its API client is rebuilt from a fresh kubeconfig this often.
+# A Job is watched for hours: its API client is rebuilt from a fresh kubeconfig this often, so
+# that credentials replaced meanwhile (revoked ones, a cloud account's rotated keys) are used.
+# (Tokens that expire, such as EKS's, the client renews by itself: see lifeboat.eks.)
 RENEW_CLIENT_SECONDS = 600.0
 
 

@@ -4,13 +4,21 @@ An EKS API server accepts as bearer token a presigned STS GetCallerIdentity URL 
 aws-iam-authenticator and `aws eks get-token`): it calls STS with the URL to learn who the
 caller is. The URL signs the `x-k8s-aws-id` header with the cluster name, so a token for one
 cluster is no use for another. Signing is local; minting a token needs no network.
+
+The worker connects to an onboarded cluster through an exec credential plugin, as a kubeconfig
+of `aws eks get-token` does: `python -m lifeboat.eks <cluster ARN>` prints a fresh token, and
+the Kubernetes client runs it again whenever the last token is about to expire, so a client
+that lives for hours (a big export, a data mover Job's watch) keeps working.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +33,7 @@ AWS_PROVIDER = "aws"
 EKS_PROVIDER = "eks"
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 # The longest presigned URL the EKS authenticator accepts.
 TOKEN_LIFETIME = timedelta(minutes=15)
 # `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-4`, ...
@@ -128,17 +137,65 @@ def current_token(config: dict[str, Any]) -> str:
     return ""
 
 
-def with_token(config: dict[str, Any], token: str) -> dict[str, Any]:
-    """A validated kubeconfig with its current user's token replaced (the input stays as is)."""
+def with_token_plugin(config: dict[str, Any], cluster_arn: str, keys: AwsKeys) -> dict[str, Any]:
+    """The EKS cluster's kubeconfig (the input stays as is) with its current user authenticated
+    by the token plugin of this module, which mints from `keys`.
+
+    The keys go in the plugin's environment, never in its arguments: arguments show in process
+    lists. The kubeconfig lives in the worker's memory only, like the keys it was made from.
+    """
+    cluster_region_and_name(cluster_arn)  # a bad ARN fails here, not in every plugin run
+    plugin = {
+        "apiVersion": EXEC_API_VERSION,
+        "command": sys.executable,
+        "args": ["-m", "lifeboat.eks", cluster_arn],
+        "env": [
+            {"name": "AWS_ACCESS_KEY_ID", "value": keys.access_key_id},
+            {"name": "AWS_SECRET_ACCESS_KEY", "value": keys.secret_access_key},
+        ],
+        "interactiveMode": "Never",
+    }
     user = summarize(config).user
     users = [
-        {**entry, "user": {**entry["user"], "token": token}} if entry.get("name") == user else entry
+        {**entry, "user": {"exec": plugin}} if entry.get("name") == user else entry
         for entry in config["users"]
     ]
     return {**config, "users": users}
 
 
-def refreshed(config: dict[str, Any], cluster_arn: str, keys: AwsKeys) -> dict[str, Any]:
-    """The EKS cluster's kubeconfig with a freshly minted token."""
-    region, name = cluster_region_and_name(cluster_arn)
-    return with_token(config, mint_token(cluster_name=name, region=region, keys=keys).token)
+def main(argv: list[str] | None = None) -> int:
+    """The token plugin: an ExecCredential with a fresh token for the cluster, on stdout."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lifeboat.eks",
+        description="Print a Kubernetes ExecCredential with a fresh EKS token. The keys come "
+        "from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY.",
+    )
+    parser.add_argument("cluster_arn", help="arn:aws:eks:<region>:<account>:cluster/<name>")
+    args = parser.parse_args(argv)
+    access_key_id = os.environ.get("AWS_ACCESS_KEY_ID", "")
+    secret_access_key = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+    if not access_key_id or not secret_access_key:
+        print("error: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", file=sys.stderr)
+        return 2
+    try:
+        region, name = cluster_region_and_name(args.cluster_arn)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    token = mint_token(
+        cluster_name=name, region=region, keys=AwsKeys(access_key_id, secret_access_key)
+    )
+    credential = {
+        "apiVersion": EXEC_API_VERSION,
+        "kind": "ExecCredential",
+        "status": {
+            "token": token.token,
+            "expirationTimestamp": token.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    }
+    print(json.dumps(credential))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

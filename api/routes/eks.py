@@ -3,7 +3,7 @@
 The API never talks to AWS itself: it runs the EKS clusters workflow and waits for its answer.
 An onboarded cluster's kubeconfig holds the cluster's CA and an EKS token minted here from the
 account's keys (signing is local, no call to AWS). A token lasts 15 minutes, so the worker
-mints a fresh one each time it connects.
+mints fresh ones through a token plugin (see lifeboat.eks).
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
+import os
+import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -20,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from activities.kube import cluster_kubeconfig
+from activities.kube import api_client, cluster_kubeconfig
 from deploy.local.oidc import OidcProvider, password_token
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import Cluster
@@ -256,13 +259,41 @@ async def test_worker_mints_a_fresh_token_from_the_accounts_current_keys(
         config = await cluster_kubeconfig(sessions, SecretBox(stack.secret_key), uid)
     finally:
         await engine.dispose()
-    url = presigned_url(_user(config)["token"])
+    assert config["clusters"] == stored["clusters"]
+    # The worker's clients authenticate through a token plugin, as `aws eks get-token` does;
+    # the keys reach it through its environment, never its arguments.
+    plugin = _user(config)["exec"]
+    assert rotated["secret_access_key"] not in json.dumps([plugin["command"], *plugin["args"]])
+    # The Kubernetes client runs it and sends the token it prints.
+    url = presigned_url(await asyncio.to_thread(_token_sent, config))
     params = dict(parse_qsl(urlsplit(url).query))
     assert stored_at < _signed_at(url)
     assert datetime.now(UTC) - _signed_at(url) < timedelta(minutes=1)
     assert params["X-Amz-Credential"].startswith(f"{rotated['access_key_id']}/")
     assert signs(url, rotated["secret_access_key"], {"x-k8s-aws-id": search["name"]})
-    assert config["clusters"] == stored["clusters"]
+    # The plugin says when its token expires, so the client runs it again before then: a
+    # client that lives longer than a token keeps working.
+    status = await asyncio.to_thread(_run_plugin, plugin)
+    expires = datetime.strptime(status["expirationTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
+    signed = _signed_at(presigned_url(status["token"]))
+    assert expires.replace(tzinfo=UTC) == signed + timedelta(minutes=15)
+
+
+def _token_sent(config: dict[str, Any]) -> str:
+    """The bearer token a Kubernetes client made from `config` sends."""
+    with api_client(config) as client:
+        header: str = client.configuration.api_key["BearerToken"]
+    return header.removeprefix("Bearer ")
+
+
+def _run_plugin(plugin: dict[str, Any]) -> dict[str, Any]:
+    """The status of the ExecCredential a kubeconfig's exec plugin prints."""
+    env = os.environ | {item["name"]: item["value"] for item in plugin["env"]}
+    printed = subprocess.run(
+        [plugin["command"], *plugin["args"]], env=env, capture_output=True, text=True, check=True
+    )
+    status: dict[str, Any] = json.loads(printed.stdout)["status"]
+    return status
 
 
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(

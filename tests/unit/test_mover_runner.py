@@ -64,7 +64,7 @@ def test_the_progress_lines_of_the_command_are_read_back(
 
 
 def test_a_watched_job_gets_a_new_client_from_a_fresh_kubeconfig_in_time() -> None:
-    """An EKS token lasts 15 minutes; a Job is watched for hours."""
+    """A Job is watched for hours; credentials replaced meanwhile must be picked up."""
     fetched: list[str] = []
 
     async def connect() -> dict[str, Any]:
