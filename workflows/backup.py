@@ -130,6 +130,8 @@ class BackupWorkflow:
         """Thaw what the freeze reached, once; '' or why it failed."""
         if not self.freeze_started or self.thaw_done:
             return ""
+        if self.frozen == [] and workflow.patched("no-thaw-when-nothing-froze"):
+            return ""  # the freeze answered and reached no VM (none had a launcher pod)
         self.stage = "ThawVirtualMachines"
         self.thaw_done = True
         try:

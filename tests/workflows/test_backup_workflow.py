@@ -205,6 +205,16 @@ async def test_a_vm_backup_freezes_just_before_the_snapshots_and_thaws_right_aft
     assert "ns/idle not running" in result.reason  # backed up crash-consistent, and said so
 
 
+async def test_a_vm_backup_whose_vms_all_stopped_has_nothing_to_thaw(
+    env: WorkflowEnvironment,
+) -> None:
+    cluster = Cluster(virtual_machines=["ns/idle"], launchers=[])
+    result = await _run(env, cluster)
+    assert result.status == "Success"
+    assert "freeze" in cluster.calls and "thaw" not in cluster.calls
+    assert "ns/idle not running" in result.reason
+
+
 @pytest.mark.parametrize("step", ["freeze", "snapshot", "move"])
 async def test_a_vm_backup_that_fails_still_thaws_once(env: WorkflowEnvironment, step: str) -> None:
     cluster = Cluster(fail_at=step, virtual_machines=["ns/web"], launchers=["ns/web"])
