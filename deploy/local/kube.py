@@ -307,7 +307,7 @@ def _ensure_pki(root: Path) -> _Pki:
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lifeboat-dev-ca")])
         ca_cert = (
-            _builder(ca_name, ca_name, ca_key.public_key())
+            certificate_builder(ca_name, ca_name, ca_key.public_key())
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
@@ -342,13 +342,13 @@ def _ensure_pki(root: Path) -> _Pki:
         x509.DNSName("kubernetes.default.svc"),
     ]
     leaves: list[tuple[str, x509.Name, x509.ObjectIdentifier]] = [
-        ("apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH),
-        ("admin", _name(ADMIN_USER, "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH),
+        ("apiserver", certificate_name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH),
+        ("admin", certificate_name(ADMIN_USER, "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH),
         # With --use-service-account-credentials=false every controller acts as this user, which
         # the default RBAC roles do not cover; the dev control plane trusts it fully.
         (
             "controller-manager",
-            _name("system:kube-controller-manager", "system:masters"),
+            certificate_name("system:kube-controller-manager", "system:masters"),
             ExtendedKeyUsageOID.CLIENT_AUTH,
         ),
     ]
@@ -356,9 +356,9 @@ def _ensure_pki(root: Path) -> _Pki:
         if pki.crt(name).exists() and pki.key(name).exists():
             continue
         key = ec.generate_private_key(ec.SECP256R1())
-        builder = _builder(subject, ca_cert_loaded.subject, key.public_key()).add_extension(
-            x509.ExtendedKeyUsage([usage]), critical=False
-        )
+        builder = certificate_builder(
+            subject, ca_cert_loaded.subject, key.public_key()
+        ).add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         if name == "apiserver":
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         cert = builder.sign(ca_key_loaded, hashes.SHA256())
@@ -376,16 +376,20 @@ def _ensure_pki(root: Path) -> _Pki:
     return pki
 
 
-def _name(common_name: str, organization: str | None = None) -> x509.Name:
+def certificate_name(common_name: str, organization: str | None = None) -> x509.Name:
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if organization is not None:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     return x509.Name(attributes)
 
 
-def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+def certificate_builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    lifetime: datetime.timedelta = CERT_LIFETIME,
 ) -> x509.CertificateBuilder:
+    """A certificate of the dev stack's test CAs, to be given extensions and signed."""
     now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
@@ -395,7 +399,7 @@ def _builder(
         .serial_number(x509.random_serial_number())
         # Backdated a little so a clock that lags by seconds does not reject fresh certificates.
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + CERT_LIFETIME)
+        .not_valid_after(now + lifetime)
     )
 
 

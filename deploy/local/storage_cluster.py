@@ -38,8 +38,9 @@ from typing import Any, ClassVar
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from deploy.local.kube import certificate_builder, certificate_name
 from deploy.local.procs import HOST
 
 VERSION_PATH = "/v1/identities/version"
@@ -57,10 +58,6 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> str:
     ).decode()
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 @dataclass(frozen=True)
 class IssuedCertificate:
     """A certificate and its private key, both PEM."""
@@ -74,7 +71,7 @@ class CertificateAuthority:
 
     def __init__(self, common_name: str) -> None:
         self._key = ec.generate_private_key(ec.SECP256R1())
-        self._name = _name(common_name)
+        self._name = certificate_name(common_name)
         self._cert = (
             self._builder(self._name, self._key.public_key())
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -105,23 +102,14 @@ class CertificateAuthority:
     def _builder(
         self, subject: x509.Name, key: ec.EllipticCurvePublicKey
     ) -> x509.CertificateBuilder:
-        now = datetime.datetime.now(datetime.UTC)
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self._name)
-            .public_key(key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + CERT_LIFETIME)
-        )
+        return certificate_builder(subject, self._name, key, CERT_LIFETIME)
 
     def issue(self, common_name: str, *, server: bool = False) -> IssuedCertificate:
         """A server certificate for 127.0.0.1 and localhost, or a client certificate."""
         key = ec.generate_private_key(ec.SECP256R1())
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (
-            self._builder(_name(common_name), key.public_key())
+            self._builder(certificate_name(common_name), key.public_key())
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
