@@ -112,13 +112,23 @@ def _with_server(kubeconfig: str, server: str) -> str:
     return yaml.safe_dump(config)
 
 
-def _sync_paused(stack: Stack, cluster_uid: str) -> bool:
-    async def describe() -> bool:
+def _wait_sync_paused(stack: Stack, cluster_uid: str, paused: bool, timeout: float = 30) -> None:
+    """Wait until the cluster's sync schedule is paused (or not).
+
+    Temporal applies a pause or unpause to the schedule's own workflow a moment after the
+    request returns, and a schedule is described through a query: a discovery run can be
+    recorded before its request took effect.
+    """
+
+    async def wait() -> None:
         client = await Client.connect(stack.temporal_address)
         handle = client.get_schedule_handle(f"cluster-sync-{cluster_uid}")
-        return (await handle.describe()).schedule.state.paused
+        deadline = time.monotonic() + timeout
+        while (await handle.describe()).schedule.state.paused != paused:
+            assert time.monotonic() < deadline, f"sync of {cluster_uid} not paused={paused}"
+            await asyncio.sleep(0.3)
 
-    return asyncio.run(describe())
+    asyncio.run(wait())
 
 
 def test_discovery_onboards_refreshes_retires_and_resumes_shoots(
@@ -205,7 +215,7 @@ def test_discovery_onboards_refreshes_retires_and_resumes_shoots(
     reason = f"shoot {second.namespace}/{name} is gone in garden {stack.kube_server}"
     assert reason in gone["status_reason"]
     assert two in {c["uid"] for c in admin.get("/api/v1/clusters").json()["items"]}
-    assert _sync_paused(stack, two)
+    _wait_sync_paused(stack, two, True)
     # A manual sync would hide why: refused, saying so.
     refused = admin.post(f"/api/v1/clusters/{two}/sync")
     assert refused.status_code == 409 and "no longer listed" in refused.json()["error"]["message"]
@@ -220,7 +230,7 @@ def test_discovery_onboards_refreshes_retires_and_resumes_shoots(
     _label_shoot(garden, first, tag)
     config = _run(admin, config)
     assert config["status_reason"].startswith("1 shoot(s) match: 0 onboarded, 1 refreshed")
-    assert not _sync_paused(stack, one)
+    _wait_sync_paused(stack, one, False)
     resumed = wait_for_sync(admin, one, after=unmatched["last_synced_at"])
     assert resumed["status"] == "Online", resumed["status_reason"]
 
