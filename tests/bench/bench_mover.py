@@ -13,6 +13,11 @@ commands (process start included), read the same files (warm in the page cache f
 and write to the same server; bytes uploaded are measured the same way for both, as the
 growth of their prefix in the bucket. CPU seconds of each tool and of the S3 server show
 where a small machine's time goes. Named bench_*.py so that pytest does not collect it.
+
+Creating files is slow for minutes after many were deleted on an ext4 file system without a
+journal (this VM's: each new inode is checked against recently freed ones), and whichever
+restore runs first pays most. Start a run five minutes or more after deleting a large tree,
+a previous run's included, or the restore figures are not comparable.
 """
 
 from __future__ import annotations
