@@ -8,6 +8,7 @@ dependency created later in the same pass.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import io
@@ -89,10 +90,12 @@ def type_name(plural: str, group: str) -> str:
     return f"{plural}.{group}" if group else plural
 
 
-def dynamic_client(client: kubernetes.client.ApiClient) -> DynamicClient:
-    # A discovery cache of our own per client: another run's cache may predate new CRDs.
-    cache = Path(tempfile.mkdtemp(prefix="lifeboat-discovery-")) / "cache.json"
-    return DynamicClient(client, cache_file=str(cache))
+@contextlib.contextmanager
+def dynamic_client(client: kubernetes.client.ApiClient) -> Iterator[DynamicClient]:
+    """A dynamic client with a discovery cache of its own (another run's may predate new
+    CRDs), removed afterwards: a worker makes one per export and per restore."""
+    with tempfile.TemporaryDirectory(prefix="lifeboat-discovery-") as folder:
+        yield DynamicClient(client, cache_file=str(Path(folder) / "cache.json"))
 
 
 def _listable_namespaced(dyn: DynamicClient) -> Iterator[Resource]:
@@ -236,8 +239,7 @@ def export_resources(
         )
         heartbeat(len(exported))
 
-    with api_client(kubeconfig) as client:
-        dyn = dynamic_client(client)
+    with api_client(kubeconfig) as client, dynamic_client(client) as dyn:
         crds = dyn.resources.get(
             api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
         )
@@ -427,8 +429,7 @@ def apply_objects(
     """
     results: dict[int, RestoredObject] = {}
     pending = list(range(len(objects)))
-    with api_client(kubeconfig) as client:
-        dyn = dynamic_client(client)
+    with api_client(kubeconfig) as client, dynamic_client(client) as dyn:
         for attempt in range(DEPENDENCY_PASSES):
             retry = []
             for index in pending:
