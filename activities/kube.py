@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,14 +39,29 @@ REQUEST_TIMEOUT = (5, 30)
 PAGE_SIZE = 500
 # Control-plane namespaces: their workloads are the platform's, not the users' applications.
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+SHARED_MEMORY = "/dev/shm"
 
 
 def api_client(kubeconfig: dict[str, Any]) -> kubernetes.client.ApiClient:
     """A client for one cluster, from a validated kubeconfig; no retries of its own."""
     configuration = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
+    kubernetes.config.load_kube_config_from_dict(
+        kubeconfig, client_configuration=configuration, temp_file_path=key_files()
+    )
     configuration.retries = 0
     return kubernetes.client.ApiClient(configuration)
+
+
+@functools.cache
+def key_files() -> str:
+    """Where the Kubernetes client writes a kubeconfig's certificates and private keys: the
+    TLS library reads them from files only. A directory of this process's own in memory (a
+    tmpfs) where there is one, so that no key ever reaches a disk, removed at exit; the
+    client's default, the temporary directory, kept the keys of a killed worker forever."""
+    base = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else tempfile.gettempdir()
+    path = tempfile.mkdtemp(prefix=f"lifeboat-keys-{os.getpid()}-", dir=base)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def paginate(list_call: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:

@@ -1,13 +1,18 @@
-"""Applying objects through the Kubernetes API, as a restore does, on the real API server."""
+"""What a worker leaves on disk when it talks to a cluster, on the real API server."""
 
 from __future__ import annotations
 
+import base64
+import os
+import stat
 import tempfile
 from pathlib import Path
 
+import kubernetes.client
 import pytest
 import yaml
 
+from activities.kube import SHARED_MEMORY, api_client, key_files
 from activities.resources import apply_objects
 from deploy.local.stack import Stack
 from tests.api.helpers import unique
@@ -30,3 +35,27 @@ def test_a_restore_leaves_no_discovery_cache_behind(
 
     assert [(r.kind, r.action) for r in results] == [("ConfigMap", "create")]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_clusters_private_key_is_written_to_memory_only(
+    kubeconfig_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TLS library reads a kubeconfig's client key from a file: never one on a disk."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    kubeconfig = yaml.safe_load(kubeconfig_text)
+    user = kubeconfig["users"][0]["user"]
+    # The client writes each distinct key once per process: a key this process never loaded
+    # (the same key, behind a line of PEM's explanatory text).
+    pem = base64.b64decode(user["client-key-data"])
+    user["client-key-data"] = base64.b64encode(f"{unique('key')}\n".encode() + pem).decode()
+
+    with api_client(kubeconfig) as client:
+        key_file = Path(client.configuration.key_file)
+        assert client.configuration.cert_file
+        namespaces = kubernetes.client.CoreV1Api(client).list_namespace()
+
+    assert "default" in {n.metadata and n.metadata.name for n in namespaces.items}
+    assert list(tmp_path.iterdir()) == []
+    assert key_file.parent == Path(key_files())
+    assert key_file.parent.parent == Path(SHARED_MEMORY)
+    assert stat.S_IMODE(os.stat(key_file.parent).st_mode) == 0o700
