@@ -21,13 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from lifeboat.catalog.models import CloudAccount, Cluster, ClusterStatus
-from lifeboat.eks import (
-    EKS_PROVIDER,
-    TOKEN_PREFIX,
-    aws_keys,
-    current_token,
-    with_token_plugin,
-)
+from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, aws_keys, current_token, with_token_plugin
 from lifeboat.kubeconfig import parse_kubeconfig
 from lifeboat.secrets import SecretBox
 from lifeboat.virtual_machines import GROUP, PLURAL, VERSION, summary

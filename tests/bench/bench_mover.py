@@ -8,11 +8,11 @@ a raw S3 upload of the same bytes (the ceiling), full backups, incremental backu
 changing 1 % of the data, and restores of the incremental snapshot. Two floors bound what
 any tool can do here: uploading the mover's bytes from memory, and writing the restored
 files from memory (on a small machine the S3 server and the file system take much of the
-CPU that both tools need). Both tools run as
-commands (process start included), read the same files (warm in the page cache for both),
-and write to the same server; bytes uploaded are measured the same way for both, as the
-growth of their prefix in the bucket. CPU seconds of each tool and of the S3 server show
-where a small machine's time goes. Named bench_*.py so that pytest does not collect it.
+CPU that both tools need). Both tools run as commands (process start included), read the
+same files (warm in the page cache for both), and write to the same server; bytes uploaded
+are measured the same way for both, as the growth of their prefix in the bucket. CPU
+seconds of each tool and of the S3 server show where a small machine's time goes. Named
+bench_*.py so that pytest does not collect it.
 
 Creating files is slow for minutes after many were deleted on an ext4 file system without a
 journal (this VM's: each new inode is checked against recently freed ones), and whichever
