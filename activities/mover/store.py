@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -26,7 +27,7 @@ from activities.mover.snapshot import Location, Tree, decode, encode
 DEFAULT_WORKERS = 6
 # Listing is split by the first hex digit of chunk ids so a big repository lists in parallel.
 _SHARDS = "0123456789abcdef"
-# Uploads go through presigned URLs, valid this long after signing (they are used at once).
+# Reads and writes go through presigned URLs, valid this long after signing (used at once).
 _PRESIGNED_FOR = timedelta(minutes=30)
 
 
@@ -108,7 +109,7 @@ class ChunkStore:
         self.layout = Layout(prefix)
         self.codec = ChunkCodec(location_key)
         self.workers = workers
-        self._uploads = _pool(max(32, 4 * workers))
+        self._http = _pool(max(32, 4 * workers))
 
     # Plain objects.
 
@@ -119,16 +120,8 @@ class ChunkStore:
         over HTTP, MD5 over HTTPS) at more CPU than encrypting it takes; on a small machine
         the S3 server needs that CPU. Bodies are authenticated by AES-GCM anyway.
         """
-        with _s3_errors("upload", self.bucket, key):
-            url = self.client.presigned_put_object(self.bucket, key, expires=_PRESIGNED_FOR)
-            response = self._uploads.request(
-                "PUT", url, body=blob, headers={"Content-Type": "application/octet-stream"}
-            )
-        if response.status != 200:
-            raise MoverError(
-                f"could not upload {key!r} to bucket {self.bucket!r}: HTTP {response.status} "
-                f"{_s3_message(response.data)}"
-            )
+        headers = {"Content-Type": "application/octet-stream"}
+        self._presigned("PUT", key, "upload", body=blob, headers=headers)
         return len(blob)
 
     def get(self, key: str, *, offset: int = 0, length: int = 0) -> bytes:
@@ -141,16 +134,23 @@ class ChunkStore:
         if offset or length:
             end = str(offset + length - 1) if length else ""
             headers["Range"] = f"bytes={offset}-{end}"
-        with _s3_errors("download", self.bucket, key):
-            url = self.client.presigned_get_object(self.bucket, key, expires=_PRESIGNED_FOR)
-            response = self._uploads.request("GET", url, headers=headers)
+        data: bytes = self._presigned("GET", key, "download", headers=headers).data
+        return data
+
+    def _presigned(
+        self, method: str, key: str, action: str, **request: Any
+    ) -> urllib3.BaseHTTPResponse:
+        """One request through a presigned URL and the mover's own connection pool; a
+        MoverError naming the key and what S3 said unless it succeeded."""
+        with _s3_errors(action, self.bucket, key):
+            url = self.client.get_presigned_url(method, self.bucket, key, expires=_PRESIGNED_FOR)
+            response = self._http.request(method, url, **request)
         if response.status not in (200, 206):
             raise MoverError(
-                f"could not download {key!r} from bucket {self.bucket!r}: HTTP "
-                f"{response.status} {_s3_message(response.data)}"
+                f"could not {action} {key!r} in bucket {self.bucket!r}: HTTP {response.status} "
+                f"{_s3_message(response.data)}"
             )
-        data: bytes = response.data
-        return data
+        return response
 
     def keys(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object under `prefix`."""

@@ -19,6 +19,7 @@ from minio import Minio
 from activities.mover import (
     ChunkStore,
     IntegrityError,
+    MoverError,
     Progress,
     ResumeState,
     SnapshotNotFoundError,
@@ -230,6 +231,29 @@ def test_a_tampered_chunk_fails_the_restore_clearly(
     with pytest.raises(IntegrityError, match=r"chunk [0-9a-f]{64} \(in .+\) .*tampered") as err:
         restore(summary.snapshot_id, store, tmp_path / "restored")
     assert key in str(err.value)
+
+
+def test_a_chunk_deleted_from_the_bucket_fails_the_restore_naming_it(
+    source: Path, store: ChunkStore, tmp_path: Path
+) -> None:
+    """Objects removed behind Lifeboat's back (a bucket lifecycle rule, a manual cleanup)."""
+    summary = backup(source, store)
+    key = next(key for key, _ in store.keys(store.layout.chunks))
+    store.delete([key])
+
+    with pytest.raises(MoverError, match=r"could not download .* HTTP 404 NoSuchKey") as err:
+        restore(summary.snapshot_id, store, tmp_path / "restored")
+    assert key in str(err.value) and BUCKET in str(err.value)
+
+
+def test_a_missing_bucket_fails_the_backup_naming_it(
+    source: Path, client: Minio, tmp_path: Path
+) -> None:
+    store = ChunkStore(client, "no-such-bucket", "p", LOCATION_KEY)
+    with pytest.raises(MoverError, match=r"in bucket 'no-such-bucket'.*NoSuchBucket"):
+        backup(source, store)
+    with pytest.raises(MoverError, match=r"could not upload 'p/object' in bucket .*NoSuchBucket"):
+        store.put("p/object", b"data")
 
 
 def test_the_wrong_location_key_or_an_unknown_snapshot_fail_clearly(
