@@ -37,7 +37,11 @@ SHARED_MEMORY = "/dev/shm"
 
 
 def api_client(kubeconfig: dict[str, Any]) -> kubernetes.client.ApiClient:
-    """A client for one cluster, from a validated kubeconfig; no retries of its own."""
+    """A client for one cluster, from a validated kubeconfig; no retries of its own.
+
+    Blocking: certificate files are written, and a token plugin (EKS) runs as a process.
+    Call it in a thread, never on the event loop.
+    """
     configuration = kubernetes.client.Configuration()
     kubernetes.config.load_kube_config_from_dict(
         kubeconfig, client_configuration=configuration, temp_file_path=key_files()

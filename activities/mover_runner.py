@@ -139,7 +139,8 @@ class Connection:
 
     async def client(self) -> kubernetes.client.ApiClient:
         if self._client is None or time.monotonic() - self._since >= self._renew:
-            fresh = api_client(await self._connect())
+            # In a thread: a kubeconfig's token plugin (EKS) runs a process.
+            fresh = await asyncio.to_thread(api_client, await self._connect())
             self.close()
             self._client, self._since = fresh, time.monotonic()
         return self._client

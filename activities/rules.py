@@ -219,7 +219,8 @@ class RuleActivities:
     async def hold_background_actions(self, input: RulesInput) -> int:
         """Start the background actions and keep them running until this activity is cancelled."""
         kubeconfig, namespaces, items = await self._context(input)
-        with api_client(kubeconfig) as client:
+        # Made in a thread, as every client: a kubeconfig's token plugin runs a process.
+        with await asyncio.to_thread(api_client, kubeconfig) as client:
             streams = await asyncio.to_thread(
                 lambda: [
                     _open(client, target, ["sh", "-c", action.command])
