@@ -34,7 +34,11 @@ from lifeboat.credentials import credentials_expire_at
 from lifeboat.kubeconfig import KubeconfigError, parse_kubeconfig, summarize
 from lifeboat.secrets import SecretBox, SecretDecryptError
 from lifeboat.settings import Mode, Settings
-from workflows.cluster_sync_schedule import create_cluster_sync_schedule, trigger_cluster_sync
+from workflows.cluster_sync_schedule import (
+    cluster_sync_state,
+    create_cluster_sync_schedule,
+    trigger_cluster_sync,
+)
 from workflows.contracts import (
     DiscoveryInput,
     DiscoveryResult,
@@ -339,8 +343,8 @@ class DiscoveryActivities:
                     cluster.server_url = server_url
                     cluster.credentials_expire_at = expires
                     action = ShootAction.REFRESHED
-                state = await self._sync_paused(cluster.uid)
-                schedule_missing, paused = state is None, bool(state)
+                state = await cluster_sync_state(self._temporal, cluster.uid)
+                schedule_missing, paused = state is None, bool(state and state.paused)
                 if paused:  # retired earlier, and the shoot is back
                     cluster.status = ClusterStatus.PENDING
                     cluster.status_reason = "the shoot is back in the garden: syncing"
@@ -392,16 +396,6 @@ class DiscoveryActivities:
         )
         return next((c for c in candidates if c not in taken), candidates[-1])
 
-    async def _sync_paused(self, cluster_uid: str) -> bool | None:
-        """Whether the cluster's sync schedule is paused; None when it does not exist."""
-        handle = self._temporal.get_schedule_handle(cluster_sync_schedule_id(cluster_uid))
-        try:
-            return (await handle.describe()).schedule.state.paused
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            return None
-
     def _sync_every(self) -> timedelta:
         return timedelta(seconds=self._settings.cluster_sync_interval_seconds)
 
@@ -442,8 +436,10 @@ class DiscoveryActivities:
             )
             missing: list[Cluster] = []
             for cluster in clusters:
-                if cluster.status == ClusterStatus.FAILED and await self._sync_paused(cluster.uid):
-                    continue  # retired by an earlier run
+                if cluster.status == ClusterStatus.FAILED:
+                    state = await cluster_sync_state(self._temporal, cluster.uid)
+                    if state is not None and state.paused:
+                        continue  # retired by an earlier run
                 missing.append(cluster)
             whys = (
                 await asyncio.to_thread(why_gone, self._garden(config), config, missing)

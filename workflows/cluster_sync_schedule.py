@@ -17,6 +17,7 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    ScheduleState,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -78,3 +79,15 @@ async def trigger_cluster_sync(
         await create_cluster_sync_schedule(
             client, cluster_uid=cluster_uid, owner_id=owner_id, task_queue=task_queue, every=every
         )
+
+
+async def cluster_sync_state(client: Client, cluster_uid: str) -> ScheduleState | None:
+    """The cluster's sync schedule state (whether it is paused, and the note saying why);
+    None when there is no such schedule."""
+    handle = client.get_schedule_handle(cluster_sync_schedule_id(cluster_uid))
+    try:
+        return (await handle.describe()).schedule.state
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return None

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
 from api.crud import list_visible, not_being_removed
@@ -30,9 +29,13 @@ from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeco
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
 from workflows.cluster_deletion import ClusterDeletionWorkflow
-from workflows.cluster_sync_schedule import create_cluster_sync_schedule, trigger_cluster_sync
+from workflows.cluster_sync_schedule import (
+    cluster_sync_state,
+    create_cluster_sync_schedule,
+    trigger_cluster_sync,
+)
 from workflows.contracts import ClusterSyncInput
-from workflows.ids import cluster_deletion_workflow_id, cluster_sync_schedule_id
+from workflows.ids import cluster_deletion_workflow_id
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 
@@ -127,17 +130,12 @@ async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Acc
     Not while its syncs are paused (discovery retired it: a sync would hide why).
     """
     cluster = not_being_removed(await ctx.load(Cluster, uid))
-    try:
-        described = await temporal.get_schedule_handle(cluster_sync_schedule_id(uid)).describe()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-    else:
-        if described.schedule.state.paused:
-            raise Conflict(
-                f"the syncs of cluster {cluster.name} are paused: "
-                f"{described.schedule.state.note or 'resume them in the Temporal UI'}"
-            )
+    state = await cluster_sync_state(temporal, uid)
+    if state is not None and state.paused:
+        raise Conflict(
+            f"the syncs of cluster {cluster.name} are paused: "
+            f"{state.note or 'resume them in the Temporal UI'}"
+        )
     await _trigger_sync(temporal, cluster, ctx.settings)
     return Accepted(message=f"sync of cluster {cluster.name} started")
 
