@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -17,8 +18,10 @@ from typing import Any
 import httpx
 from temporalio.client import Client, WorkflowHistory
 
+from deploy.local.oidc import OidcProvider
 from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
 from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack
+from tests.conftest import Users
 
 
 def unique(prefix: str) -> str:
@@ -123,3 +126,16 @@ def platform(stack: Stack, home: Path, settings: dict[str, str], *, worker: bool
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+@contextlib.contextmanager
+def platform_users(
+    stack: Stack, provider: OidcProvider, home: Path, settings: dict[str, str]
+) -> Iterator[Users]:
+    """Signed-in users of a second api and worker (see `platform`) with these settings."""
+    with platform(stack, home, settings, worker=True) as url:
+        users = Users(dataclasses.replace(stack, api_url=url), provider)
+        try:
+            yield users
+        finally:
+            users.close()

@@ -8,7 +8,6 @@ the clusters discovery onboards really sync.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,7 +34,13 @@ from deploy.local.gardener import (
 from deploy.local.oidc import OidcProvider
 from deploy.local.procs import free_port
 from deploy.local.stack import Stack
-from tests.api.helpers import platform, remove_cluster, unique, wait_for_sync, workflow_histories
+from tests.api.helpers import (
+    platform_users,
+    remove_cluster,
+    unique,
+    wait_for_sync,
+    workflow_histories,
+)
 from tests.conftest import Users
 
 CONFIGS = "/api/v1/discovery-configs"
@@ -61,12 +66,8 @@ def federated(
     queue of their own (the stack's classic worker must not take their work)."""
     home = tmp_path_factory.mktemp("federated-discovery")
     settings = {"LIFEBOAT_MODE": "federated", "LIFEBOAT_TASK_QUEUE": unique("lifeboat-federated")}
-    with platform(stack, home, settings, worker=True) as url:
-        users = Users(dataclasses.replace(stack, api_url=url), provider)
-        try:
-            yield users
-        finally:
-            users.close()
+    with platform_users(stack, provider, home, settings) as users:
+        yield users
 
 
 def _wait_run(api: httpx.Client, uid: str, *, after: str | None, timeout: float = 60) -> Any:

@@ -39,7 +39,7 @@ from deploy.local.oidc import OidcProvider
 from deploy.local.pod_runner import DEFAULT_SELECTOR, PodRun
 from deploy.local.procs import free_port
 from deploy.local.stack import Stack
-from tests.api.helpers import platform, unique, workflow_histories
+from tests.api.helpers import platform_users, unique, workflow_histories
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
 from tests.e2e.test_backup_restore import (
@@ -67,12 +67,8 @@ def job_mode(
         "LIFEBOAT_MOVER_IMAGE": "lifeboat:e2e-never-pulled",
         "LIFEBOAT_TASK_QUEUE": unique("lifeboat-mover-job"),
     }
-    with platform(stack, home, settings, worker=True) as url:
-        users = Users(dataclasses.replace(stack, api_url=url), provider)
-        try:
-            yield users
-        finally:
-            users.close()
+    with platform_users(stack, provider, home, settings) as users:
+        yield users
 
 
 def _core(stack: Stack) -> Any:
