@@ -23,6 +23,7 @@ from api.errors import Forbidden, NotFound
 from lifeboat.catalog.models import (
     SYSTEM_OWNER,
     CatalogObject,
+    Cluster,
     Group,
     Role,
     RoleBinding,
@@ -30,7 +31,16 @@ from lifeboat.catalog.models import (
     User,
     utcnow,
 )
-from lifeboat.rbac.access import AccessLevel, Caller, Grant, ShareSubject, object_access
+from lifeboat.rbac.access import (
+    IN_A_CLUSTER,
+    NEEDS,
+    AccessLevel,
+    Caller,
+    Grant,
+    ShareSubject,
+    Use,
+    object_access,
+)
 from lifeboat.rbac.matrix import (
     BUILTIN_DESCRIPTIONS,
     BUILTIN_PERMISSIONS,
@@ -184,6 +194,11 @@ def _shares_of(kind: Kind, obj: Any) -> ColumnElement[bool]:
     return or_(direct, through_cluster)
 
 
+def _cluster_of(obj: Any) -> Any:
+    """The cluster uid of a backup, restore or schedule (or that column of its model)."""
+    return obj.cluster_uid
+
+
 @dataclass
 class Access:
     """A signed-in caller, before any kind is chosen (profile, shares of any kind)."""
@@ -211,21 +226,32 @@ class AuthzContext(Access):
         return [Grant(s.subject_kind, s.subject, s.access) for s in rows]
 
     async def access(self, obj: CatalogObject) -> AccessLevel | None:
-        return object_access(self.caller, self.kind, obj.owner_id, await self.grants(obj))
+        cluster_owner = None
+        if self.kind in IN_A_CLUSTER:
+            cluster_owner = await self.session.scalar(
+                select(Cluster.owner_id).where(Cluster.uid == _cluster_of(obj))
+            )
+        return object_access(
+            self.caller,
+            self.kind,
+            obj.owner_id,
+            await self.grants(obj),
+            cluster_owner_id=cluster_owner,
+        )
 
-    async def load(self, model: type[T], uid: str, *, needs: AccessLevel | None = None) -> T:
-        """The object when the caller may take this route's action on it."""
+    async def load(self, model: type[T], uid: str, *, to: Use | None = None) -> T:
+        """The object when the caller may use it so (by default: see it for views and
+        creates, change it otherwise); 404 when it is invisible to them, 403 when the access
+        they have is not enough."""
         obj = await self.session.get(model, uid)
         level = await self.access(obj) if obj is not None else None
         if obj is None or level is None:
             raise NotFound(f"no {self.kind.noun} {uid}")
-        needed = needs or (
-            AccessLevel.VIEW if self.action in (Action.VIEW, Action.CREATE) else AccessLevel.FULL
-        )
-        if not level.allows(needed):
+        use = to or (Use.SEE if self.action in (Action.VIEW, Action.CREATE) else Use.MANAGE)
+        if not level.allows(NEEDS[use]):
             raise Forbidden(
                 f"this {self.kind.noun} is shared with you for {level} access; "
-                f"to {self.action} it you need {needed} access: ask its owner"
+                f"to {use} you need {NEEDS[use]} access: ask its owner"
             )
         return obj
 
@@ -234,8 +260,18 @@ class AuthzContext(Access):
         query = select(model)
         if self.caller.is_super_admin:
             return query
-        shared = exists().where(_shares_of(self.kind, model), _grants_to(self.caller))
-        return query.where(or_(model.owner_id == self.caller.subject, shared))
+        seen = [
+            model.owner_id == self.caller.subject,
+            exists().where(_shares_of(self.kind, model), _grants_to(self.caller)),
+        ]
+        if self.kind in IN_A_CLUSTER:
+            seen.append(
+                exists().where(
+                    Cluster.uid == _cluster_of(model),
+                    Cluster.owner_id == self.caller.subject,
+                )
+            )
+        return query.where(or_(*seen))
 
 
 async def _caller(

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from api.authz import AuthzContext
 from api.errors import Conflict
 from lifeboat.catalog.models import CatalogObject, Cluster, ClusterStatus, Share
-from lifeboat.rbac.access import AccessLevel
+from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 
 T = TypeVar("T", bound=CatalogObject)
@@ -34,11 +34,9 @@ async def save_unique(ctx: AuthzContext, obj: T) -> T:
     return obj
 
 
-async def active_cluster(
-    ctx: AuthzContext, uid: str, *, needs: AccessLevel | None = None
-) -> Cluster:
-    """A cluster the caller may use for a backup, restore or schedule: not being removed."""
-    cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, uid, needs=needs)
+async def active_cluster(ctx: AuthzContext, uid: str, *, to: Use) -> Cluster:
+    """A cluster the caller may use so for a backup, restore or schedule: not being removed."""
+    cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, uid, to=to)
     return not_being_removed(cluster, field="cluster_uid")
 
 

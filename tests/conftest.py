@@ -9,10 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from deploy.local import postgres
 from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
 from deploy.local.stack import Stack, down, up
+from lifeboat.catalog.session import sync_url
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -45,6 +48,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterat
         yield up(state, fixed_ports=False, database_url=postgres_url, local_aws=True)
     finally:
         down(state)
+
+
+@pytest.fixture(scope="session")
+def catalog(postgres_url: str) -> Iterator[sessionmaker[Session]]:
+    """Direct access to the stack's catalog, for state no route creates yet."""
+    engine = create_engine(sync_url(postgres_url))
+    yield sessionmaker(engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

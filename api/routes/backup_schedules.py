@@ -25,17 +25,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
-from api.crud import active_cluster, delete_object, list_visible, save_unique
+from api.crud import delete_object, list_visible, save_unique
 from api.deps import TemporalDep
-from api.routes.backups import BackupCreate, check_what_to_back_up
+from api.routes.backups import BackupCreate, check_backup_parts
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
-from lifeboat.catalog.models import (
-    Backup,
-    BackupLocation,
-    BackupSchedule,
-    Rule,
-    utcnow,
-)
+from lifeboat.catalog.models import Backup, BackupSchedule, utcnow
 from lifeboat.catalog.models import (
     SchedulePolicy as Policy,
 )
@@ -105,15 +99,8 @@ async def create_schedule(
     body: ScheduleCreate, ctx: CreateSchedule, temporal: TemporalDep
 ) -> ScheduleRead:
     """Create a schedule: each run backs up as `backup` says and applies the retention."""
-    check_what_to_back_up(body.backup, ctx)
     policy = await ctx.for_kind(Kind.SCHEDULE_POLICIES, Action.VIEW).load(Policy, body.policy_uid)
-    cluster = await active_cluster(ctx, body.backup.cluster_uid)
-    await ctx.for_kind(Kind.BACKUP_LOCATIONS, Action.VIEW).load(
-        BackupLocation, body.backup.location_uid
-    )
-    for rule_uid in (body.backup.pre_rule_uid, body.backup.post_rule_uid):
-        if rule_uid:
-            await ctx.for_kind(Kind.RULES, Action.VIEW).load(Rule, rule_uid)
+    cluster, _location_uid = await check_backup_parts(body.backup, ctx)
     row = BackupSchedule(
         name=body.name,
         labels=body.labels,

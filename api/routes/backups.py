@@ -20,9 +20,19 @@ from temporalio.common import (
 from api.authz import Access, Authorize, AuthzContext
 from api.crud import active_cluster, list_visible, save_named
 from api.deps import TemporalDep
-from api.errors import Conflict, Unprocessable
+from api.errors import Conflict, Forbidden, Unprocessable
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
-from lifeboat.catalog.models import RETRY_CLAIMS, Backup, BackupLocation, Restore, Rule, utcnow
+from lifeboat.catalog.models import (
+    RETRY_CLAIMS,
+    Backup,
+    BackupLocation,
+    CatalogObject,
+    Cluster,
+    Restore,
+    Rule,
+    utcnow,
+)
+from lifeboat.rbac.access import AccessLevel, Use, may_serve_cluster
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.virtual_machines import VirtualMachineRef
 from workflows.backup import BackupWorkflow
@@ -85,8 +95,10 @@ class BackupDetail(BackupRead):
     progress: Progress | None = None
     resources: list[dict[str, Any]]
     volumes: list[dict[str, Any]]
-    # How far the caller may go with it: view, restore or full.
-    access: str
+    access: AccessLevel = Field(
+        description="How far the caller may go with it: view, restore, full, or owner "
+        "(its owner, or a super admin)"
+    )
 
 
 def check_what_to_back_up(body: BackupCreate, access: Access) -> None:
@@ -109,19 +121,41 @@ def check_what_to_back_up(body: BackupCreate, access: Access) -> None:
         )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
-    """Back up namespaces or VMs of a cluster the caller may see, to a location they may use."""
+async def check_backup_parts(body: BackupCreate, ctx: AuthzContext) -> tuple[Cluster, str]:
+    """What a backup (on demand or scheduled) needs: its cluster and location uid.
+
+    The caller backs up a cluster it owns or holds full access to, into a location and with
+    rules it may use; in a cluster it does not own, the location and rules must be the
+    cluster owner's (its data stays in its owner's buckets, and only its owner's commands
+    run in its pods).
+    """
     check_what_to_back_up(body, ctx)
-    cluster = await active_cluster(ctx, body.cluster_uid)
+    cluster = await active_cluster(ctx, body.cluster_uid, to=Use.BACK_UP)
     location = await ctx.for_kind(Kind.BACKUP_LOCATIONS, Action.VIEW).load(
         BackupLocation, body.location_uid
     )
-    for rule_uid in (body.pre_rule_uid, body.post_rule_uid):
-        if rule_uid:
-            await ctx.for_kind(Kind.RULES, Action.VIEW).load(Rule, rule_uid)
+    parts: list[tuple[str, str, CatalogObject]] = [("location_uid", "backup location", location)]
+    for field in ("pre_rule_uid", "post_rule_uid"):
+        if rule_uid := getattr(body, field):
+            rule = await ctx.for_kind(Kind.RULES, Action.VIEW).load(Rule, rule_uid)
+            parts.append((field, "rule", rule))
+    for field, noun, part in parts:
+        if not may_serve_cluster(ctx.caller, cluster.owner_id, part.owner_id):
+            raise Forbidden(
+                f"cluster {cluster.name} is not yours: a backup of it may use only its "
+                f"owner's {noun}s, and {noun} {part.name} is not one; ask its owner to "
+                f"share one of theirs",
+                field=field,
+            )
+    return cluster, location.uid
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
+    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use."""
+    cluster, location_uid = await check_backup_parts(body, ctx)
     # Read before any rollback of a name clash expires the loaded objects.
-    cluster_uid, location_uid = cluster.uid, location.uid
+    cluster_uid, cluster_name = cluster.uid, cluster.name
     backup = await save_named(
         ctx,
         lambda name: Backup(
@@ -133,7 +167,7 @@ async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: Temporal
             spec=body.model_dump(exclude={"name", "labels", "cluster_uid", "location_uid"}),
         ),
         body.name,
-        default=f"{cluster.name}-{utcnow():%Y%m%d%H%M%S}",
+        default=f"{cluster_name}-{utcnow():%Y%m%d%H%M%S}",
     )
     try:
         await _start(temporal, backup, ctx)
@@ -177,7 +211,8 @@ async def retry_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Acce
     """
     backup = await ctx.load(Backup, uid)
     await _ensure_idle(ctx, backup)
-    cluster = await active_cluster(ctx, backup.cluster_uid)
+    # A retry runs the backup's rules in its cluster again.
+    cluster = await active_cluster(ctx, backup.cluster_uid, to=Use.BACK_UP)
     if backup.status in ("Success", "Deleting"):
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to retry")
     failed = [[v["namespace"], v["pvc"]] for v in backup.volumes if v["status"] == "Failed"]
@@ -250,7 +285,7 @@ async def get_backup(uid: str, ctx: ViewBackup, temporal: TemporalDep) -> Backup
         **data,
         resources=backup.resources,
         volumes=backup.volumes,
-        access=str(await ctx.access(backup)),
+        access=await ctx.access(backup) or AccessLevel.VIEW,
         progress=await _progress(temporal, uid) if running else None,
     )
 

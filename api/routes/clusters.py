@@ -26,6 +26,7 @@ from api.schemas import (
 )
 from lifeboat.catalog.models import BackupSchedule, Cluster, ClusterStatus
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
+from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
 from workflows.cluster_deletion import ClusterDeletionWorkflow
@@ -129,7 +130,7 @@ async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Acc
 
     Not while its syncs are paused (discovery retired it: a sync would hide why).
     """
-    cluster = not_being_removed(await ctx.load(Cluster, uid))
+    cluster = not_being_removed(await ctx.load(Cluster, uid, to=Use.SYNC))
     state = await cluster_sync_state(temporal, uid)
     if state is not None and state.paused:
         raise Conflict(
@@ -158,7 +159,7 @@ async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) ->
     cluster shows `DeletePending` while the backups and restores still running on it are
     cancelled and its sync stops (a workflow, safe to repeat).
     """
-    cluster = await ctx.load(Cluster, uid)
+    cluster = await ctx.load(Cluster, uid, to=Use.ADMINISTER)
     session = ctx.session
     schedules = await session.scalar(select(func.count()).where(BackupSchedule.cluster_uid == uid))
     if schedules:
@@ -193,7 +194,7 @@ async def replace_kubeconfig(
     uid: str, body: KubeconfigReplace, ctx: EditCluster, state: StateDep, temporal: TemporalDep
 ) -> ClusterRead:
     """Replace the kubeconfig as a whole (validated first), then sync with it."""
-    cluster = not_being_removed(await ctx.load(Cluster, uid))
+    cluster = not_being_removed(await ctx.load(Cluster, uid, to=Use.ADMINISTER))
     summary = _validated(body.kubeconfig)
     cluster.kubeconfig_ciphertext = state.secrets.encrypt(body.kubeconfig)
     cluster.server_url = summary.server_url

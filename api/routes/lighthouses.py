@@ -38,6 +38,7 @@ from lifeboat.lighthouse import (
     check_ca_certificate,
     check_client_certificate,
 )
+from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
 from workflows.contracts import LighthouseCheckInput, LighthouseCheckResult
@@ -266,7 +267,7 @@ async def replace_credentials(
     temporal: TemporalDep,
 ) -> LighthouseRead:
     """Replace the security option and credentials as a whole (checked first), then check."""
-    lighthouse = await ctx.load(Lighthouse, uid)
+    lighthouse = await ctx.load(Lighthouse, uid, to=Use.ADMINISTER)
     credentials, ca = _credentials(body)
     lighthouse.security = body.security
     lighthouse.credentials_ciphertext = state.secrets.encrypt(credentials.to_json())
@@ -279,8 +280,11 @@ async def replace_credentials(
 
 @router.post("/{uid}/check")
 async def check_lighthouse(uid: str, ctx: ViewLighthouse, temporal: TemporalDep) -> LighthouseRead:
-    """Check now, and answer with the status found; a check already running is not doubled."""
-    lighthouse = await ctx.load(Lighthouse, uid)
+    """Check now, and answer with the status found; a check already running is not doubled.
+
+    It uses the owner's credentials, so it needs full access to the lighthouse.
+    """
+    lighthouse = await ctx.load(Lighthouse, uid, to=Use.MANAGE)
     await ctx.session.commit()  # hold no transaction while the check runs
     check = await _start_check(temporal, lighthouse, ctx.settings)
     return await _answered(ctx, check, lighthouse)
@@ -289,4 +293,4 @@ async def check_lighthouse(uid: str, ctx: ViewLighthouse, temporal: TemporalDep)
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_lighthouse(uid: str, ctx: DeleteLighthouse) -> None:
     """Remove the lighthouse and its shares from Lifeboat; the storage cluster is untouched."""
-    await delete_object(ctx, await ctx.load(Lighthouse, uid))
+    await delete_object(ctx, await ctx.load(Lighthouse, uid, to=Use.ADMINISTER))

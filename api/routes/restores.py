@@ -14,7 +14,7 @@ from api.deps import TemporalDep
 from api.errors import Unprocessable
 from api.schemas import ListOf, Name, ObjectRead
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
-from lifeboat.rbac.access import AccessLevel
+from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from workflows.contracts import RestoreInput
 from workflows.ids import restore_workflow_id
@@ -57,7 +57,7 @@ class RestoreRead(ObjectRead):
 
 async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool) -> Restore:
     backup = await ctx.for_kind(Kind.BACKUPS, Action.VIEW).load(
-        Backup, body.backup_uid, needs=AccessLevel.RESTORE
+        Backup, body.backup_uid, to=Use.RESTORE
     )
     if not body.cluster_uid and await ctx.session.get(Cluster, backup.cluster_uid) is None:
         raise Unprocessable(
@@ -65,9 +65,15 @@ async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool)
             "set cluster_uid to the cluster to restore into",
             field="cluster_uid",
         )
-    target = await active_cluster(
-        ctx, body.cluster_uid or backup.cluster_uid, needs=AccessLevel.RESTORE
+    target_uid = body.cluster_uid or backup.cluster_uid
+    # Putting a cluster's own backup back needs restore access to it; bringing in objects
+    # from another cluster's backup needs full access.
+    into = (
+        Use.RESTORE_ITS_BACKUPS_INTO
+        if target_uid == backup.cluster_uid
+        else Use.RESTORE_OTHER_BACKUPS_INTO
     )
+    target = await active_cluster(ctx, target_uid, to=into)
     backup_uid, target_uid = backup.uid, target.uid  # before a name clash's rollback
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     return await save_named(

@@ -13,6 +13,7 @@ from api.crud import delete_object, list_visible, save_unique
 from api.errors import Conflict, Forbidden
 from api.schemas import Labels, ListOf, Name, ObjectRead
 from lifeboat.catalog.models import Role, RoleBinding
+from lifeboat.rbac.access import permissions_beyond
 from lifeboat.rbac.matrix import MODE_ROLES, Action, BuiltinRole, Kind, Permission
 
 router = APIRouter(prefix="/roles", tags=["roles"])
@@ -39,6 +40,15 @@ class RoleRead(ObjectRead):
 def _refuse_builtin(role: Role) -> None:
     if role.builtin:
         raise Forbidden(f"{role.name} is a built-in role: its rules cannot be changed or removed")
+
+
+def _only_held(ctx: AuthzContext, permissions: list[Permission]) -> None:
+    """A role holds only permissions its author holds (nobody grants more than they have)."""
+    if beyond := permissions_beyond(ctx.caller, permissions):
+        raise Forbidden(
+            f"you cannot grant permissions you do not hold: {', '.join(beyond)}",
+            field="permissions",
+        )
 
 
 def _refuse_builtin_name(name: str) -> None:
@@ -69,8 +79,10 @@ async def get_role(uid: str, ctx: ViewRole) -> RoleRead:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_role(body: RoleCreate, ctx: CreateRole) -> RoleRead:
-    """A custom role: any set of the permissions the built-in roles are made of."""
+    """A custom role: a set of the permissions the built-in roles are made of, all held by
+    its author."""
     _refuse_builtin_name(body.name)
+    _only_held(ctx, body.permissions)
     role = Role(
         name=body.name,
         description=body.description,
@@ -86,6 +98,7 @@ async def update_role(uid: str, body: RoleCreate, ctx: EditRole) -> RoleRead:
     role = await ctx.load(Role, uid)
     _refuse_builtin(role)
     _refuse_builtin_name(body.name)
+    _only_held(ctx, body.permissions)
     role.name, role.description, role.labels = body.name, body.description, body.labels
     role.permissions = sorted(set(body.permissions))
     return RoleRead.model_validate(await save_unique(ctx, role))

@@ -33,7 +33,7 @@ from lifeboat.catalog.models import (
     Share,
     User,
 )
-from lifeboat.rbac.access import AccessLevel, ShareSubject
+from lifeboat.rbac.access import AccessLevel, ShareLevel, ShareSubject
 from lifeboat.rbac.matrix import Action, Kind
 
 router = APIRouter(tags=["sharing"])
@@ -59,7 +59,7 @@ class ShareCreate(BaseModel):
     object_uid: str = Field(min_length=1, max_length=36)
     subject_kind: ShareSubject
     subject: str = Field(default="", max_length=255, description="User id or group name")
-    access: AccessLevel = AccessLevel.VIEW
+    access: ShareLevel = ShareLevel.VIEW
 
     @model_validator(mode="after")
     def _subject_matches_kind(self) -> ShareCreate:
@@ -128,6 +128,22 @@ async def _check_subject(access: Access, body: ShareCreate) -> None:
             )
 
 
+async def _refuse_while_scheduled(
+    access: Access, kind: Kind, obj: CatalogObject, doing: str
+) -> None:
+    """A cluster's share is not taken back (or lowered) while it has backup schedules: the
+    schedules of those it was shared with would go on running without the access."""
+    if kind != Kind.CLUSTERS:
+        return
+    schedules = await access.session.scalar(
+        select(func.count()).where(BackupSchedule.cluster_uid == obj.uid)
+    )
+    if schedules:
+        raise Conflict(
+            f"cluster {obj.name} has {schedules} backup schedule(s): delete them before {doing}"
+        )
+
+
 @router.post("/shares", status_code=status.HTTP_201_CREATED)
 async def share(body: ShareCreate, access: Member) -> ShareRead:
     """Share an object (or re-share it at another access level)."""
@@ -152,6 +168,8 @@ async def share(body: ShareCreate, access: Member) -> ShareRead:
         subject_kind=body.subject_kind,
         subject=body.subject,
     )
+    if existing is not None and not AccessLevel(body.access).allows(AccessLevel(existing.access)):
+        await _refuse_while_scheduled(access, body.object_kind, obj, "lowering its share")
     row.access = body.access
     access.session.add(row)
     await access.session.commit()
@@ -183,15 +201,7 @@ async def unshare(uid: str, access: Member) -> None:
     kind = Kind(row.object_kind)
     _ctx, obj = await _object(access, kind, row.object_uid)
     _may_share(access, kind, obj)
-    if kind == Kind.CLUSTERS:
-        schedules = await access.session.scalar(
-            select(func.count()).where(BackupSchedule.cluster_uid == obj.uid)
-        )
-        if schedules:
-            raise Conflict(
-                f"cluster {obj.name} has {schedules} backup schedule(s): "
-                "delete them before unsharing it"
-            )
+    await _refuse_while_scheduled(access, kind, obj, "unsharing it")
     await access.session.delete(row)
     await access.session.commit()
 

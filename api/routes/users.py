@@ -1,8 +1,9 @@
 """Users and groups, their role assignments, and the caller's own profile.
 
 Assignment rules that nobody can override: only a super admin grants or revokes the super
-admin role; roles absent from the deployment's mode (app admin in federated) are not
-assignable; every role named must exist.
+admin role; nobody grants or revokes a role holding permissions they do not hold; roles
+absent from the deployment's mode (app admin in federated) are not assignable; every role
+named must exist and be visible to the caller (built-in, its own, or shared with it).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from api.authz import Access, Authorize, AuthzContext, SignedIn
 from api.errors import Forbidden, NotFound, Unprocessable
 from api.schemas import ListOf
 from lifeboat.catalog.models import SYSTEM_OWNER, Group, Role, RoleBinding, User, shown_user
-from lifeboat.rbac.access import ShareSubject
+from lifeboat.rbac.access import ShareSubject, permissions_beyond
 from lifeboat.rbac.matrix import MODE_FEATURES, MODE_ROLES, Action, BuiltinRole, Kind
 
 router = APIRouter(tags=["users and groups"])
@@ -78,32 +79,64 @@ async def _bound_roles(ctx: AuthzContext, kind: ShareSubject, subject: str) -> l
     return list(rows)
 
 
-async def _assign(ctx: AuthzContext, kind: ShareSubject, subject: str, names: list[str]) -> None:
-    """Make `names` the subject's bound roles, under the rules that cannot be overridden."""
-    wanted = set(names)
-    roles = {
-        r.name: r for r in await ctx.session.scalars(select(Role).where(Role.name.in_(wanted)))
-    }
-    if unknown := sorted(wanted - set(roles)):
-        raise Unprocessable(f"unknown role(s): {', '.join(unknown)}", field="roles")
-    offered = {r.value for r in MODE_ROLES[ctx.settings.mode]}
+async def _assignable(ctx: AuthzContext, names: set[str]) -> dict[str, Role]:
+    """The named roles the caller may assign: the mode's built-in ones and the custom roles
+    it can see (its own or shared with it); any other name is unknown to it."""
     builtin = {r.value for r in BuiltinRole}
-    if absent := sorted(n for n in wanted if n in builtin and n not in offered):
+    offered = {r.value for r in MODE_ROLES[ctx.settings.mode]}
+    if absent := sorted(n for n in names if n in builtin and n not in offered):
         raise Unprocessable(
             f"{', '.join(absent)} cannot be assigned in {ctx.settings.mode} mode", field="roles"
         )
-    current = set(await _bound_roles(ctx, kind, subject))
-    if BuiltinRole.SUPER_ADMIN in (current ^ wanted) and not ctx.caller.is_super_admin:
+    custom = ctx.for_kind(Kind.ROLES, Action.VIEW).visible(Role).where(Role.builtin.is_(False))
+    found: dict[str, list[Role]] = {}
+    for query in (select(Role).where(Role.builtin.is_(True)), custom):
+        for role in await ctx.session.scalars(query.where(Role.name.in_(names))):
+            found.setdefault(role.name, []).append(role)
+    if unknown := sorted(names - set(found)):
+        raise Unprocessable(f"unknown role(s): {', '.join(unknown)}", field="roles")
+    if ambiguous := sorted(n for n, rows in found.items() if len(rows) > 1):
+        raise Unprocessable(
+            f"several roles you can see are named {', '.join(ambiguous)}: ask their owners "
+            "to rename one",
+            field="roles",
+        )
+    return {name: rows[0] for name, rows in found.items()}
+
+
+async def _assign(ctx: AuthzContext, kind: ShareSubject, subject: str, names: list[str]) -> None:
+    """Make `names` the subject's bound roles, under the rules that cannot be overridden.
+
+    Only a super admin grants or revokes the super admin role, and nobody grants or revokes
+    a role holding permissions they do not hold themselves.
+    """
+    wanted = await _assignable(ctx, set(names))
+    bound = await ctx.session.scalars(
+        select(Role)
+        .join(RoleBinding, RoleBinding.role_uid == Role.uid)
+        .where(RoleBinding.subject_kind == kind, RoleBinding.subject == subject)
+    )
+    current = {r.uid: r for r in bound}
+    changed = [r for r in current.values() if r.uid not in {w.uid for w in wanted.values()}]
+    changed += [r for r in wanted.values() if r.uid not in current]
+    if BuiltinRole.SUPER_ADMIN in {r.name for r in changed} and not ctx.caller.is_super_admin:
         raise Forbidden("only a super admin can grant or revoke the super admin role")
+    for role in changed:
+        if beyond := permissions_beyond(ctx.caller, role.permissions):
+            raise Forbidden(
+                f"role {role.name} holds permissions you do not hold ({', '.join(beyond)}): "
+                "you cannot grant or revoke it",
+                field="roles",
+            )
     await ctx.session.execute(
         delete(RoleBinding).where(RoleBinding.subject_kind == kind, RoleBinding.subject == subject)
     )
-    for name in sorted(wanted):
+    for name, role in sorted(wanted.items()):
         ctx.session.add(
             RoleBinding(
                 name=f"{kind}:{subject}:{name}",
                 owner_id=SYSTEM_OWNER,
-                role_uid=roles[name].uid,
+                role_uid=role.uid,
                 subject_kind=kind,
                 subject=subject,
             )

@@ -14,11 +14,16 @@ from lifeboat.rbac.matrix import RBAC_KINDS, BuiltinRole, Kind, Permission
 
 
 class AccessLevel(enum.StrEnum):
-    """How far a share lets its subject go: view < restore < full."""
+    """How far a caller may go with an object: view < restore < full < owner.
+
+    Shares give one of the first three (`SHARE_LEVELS`); owners and super admins stand at
+    `owner`.
+    """
 
     VIEW = "view"
     RESTORE = "restore"
     FULL = "full"
+    OWNER = "owner"
 
     @property
     def rank(self) -> int:
@@ -26,6 +31,42 @@ class AccessLevel(enum.StrEnum):
 
     def allows(self, needed: AccessLevel) -> bool:
         return self.rank >= needed.rank
+
+
+class ShareLevel(enum.StrEnum):
+    """The access a share gives: view, restore or full (never an owner's)."""
+
+    VIEW = "view"
+    RESTORE = "restore"
+    FULL = "full"
+
+
+class Use(enum.StrEnum):
+    """What a route does with an object, in words that complete "to ... you need"."""
+
+    SEE = "see it"
+    RESTORE = "restore it"
+    RESTORE_ITS_BACKUPS_INTO = "restore its own backups into it"
+    RESTORE_OTHER_BACKUPS_INTO = "restore another cluster's backup into it"
+    BACK_UP = "back it up, schedule its backups or run rules in it"
+    SYNC = "sync it"
+    MANAGE = "change it"
+    ADMINISTER = "replace its credentials, remove it or share it"
+
+
+# The access level each use needs (the README's "Access levels" table says it per kind).
+NEEDS: dict[Use, AccessLevel] = {
+    Use.SEE: AccessLevel.VIEW,
+    Use.RESTORE: AccessLevel.RESTORE,
+    Use.RESTORE_ITS_BACKUPS_INTO: AccessLevel.RESTORE,
+    Use.RESTORE_OTHER_BACKUPS_INTO: AccessLevel.FULL,
+    Use.BACK_UP: AccessLevel.FULL,
+    Use.SYNC: AccessLevel.FULL,
+    Use.MANAGE: AccessLevel.FULL,
+    Use.ADMINISTER: AccessLevel.OWNER,
+}
+# Kinds that act in one cluster: the cluster's owner sees every one of them in its cluster.
+IN_A_CLUSTER = frozenset({Kind.BACKUPS, Kind.RESTORES, Kind.BACKUP_SCHEDULES})
 
 
 class ShareSubject(enum.StrEnum):
@@ -70,19 +111,45 @@ class Caller:
 
 
 def object_access(
-    caller: Caller, kind: Kind, owner_id: str, grants: Iterable[Grant]
+    caller: Caller,
+    kind: Kind,
+    owner_id: str,
+    grants: Iterable[Grant],
+    *,
+    cluster_owner_id: str | None = None,
 ) -> AccessLevel | None:
     """The caller's access to one object, or None when the object is invisible to them.
 
-    Owners and super admins have full access (the super admin's restrictions are rules of the
+    Owners and super admins stand at `owner` (the super admin's restrictions are rules of the
     routes they concern). Others have what the shares give them; on RBAC kinds a share only
-    lets a non-owner view and use the object.
+    lets a non-owner view and use the object. The owner of a cluster sees what others back
+    up from it, schedule on it or restore into it (`cluster_owner_id`).
     """
     if owner_id == caller.subject or caller.is_super_admin:
-        return AccessLevel.FULL
+        return AccessLevel.OWNER
     levels = [AccessLevel(g.access) for g in grants if caller.receives(g)]
+    if kind in IN_A_CLUSTER and cluster_owner_id == caller.subject:
+        levels.append(AccessLevel.VIEW)
     if not levels:
         return None
     if kind in RBAC_KINDS:
         return AccessLevel.VIEW
     return max(levels, key=lambda level: level.rank)
+
+
+def may_serve_cluster(caller: Caller, cluster_owner_id: str, part_owner_id: str) -> bool:
+    """Whether a backup location or rule may serve a backup of a cluster.
+
+    In a cluster the caller does not own, only its owner's locations receive its data and
+    only its owner's rules run commands in its pods; a super admin may use any.
+    """
+    return caller.is_super_admin or cluster_owner_id in (caller.subject, part_owner_id)
+
+
+def permissions_beyond(caller: Caller, permissions: Iterable[str]) -> list[str]:
+    """The permissions the caller would grant (in a role or a binding) but does not hold.
+
+    Nobody grants more than they have: an infra admin cannot make a role with users and
+    groups create or delete and give it to itself.
+    """
+    return sorted(set(permissions) - {p.value for p in caller.permissions})

@@ -320,7 +320,10 @@ def test_all_backups_and_sharing_cluster_backups(
     mine_1, mine_2, admins = _add_backups(
         catalog, cluster, location, "infraadmin", "infraadmin", "superadmin"
     )
-    assert {mine_1, mine_2} <= _backup_uids(owner) and admins not in _backup_uids(owner)
+    # The cluster's owner sees every backup of it, others' only for view.
+    assert {mine_1, mine_2, admins} <= _backup_uids(owner)
+    assert owner.get(f"/api/v1/backups/{admins}").json()["access"] == "view"
+    assert owner.delete(f"/api/v1/backups/{admins}").status_code == 403
     assert {mine_1, mine_2, admins} <= _backup_uids(admin)
     assert not {mine_1, mine_2, admins} & _backup_uids(as_user("appuser"))
 
@@ -349,3 +352,71 @@ def test_all_backups_and_sharing_cluster_backups(
     assert as_user("appuser").post("/api/v1/shares", json=direct).status_code == 403
     assert owner.post("/api/v1/shares", json=direct).status_code == 201
     assert mine_1 in _backup_uids(as_user("appadmin"))
+
+
+def test_nobody_grants_a_permission_they_do_not_hold(as_user: Users) -> None:
+    infra, admin = as_user("infraadmin"), as_user("superadmin")
+    # A role: only permissions its author holds (infra admins may not create users or groups).
+    power = {"name": unique("power"), "permissions": ["users-groups.create", "roles.view"]}
+    refused = infra.post("/api/v1/roles", json=power)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["field"] == "permissions"
+    assert "users-groups.create" in refused.json()["error"]["message"]
+    assert power["name"] not in {r["name"] for r in infra.get("/api/v1/roles").json()["items"]}
+    held = infra.post("/api/v1/roles", json={**power, "permissions": ["roles.view"]}).json()
+    grown = {**power, "permissions": ["roles.view", "users-groups.delete"]}
+    assert infra.put(f"/api/v1/roles/{held['uid']}", json=grown).status_code == 403
+    assert infra.get(f"/api/v1/roles/{held['uid']}").json()["permissions"] == ["roles.view"]
+
+    # A binding: a role the caller cannot see is unknown to it; one it can see but holds
+    # more than the caller is refused, to others and to itself.
+    strong = admin.post("/api/v1/roles", json={**power, "name": unique("strong")}).json()
+    before = infra.get("/api/v1/me").json()["permissions"]
+    hidden = infra.put("/api/v1/users/infraadmin/roles", json={"roles": [strong["name"]]})
+    assert hidden.status_code == 422 and "unknown role" in hidden.json()["error"]["message"]
+    assert admin.post("/api/v1/shares", json={
+        "object_kind": "roles", "object_uid": strong["uid"], "subject_kind": "user",
+        "subject": "infraadmin",
+    }).status_code == 201  # fmt: skip
+    for target in ("users/infraadmin/roles", "users/nobody/roles", "groups/team-payments/roles"):
+        refused = infra.put(f"/api/v1/{target}", json={"roles": [strong["name"]]})
+        assert refused.status_code == 403, refused.text
+        assert "users-groups.create" in refused.json()["error"]["message"]
+    assert infra.get("/api/v1/me").json()["permissions"] == before
+    # A super admin holds every permission, and may.
+    assert (
+        admin.put("/api/v1/users/nobody/roles", json={"roles": [strong["name"]]}).status_code == 200
+    )
+    try:
+        # ... and what one may not grant, one may not take away either.
+        revoked = infra.put("/api/v1/users/nobody/roles", json={"roles": []})
+        assert revoked.status_code == 403, revoked.text
+    finally:
+        assert admin.delete("/api/v1/users/nobody").status_code == 204
+    for uid in (strong["uid"], held["uid"]):
+        assert admin.delete(f"/api/v1/roles/{uid}").status_code == 204
+
+
+def test_a_cluster_share_is_not_lowered_under_its_schedules(
+    as_user: Users, kubeconfig_text: str, catalog: Any
+) -> None:
+    owner = as_user("infraadmin")
+    cluster = _cluster(owner, kubeconfig_text)
+    share = {"object_kind": "clusters", "object_uid": cluster["uid"], "subject_kind": "user",
+             "subject": "appadmin", "access": "full"}  # fmt: skip
+    assert owner.post("/api/v1/shares", json=share).status_code == 201
+    schedule = _add_schedule(catalog, cluster)
+    try:
+        lowered = owner.post("/api/v1/shares", json={**share, "access": "view"})
+        assert lowered.status_code == 409, lowered.text
+        assert "lowering its share" in lowered.json()["error"]["message"]
+        assert owner.post("/api/v1/shares", json=share).status_code == 201  # same level: fine
+        owned = owner.post("/api/v1/shares", json={**share, "access": "owner"})
+        assert owned.status_code == 422 and owned.json()["error"]["field"] == "access"
+    finally:
+        _remove_schedule(catalog, schedule)
+    listed = owner.get(
+        "/api/v1/shares", params={"object_kind": "clusters", "object_uid": cluster["uid"]}
+    ).json()["items"]
+    assert [s["access"] for s in listed] == ["full"]
+    assert owner.post("/api/v1/shares", json={**share, "access": "view"}).status_code == 201

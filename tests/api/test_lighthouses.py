@@ -256,6 +256,13 @@ def test_only_the_owner_and_those_it_shares_with_see_a_lighthouse(
     replace = {"security": "token", "token": "mine-now"}
     assert appuser.put(f"{path}/credentials", json=replace).status_code == 403
     assert appuser.delete(path).status_code == 403
+    # A check acts with the owner's credentials: full access; replacing them: the owner's.
+    assert appuser.post(f"{path}/check").status_code == 403
+    assert owner.post("/api/v1/shares", json={**share, "access": "full"}).status_code == 201
+    assert _shown(appuser.post(f"{path}/check"), storage_cluster, 200)["status"] == "Online"
+    refused = appuser.put(f"{path}/credentials", json=replace)
+    assert refused.status_code == 403 and "owner access" in refused.json()["error"]["message"]
+    assert appuser.delete(path).status_code == 403
     assert appadmin.get(path).status_code == 404  # not in the group it was shared with
 
     assert as_user("superadmin").get(path).status_code == 200

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, delete
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifeboat.catalog.models import BackupSchedule, Cluster, Share
-from lifeboat.catalog.session import sync_url
 from tests.api.helpers import unique
 from tests.conftest import Users
 
@@ -54,14 +52,6 @@ RULE_ITEMS: list[dict[str, Any]] = [
         ],
     }
 ]
-
-
-@pytest.fixture(scope="module")
-def catalog(postgres_url: str) -> Iterator[sessionmaker[Session]]:
-    """Direct access to the stack's catalog, for state no route creates yet."""
-    engine = create_engine(sync_url(postgres_url))
-    yield sessionmaker(engine)
-    engine.dispose()
 
 
 def _created(api: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
