@@ -26,7 +26,7 @@ from api.schemas import (
 )
 from lifeboat.catalog.models import BackupSchedule, Cluster, ClusterStatus
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
-from lifeboat.rbac.access import Use
+from lifeboat.rbac.access import Use, credentials_read_refusal
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
 from workflows.cluster_deletion import ClusterDeletionWorkflow
@@ -184,8 +184,8 @@ async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) ->
 async def get_kubeconfig(uid: str, ctx: ViewCluster, state: StateDep) -> KubeconfigReplace:
     """The kubeconfig, to its owner only: a super admin may replace another's, never read it."""
     cluster = await ctx.load(Cluster, uid)
-    if cluster.owner_id != ctx.caller.subject:
-        raise Forbidden("only the cluster's owner may view its kubeconfig; you may replace it")
+    if refusal := credentials_read_refusal(ctx.caller, cluster.owner_id):
+        raise Forbidden(refusal)
     return KubeconfigReplace(kubeconfig=state.secrets.decrypt(cluster.kubeconfig_ciphertext))
 
 

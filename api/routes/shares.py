@@ -33,7 +33,7 @@ from lifeboat.catalog.models import (
     Share,
     User,
 )
-from lifeboat.rbac.access import AccessLevel, ShareLevel, ShareSubject
+from lifeboat.rbac.access import AccessLevel, ShareLevel, ShareSubject, share_refusal
 from lifeboat.rbac.matrix import Action, Kind
 
 router = APIRouter(tags=["sharing"])
@@ -102,13 +102,8 @@ async def _object(access: Access, kind: Kind, uid: str) -> tuple[AuthzContext, C
 
 
 def _may_share(access: Access, kind: Kind, obj: CatalogObject) -> None:
-    caller = access.caller
-    if obj.owner_id == caller.subject:
-        return
-    if not caller.is_super_admin:
-        raise Forbidden("only the owner (or a super admin) can share or unshare this object")
-    if kind == Kind.BACKUPS:
-        raise Forbidden("super admins can share only the backups they created")
+    if refusal := share_refusal(access.caller, kind, obj.owner_id):
+        raise Forbidden(refusal)
 
 
 async def _check_subject(access: Access, body: ShareCreate) -> None:

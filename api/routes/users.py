@@ -19,7 +19,7 @@ from api.authz import Access, Authorize, AuthzContext, SignedIn
 from api.errors import Forbidden, NotFound, Unprocessable
 from api.schemas import ListOf
 from lifeboat.catalog.models import SYSTEM_OWNER, Group, Role, RoleBinding, User, shown_user
-from lifeboat.rbac.access import ShareSubject, permissions_beyond
+from lifeboat.rbac.access import ShareSubject, role_change_refusal
 from lifeboat.rbac.matrix import MODE_FEATURES, MODE_ROLES, Action, BuiltinRole, Kind
 
 router = APIRouter(tags=["users and groups"])
@@ -119,15 +119,9 @@ async def _assign(ctx: AuthzContext, kind: ShareSubject, subject: str, names: li
     current = {r.uid: r for r in bound}
     changed = [r for r in current.values() if r.uid not in {w.uid for w in wanted.values()}]
     changed += [r for r in wanted.values() if r.uid not in current]
-    if BuiltinRole.SUPER_ADMIN in {r.name for r in changed} and not ctx.caller.is_super_admin:
-        raise Forbidden("only a super admin can grant or revoke the super admin role")
     for role in changed:
-        if beyond := permissions_beyond(ctx.caller, role.permissions):
-            raise Forbidden(
-                f"role {role.name} holds permissions you do not hold ({', '.join(beyond)}): "
-                "you cannot grant or revoke it",
-                field="roles",
-            )
+        if refusal := role_change_refusal(ctx.caller, role.name, role.permissions):
+            raise Forbidden(refusal, field="roles")
     await ctx.session.execute(
         delete(RoleBinding).where(RoleBinding.subject_kind == kind, RoleBinding.subject == subject)
     )

@@ -153,3 +153,41 @@ def permissions_beyond(caller: Caller, permissions: Iterable[str]) -> list[str]:
     groups create or delete and give it to itself.
     """
     return sorted(set(permissions) - {p.value for p in caller.permissions})
+
+
+# The super admin's restrictions (seeds/001), each a refusal in words, or None.
+
+
+def share_refusal(caller: Caller, kind: Kind, owner_id: str) -> str | None:
+    """Why the caller may not share (or unshare) an object: only its owner or a super admin
+    shares it, and a super admin shares only the backups it created."""
+    if owner_id == caller.subject:
+        return None
+    if not caller.is_super_admin:
+        return "only the owner (or a super admin) can share or unshare this object"
+    if kind == Kind.BACKUPS:
+        return "super admins can share only the backups they created"
+    return None
+
+
+def credentials_read_refusal(caller: Caller, owner_id: str) -> str | None:
+    """Why the caller may not read an object's stored credentials (a cluster's kubeconfig):
+    only its owner reads them; a super admin may replace another owner's, never read them."""
+    if owner_id == caller.subject:
+        return None
+    if caller.is_super_admin:
+        return "only its owner may read its kubeconfig; as a super admin you may replace it"
+    return "only its owner may read its kubeconfig"
+
+
+def role_change_refusal(caller: Caller, name: str, permissions: Iterable[str]) -> str | None:
+    """Why the caller may not grant or revoke a role: only a super admin grants or revokes the
+    super admin role, and nobody a role holding permissions they do not hold."""
+    if name == BuiltinRole.SUPER_ADMIN and not caller.is_super_admin:
+        return "only a super admin can grant or revoke the super admin role"
+    if beyond := permissions_beyond(caller, permissions):
+        return (
+            f"role {name} holds permissions you do not hold ({', '.join(beyond)}): "
+            "you cannot grant or revoke it"
+        )
+    return None

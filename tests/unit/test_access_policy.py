@@ -9,9 +9,12 @@ from lifeboat.rbac.access import (
     Grant,
     ShareLevel,
     Use,
+    credentials_read_refusal,
     may_serve_cluster,
     object_access,
     permissions_beyond,
+    role_change_refusal,
+    share_refusal,
 )
 from lifeboat.rbac.matrix import BUILTIN_PERMISSIONS, BuiltinRole, Kind
 
@@ -72,3 +75,20 @@ def test_nobody_grants_beyond_what_they_hold() -> None:
         "users-groups.create",
         "users-groups.delete",
     ]
+
+
+def test_the_super_admins_restrictions() -> None:
+    root, bob = _caller("root", BuiltinRole.SUPER_ADMIN), _caller("bob")
+    assert share_refusal(root, Kind.CLUSTERS, "alice") is None
+    assert "only the backups they created" in str(share_refusal(root, Kind.BACKUPS, "alice"))
+    assert share_refusal(root, Kind.BACKUPS, "root") is None
+    assert "only the owner" in str(share_refusal(bob, Kind.RULES, "alice"))
+    assert credentials_read_refusal(bob, "bob") is None
+    assert "you may replace it" in str(credentials_read_refusal(root, "alice"))
+    assert "replace" not in str(credentials_read_refusal(bob, "alice"))
+    infra = _caller("ivy", BuiltinRole.INFRA_ADMIN)
+    super_role = (BuiltinRole.SUPER_ADMIN.value, BUILTIN_PERMISSIONS[BuiltinRole.SUPER_ADMIN])
+    assert "only a super admin" in str(role_change_refusal(infra, *super_role))
+    assert role_change_refusal(root, *super_role) is None
+    assert role_change_refusal(infra, "mine", ["roles.view"]) is None
+    assert "users-groups.delete" in str(role_change_refusal(infra, "x", ["users-groups.delete"]))
