@@ -99,7 +99,11 @@ async def _record_user(session: AsyncSession, principal: Principal) -> None:
                 )
         except IntegrityError:  # a concurrent first request recorded the same user
             pass
-    elif user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_RESOLUTION:
+    elif (
+        user.last_seen_at is None
+        or not user.in_provider
+        or now - user.last_seen_at > LAST_SEEN_RESOLUTION
+    ):
         user.last_seen_at, user.email, user.in_provider = now, principal.email, True
         user.name = principal.username
     if principal.groups:

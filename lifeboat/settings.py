@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     # "lifeboat.super-admin"}; more mappings are role bindings made through the API.
     role_mapping: dict[str, str] = Field(default_factory=dict)
 
+    # Noticing users removed at the provider (shown as `Unknown (<user id>)`): its SCIM 2.0
+    # base URL, read with a client-credentials token of this client every
+    # `directory_sync_interval_seconds`; `directory_subject_attribute` is the SCIM attribute
+    # equal to the user id claim (`userName` for Canaille, `id` for Keycloak and Entra ID).
+    directory_scim_url: str | None = None
+    directory_client_id: str = ""
+    directory_client_secret: str = ""
+    directory_subject_attribute: str = "userName"
+    directory_sync_interval_seconds: int = Field(default=3600, ge=30)
+    # Users not seen in a token for this many days are shown as unknown too, for providers
+    # without SCIM (0: never). Signing in again shows them by name at once.
+    user_unseen_days: int = Field(default=0, ge=0, le=36500)
+
     # The object store the platform reports on in its service status (None: not reported).
     s3_endpoint: str | None = None
     # Where the worker calls the AWS APIs (listing EKS clusters); empty means AWS itself. The

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from activities.backup import BackupActivities
 from activities.catalog import CatalogActivities
 from activities.clusters import ClusterActivities
+from activities.directory import DirectoryActivities
 from activities.discovery import DiscoveryActivities
 from activities.eks import EksActivities
 from activities.kube import KubeActivities
@@ -36,6 +37,8 @@ from workflows.lighthouse_check import LighthouseCheckWorkflow
 from workflows.location_check import LocationCheckWorkflow
 from workflows.restore import RestoreWorkflow
 from workflows.scheduled_backup import ScheduledBackupWorkflow
+from workflows.user_directory import UserDirectoryWorkflow
+from workflows.user_directory_schedule import ensure_user_directory_schedule
 
 log = logging.getLogger("lifeboat.worker")
 
@@ -50,6 +53,7 @@ WORKFLOWS = [
     DeletionWorkflow,
     DiscoveryWorkflow,
     ScheduledBackupWorkflow,
+    UserDirectoryWorkflow,
 ]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -70,6 +74,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     rules = RuleActivities(sessions, secrets)
     volumes = VolumeActivities(sessions, secrets, mover_for(settings))
     schedules = ScheduleActivities(sessions)
+    directory = DirectoryActivities(sessions, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -112,6 +117,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             rules.hold_background_actions,
             rules.freeze_virtual_machines,
             rules.thaw_virtual_machines,
+            directory.reconcile_users,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -120,6 +126,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
 async def run(settings: Settings) -> None:
     client = await connect(settings)
     worker = build_worker(client, settings)
+    await ensure_user_directory_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

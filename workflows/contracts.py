@@ -81,6 +81,16 @@ class LighthouseCheckInput:
 
 
 @dataclass
+class DirectorySyncResult:
+    """What a directory sync found: users counted, unknown now, and who changed (user ids)."""
+
+    users: int = 0
+    unknown: int = 0
+    gone: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)
+
+
+@dataclass
 class LighthouseProbe:
     """What a check found: Online with the version and cluster, else Offline/Failed and why."""
 

@@ -14,3 +14,5 @@ BACKUP_NOT_FOUND = "BackupNotFound"
 RULE_FAILED = "RuleFailed"
 # A discovery run whose configuration was deleted meanwhile.
 DISCOVERY_CONFIG_NOT_FOUND = "DiscoveryConfigNotFound"
+# The identity provider's SCIM interface could not be read, or listed nobody: no user is marked.
+DIRECTORY_UNREADABLE = "DirectoryUnreadable"

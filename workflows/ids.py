@@ -41,6 +41,11 @@ def discovery_workflow_id(config_uid: str) -> str:
     return f"discovery-{config_uid}"
 
 
+def user_directory_schedule_id(task_queue: str) -> str:
+    """One per platform (its task queue), not per cluster: users are the platform's."""
+    return f"user-directory-sync-{task_queue}"
+
+
 def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttributes:
     """What the Temporal UI can find a workflow by: its owner, cluster and kind."""
     return TypedSearchAttributes(

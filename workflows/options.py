@@ -132,3 +132,8 @@ MOVE_DATA: dict[str, Any] = {
         non_retryable_error_types=["InvalidBackup", "BackupNotFound"],
     ),
 }
+# Reading the identity provider's user list: a few tries, then the next scheduled run retries.
+DIRECTORY_READ: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=3),
+}

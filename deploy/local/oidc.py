@@ -20,6 +20,10 @@ DEV_PASSWORD = "lifeboat-dev"
 CLIENT_ID = "lifeboat"
 CLIENT_SECRET = "lifeboat-dev-secret"
 CLIENT_SCOPES = ("openid", "profile", "email", "groups")
+# Lifeboat's own client for the provider's SCIM interface (listing users): client credentials.
+DIRECTORY_CLIENT_ID = "lifeboat-directory"
+DIRECTORY_CLIENT_SECRET = "lifeboat-dev-directory-secret"
+SCIM_PATH = "/scim/v2"
 # A placeholder: Canaille matches redirect URIs exactly, so a real callback must be added here.
 CLIENT_REDIRECT_URIS = ("http://127.0.0.1/callback",)
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -131,3 +135,49 @@ def password_token(provider: OidcProvider, username: str, password: str = DEV_PA
         response.raise_for_status()
         token: str = response.json()["access_token"]
         return token
+
+
+def _scim(provider: OidcProvider, http: httpx.Client) -> dict[str, str]:
+    """Headers for the provider's SCIM interface, as the directory client."""
+    discovery = http.get(provider.issuer + DISCOVERY_PATH)
+    discovery.raise_for_status()
+    response = http.post(
+        discovery.json()["token_endpoint"],
+        data={"grant_type": "client_credentials"},
+        auth=(DIRECTORY_CLIENT_ID, DIRECTORY_CLIENT_SECRET),
+    )
+    response.raise_for_status()
+    token = response.json()["access_token"]
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+
+
+def add_provider_user(provider: OidcProvider, username: str) -> str:
+    """Create a user (password DEV_PASSWORD, no groups) at the provider, as an identity
+    team would; returns its SCIM id. The provider keeps it until it restarts."""
+    with httpx.Client(timeout=10) as http:
+        response = http.post(
+            f"{provider.issuer}{SCIM_PATH}/Users",
+            headers=_scim(provider, http),
+            json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": username,
+                "displayName": username,
+                "active": True,
+                "password": DEV_PASSWORD,
+                # Canaille's SCIM server requires a formatted name.
+                "name": {"formatted": username, "familyName": username, "givenName": username},
+                "emails": [{"value": f"{username}@{EMAIL_DOMAIN}"}],
+            },
+        )
+        response.raise_for_status()
+        scim_id: str = response.json()["id"]
+        return scim_id
+
+
+def remove_provider_user(provider: OidcProvider, scim_id: str) -> None:
+    """Delete a user at the provider, as an identity team does when someone leaves."""
+    with httpx.Client(timeout=10) as http:
+        response = http.delete(
+            f"{provider.issuer}{SCIM_PATH}/Users/{scim_id}", headers=_scim(provider, http)
+        )
+        response.raise_for_status()

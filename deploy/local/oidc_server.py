@@ -31,6 +31,8 @@ from deploy.local.oidc import (
     CLIENT_REDIRECT_URIS,
     CLIENT_SCOPES,
     CLIENT_SECRET,
+    DIRECTORY_CLIENT_ID,
+    DIRECTORY_CLIENT_SECRET,
     SEEDED_GROUPS,
     SEEDED_USERS,
 )
@@ -123,24 +125,42 @@ def seed(app: Flask) -> None:
             ]
             backend.save(group)
 
-        client = backend.get(models.Client, client_id=CLIENT_ID) or models.Client(
-            client_id=CLIENT_ID
-        )
-        backend.update(
-            client,
+        client = _seed_client(
+            CLIENT_ID,
             client_name="Lifeboat",
             client_secret=CLIENT_SECRET,
-            client_uri=f"http://{HOST}",
             grant_types=list(GRANT_TYPES),
             response_types=["code"],
             scope=list(CLIENT_SCOPES),
             redirect_uris=list(CLIENT_REDIRECT_URIS),
-            token_endpoint_auth_method=TOKEN_AUTH_METHODS[0],
         )
-        backend.save(client)
         # Tokens carry `aud` = the client ids of the client's audience: this client itself.
         client.audience = [client]
         backend.save(client)
+        # Lifeboat's directory client: reads the SCIM interface with client credentials.
+        _seed_client(
+            DIRECTORY_CLIENT_ID,
+            client_name="Lifeboat directory",
+            client_secret=DIRECTORY_CLIENT_SECRET,
+            grant_types=["client_credentials"],
+            response_types=[],
+            scope=["openid"],
+            redirect_uris=[],
+        )
+
+
+def _seed_client(client_id: str, **fields: Any) -> Any:
+    """Create or update a client, authenticating at the token endpoint with its secret."""
+    backend = Backend.instance
+    client = backend.get(models.Client, client_id=client_id) or models.Client(client_id=client_id)
+    backend.update(
+        client,
+        client_uri=f"http://{HOST}",
+        token_endpoint_auth_method=TOKEN_AUTH_METHODS[0],
+        **fields,
+    )
+    backend.save(client)
+    return client
 
 
 def main(argv: list[str] | None = None) -> None:

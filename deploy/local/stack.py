@@ -27,7 +27,10 @@ from deploy.local.kubelet import start_kubelet, stop_kubelet
 from deploy.local.oidc import (
     CLIENT_ID,
     DEV_PASSWORD,
+    DIRECTORY_CLIENT_ID,
+    DIRECTORY_CLIENT_SECRET,
     ROLE_GROUPS,
+    SCIM_PATH,
     SEEDED_USERS,
     running_oidc,
     start_oidc,
@@ -82,6 +85,9 @@ class Stack:
             "LIFEBOAT_TEMPORAL_UI_URL": self.temporal_ui,
             "LIFEBOAT_OIDC_ISSUER": self.oidc_issuer,
             "LIFEBOAT_OIDC_AUDIENCE": CLIENT_ID,
+            "LIFEBOAT_DIRECTORY_SCIM_URL": self.oidc_issuer + SCIM_PATH,
+            "LIFEBOAT_DIRECTORY_CLIENT_ID": DIRECTORY_CLIENT_ID,
+            "LIFEBOAT_DIRECTORY_CLIENT_SECRET": DIRECTORY_CLIENT_SECRET,
             "LIFEBOAT_S3_ENDPOINT": self.s3_endpoint,
             **({"LIFEBOAT_AWS_ENDPOINT_URL": self.aws_endpoint} if self.aws_endpoint else {}),
             # Each seeded role group carries its built-in role.

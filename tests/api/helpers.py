@@ -100,6 +100,9 @@ def platform(stack: Stack, home: Path, settings: dict[str, str], *, worker: bool
     url = f"http://{HOST}:{free_port()}"
     env = {
         **stack.settings_env(),
+        # The stack's own worker keeps the user directory; a second platform would add a
+        # schedule of its own.
+        "LIFEBOAT_DIRECTORY_SCIM_URL": "",
         **settings,
         "PYTHONPATH": str(REPO_ROOT),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
