@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from minio import Minio
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,19 +24,24 @@ from deploy.local.sample_app import NAMESPACE, deploy_sample_app
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import BackupLocation, LocationCredentials
 from tests.api.helpers import platform_users, unique, wait_for_sync, workflow_histories
+from tests.api.test_locations import _refused
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
 from tests.e2e.test_backup_restore import _bound_dir, _delete_namespace, _wait
+from tests.e2e.test_mover_job import _s3
 
 
 @pytest.fixture(scope="module")
-def federated(
-    stack: Stack, provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Users]:
+def federated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the federated api and worker keep their logs."""
+    return tmp_path_factory.mktemp("federated")
+
+
+@pytest.fixture(scope="module")
+def federated(stack: Stack, provider: OidcProvider, federated_home: Path) -> Iterator[Users]:
     """Signed-in users of an api and a worker with LIFEBOAT_MODE=federated."""
-    home = tmp_path_factory.mktemp("federated")
     settings = {"LIFEBOAT_MODE": "federated", "LIFEBOAT_TASK_QUEUE": unique("lifeboat-federated")}
-    with platform_users(stack, provider, home, settings) as users:
+    with platform_users(stack, provider, federated_home, settings) as users:
         yield users
 
 
@@ -51,23 +55,6 @@ class Responses:
     def _record(self, response: httpx.Response) -> None:
         response.read()
         self.texts.append(response.text)
-
-
-def _s3(stack: Stack) -> Minio:
-    return Minio(
-        stack.s3_endpoint.removeprefix("http://"),
-        stack.s3_access_key,
-        stack.s3_secret_key,
-        secure=False,
-    )
-
-
-def _refused(response: httpx.Response, field: str) -> str:
-    assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["field"] == field, error
-    message: str = error["message"]
-    return message
 
 
 def _unused_credentials(catalog: sessionmaker[Session]) -> int:
@@ -105,6 +92,7 @@ def test_a_federated_location_with_its_own_keys_backs_up_and_restores(
     kube: Kube,
     kubeconfig_text: str,
     catalog: sessionmaker[Session],
+    federated_home: Path,
 ) -> None:
     api = federated("infraadmin")
     responses = Responses(api)
@@ -201,7 +189,8 @@ def test_a_federated_location_with_its_own_keys_backs_up_and_restores(
     assert api.delete(path).status_code == 204
     with catalog() as session:
         assert session.get(LocationCredentials, stored_keys) is None
-    # No response ever carried a secret.
-    assert responses.texts
-    for secret in (stack.s3_secret_key, location_key):
-        assert not [t for t in responses.texts if secret in t]
+    # No response ever carried a secret, and neither the api nor the worker logged one.
+    logs = [path.read_text(errors="replace") for path in federated_home.rglob("log")]
+    assert responses.texts and len(logs) == 2
+    for secret in (stack.s3_secret_key, location_key, "not-the-secret-key"):
+        assert not [t for t in responses.texts + logs if secret in t]
