@@ -53,6 +53,8 @@ class LocationUnavailable(Exception):
 
 @dataclass(frozen=True)
 class S3KeyPair:
+    """An S3 access key pair, decrypted: for this process only."""
+
     access_key_id: str
     secret_access_key: str = field(repr=False)
 

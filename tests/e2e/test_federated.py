@@ -2,12 +2,14 @@
 
 Federated mode has no cloud accounts (seeds/001), so a backup location there holds its own
 access key pair: write-only, stored encrypted, read only by the worker's activities. A second
-api and worker run in federated mode on the test stack, on a task queue of their own.
+api and worker run in federated mode on the test stack, on a task queue of their own, moving
+volume data with mover Jobs in the protected cluster, as a federated deployment does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -28,7 +30,7 @@ from tests.api.test_locations import _refused
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
 from tests.e2e.test_backup_restore import _bound_dir, _delete_namespace, _wait
-from tests.e2e.test_mover_job import _s3
+from tests.e2e.test_mover_job import _runs, _s3
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,12 @@ def federated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def federated(stack: Stack, provider: OidcProvider, federated_home: Path) -> Iterator[Users]:
     """Signed-in users of an api and a worker with LIFEBOAT_MODE=federated."""
-    settings = {"LIFEBOAT_MODE": "federated", "LIFEBOAT_TASK_QUEUE": unique("lifeboat-federated")}
+    settings = {
+        "LIFEBOAT_MODE": "federated",
+        "LIFEBOAT_TASK_QUEUE": unique("lifeboat-federated"),
+        "LIFEBOAT_MOVER_RUNNER": "job",
+        "LIFEBOAT_MOVER_IMAGE": "lifeboat:e2e-never-pulled",
+    }
     with platform_users(stack, provider, federated_home, settings) as users:
         yield users
 
@@ -162,6 +169,12 @@ def test_a_federated_location_with_its_own_keys_backs_up_and_restores(
     assert kube.read("v1", "ConfigMap", "shop-settings", NAMESPACE)["data"] == {"currency": "EUR"}
     assert kube.read("v1", "Secret", "shop-db", NAMESPACE)["data"]["password"]
     assert _orders(stack) == orders
+    # The data moved in mover Jobs, which got the keys through a Secret only.
+    jobs = _runs(stack, "backup.lifeboat.dev/uid", backup["uid"])
+    jobs += _runs(stack, "restore.lifeboat.dev/uid", restore["uid"])
+    assert [r["exit_code"] for r in jobs] == [0, 0]
+    for secret in (stack.s3_secret_key, location_key):
+        assert not [r for r in jobs if secret in json.dumps(r["spec"]) + " ".join(r["command"])]
 
     # The keys and the location's key are in no workflow history: not the checks' (two
     # refused, one passed), the backup's nor the restore's.
