@@ -8,6 +8,7 @@ volume data with mover Jobs in the protected cluster, as a federated deployment 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from deploy.local.demo import DEMO_LOCATION, show_working
 from deploy.local.oidc import OidcProvider
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
 from deploy.local.stack import Stack
@@ -207,3 +209,17 @@ def test_a_federated_location_with_its_own_keys_backs_up_and_restores(
     assert responses.texts and len(logs) == 2
     for secret in (stack.s3_secret_key, location_key, "not-the-secret-key"):
         assert not [t for t in responses.texts + logs if secret in t]
+
+
+def test_make_up_shows_a_federated_platform_working(federated: Users, stack: Stack) -> None:
+    """`LIFEBOAT_MODE=federated make up` sets up its demo location with the location's keys."""
+    api = federated("infraadmin")
+    shown = show_working(dataclasses.replace(stack, api_url=str(api.base_url).rstrip("/")))
+    assert f"Backup location {DEMO_LOCATION!r}" in shown
+    [location] = [
+        loc
+        for loc in api.get("/api/v1/backup-locations").json()["items"]
+        if loc["name"] == DEMO_LOCATION
+    ]
+    assert location["cloud_account_uid"] is None
+    assert location["access_key_id"] == stack.s3_access_key
