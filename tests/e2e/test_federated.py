@@ -32,7 +32,7 @@ from tests.api.test_locations import _refused
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
 from tests.e2e.test_backup_restore import _bound_dir, _delete_namespace, _wait
-from tests.e2e.test_mover_job import _runs, _s3
+from tests.e2e.test_mover_job import _restored, _runs, _s3
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +166,7 @@ def test_a_federated_location_with_its_own_keys_backs_up_and_restores(
     _delete_namespace(kube, NAMESPACE)
     restored = api.post("/api/v1/restores", json={"backup_uid": backup["uid"]})
     assert restored.status_code == 201, restored.text
-    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}")
+    restore = _restored(api, restored.json()["uid"])
     assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
     assert kube.read("v1", "ConfigMap", "shop-settings", NAMESPACE)["data"] == {"currency": "EUR"}
     assert kube.read("v1", "Secret", "shop-db", NAMESPACE)["data"]["password"]
