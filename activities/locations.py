@@ -1,4 +1,5 @@
-"""Activities that reach backup locations (S3 buckets) with their cloud accounts' credentials."""
+"""Activities that reach backup locations (S3 buckets) with their S3 keys: a cloud account's
+(classic mode) or the location's own (federated mode, which has no cloud accounts)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from lifeboat.catalog.models import BackupLocation, CloudAccount
+from lifeboat.catalog.models import BackupLocation, CloudAccount, LocationCredentials
 from lifeboat.secrets import SecretBox, SecretDecryptError
 from workflows.contracts import LocationCheckInput, LocationCheckResult
 
@@ -50,29 +51,88 @@ class LocationUnavailable(Exception):
     """The location, its account or its keys cannot be used; the message says why."""
 
 
+@dataclass(frozen=True)
+class S3KeyPair:
+    """An S3 access key pair, decrypted: for this process only."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+class KeysUnusable(Exception):
+    """A location's S3 keys cannot be used: `field` names what the user should correct."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+async def s3_keys(
+    session: AsyncSession,
+    secrets: SecretBox,
+    *,
+    cloud_account_uid: str | None,
+    credentials_uid: str | None,
+) -> S3KeyPair:
+    """The S3 keys a location is reached with, its own or its cloud account's, decrypted here
+    (inside an activity) and never passed on through history."""
+    if credentials_uid:
+        own = await session.get(LocationCredentials, credentials_uid)
+        if own is None:
+            raise KeysUnusable(
+                "credentials", "the location's credentials are gone: enter them again"
+            )
+        ciphertext, field, whose = own.credentials_ciphertext, "credentials", "the location's"
+    elif cloud_account_uid:
+        account = await session.get(CloudAccount, cloud_account_uid)
+        if account is None:
+            raise KeysUnusable("cloud_account_uid", f"cloud account {cloud_account_uid} is gone")
+        if account.provider not in S3_KEY_PROVIDERS:
+            raise KeysUnusable(
+                "cloud_account_uid",
+                f"cloud account {account.name} is an {account.provider} account; an S3 "
+                "location needs an aws or s3-compatible account",
+            )
+        ciphertext, field = account.credentials_ciphertext, "cloud_account_uid"
+        whose = f"cloud account {account.name}'s"
+    else:
+        raise KeysUnusable(
+            "credentials", "the location has neither a cloud account nor credentials of its own"
+        )
+    try:
+        credentials = json.loads(secrets.decrypt(ciphertext))
+        return S3KeyPair(credentials["access_key_id"], credentials["secret_access_key"])
+    except (SecretDecryptError, ValueError, KeyError, TypeError):
+        raise KeysUnusable(field, f"{whose} credentials cannot be read: enter them again") from None
+
+
 async def open_location(
     sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, location_uid: str
 ) -> OpenLocation:
     """Decrypt a location's credentials and key here, inside an activity, never in history."""
     async with sessions() as session:
         location = await session.get(BackupLocation, location_uid)
-        account = (
-            await session.get(CloudAccount, location.cloud_account_uid)
-            if location is not None and location.cloud_account_uid
-            else None
-        )
-    if location is None or account is None or location.encryption_key_ciphertext is None:
-        raise LocationUnavailable(f"backup location {location_uid} or its account is gone")
+        if location is None or location.encryption_key_ciphertext is None:
+            raise LocationUnavailable(f"backup location {location_uid} is gone")
+        try:
+            keys = await s3_keys(
+                session,
+                secrets,
+                cloud_account_uid=location.cloud_account_uid,
+                credentials_uid=location.credentials_uid,
+            )
+        except KeysUnusable as exc:
+            raise LocationUnavailable(f"backup location {location.name}: {exc.reason}") from exc
     try:
-        credentials = json.loads(secrets.decrypt(account.credentials_ciphertext))
         key = secrets.decrypt(location.encryption_key_ciphertext).encode()
-    except (SecretDecryptError, ValueError) as exc:
+    except SecretDecryptError as exc:
         raise LocationUnavailable(f"the keys of location {location.name} cannot be read") from exc
     endpoint = urlsplit(location.endpoint)
     client = Minio(
         endpoint.netloc,
-        access_key=credentials["access_key_id"],
-        secret_key=credentials["secret_access_key"],
+        access_key=keys.access_key_id,
+        secret_key=keys.secret_access_key,
         secure=endpoint.scheme == "https",
         region=location.region or None,
         http_client=urllib3.PoolManager(
@@ -86,8 +146,8 @@ async def open_location(
         key=key,
         endpoint=location.endpoint,
         region=location.region or "",
-        access_key=credentials["access_key_id"],
-        secret_key=credentials["secret_access_key"],
+        access_key=keys.access_key_id,
+        secret_key=keys.secret_access_key,
     )
 
 
@@ -115,22 +175,30 @@ def _missing_bucket(input: LocationCheckInput) -> LocationCheckResult:
     )
 
 
+def _whose_keys(input: LocationCheckInput) -> tuple[str, str]:
+    """The field to correct when the keys are refused, and whose keys they are."""
+    if input.credentials_uid:
+        return "credentials", "the location's"
+    return "cloud_account_uid", "the cloud account's"
+
+
 def _s3_error(error: S3Error, input: LocationCheckInput) -> LocationCheckResult:
     code = error.code or "error"
     if code == "NoSuchBucket":
         return _missing_bucket(input)
+    field, whose = _whose_keys(input)
     if code in REFUSED_CREDENTIALS:
         return _refused(
-            "cloud_account_uid",
-            f"{input.endpoint} refused the cloud account's credentials ({code}): check its "
-            "access key id and secret access key",
+            field,
+            f"{input.endpoint} refused {whose} credentials ({code}): check the access key id "
+            "and secret access key",
         )
     if code == "AccessDenied":
         return _refused(
-            "cloud_account_uid",
-            f"{input.endpoint} denied access to bucket {input.bucket!r} with the cloud "
-            "account's credentials (AccessDenied): check the keys, and that they may read "
-            "and write the bucket",
+            field,
+            f"{input.endpoint} denied access to bucket {input.bucket!r} with {whose} "
+            "credentials (AccessDenied): check the keys, and that they may read and write "
+            "the bucket",
         )
     if code in WRONG_REGION:
         return _refused(
@@ -186,31 +254,19 @@ class LocationActivities:
         self._sessions = sessions
         self._secrets = secrets
 
-    async def _s3_keys(self, cloud_account_uid: str) -> tuple[str, str] | LocationCheckResult:
-        """The account's access key pair, decrypted here and never passed on through history."""
-        async with self._sessions() as session:
-            account = await session.get(CloudAccount, cloud_account_uid)
-        if account is None:
-            return _refused("cloud_account_uid", f"cloud account {cloud_account_uid} is gone")
-        if account.provider not in S3_KEY_PROVIDERS:
-            return _refused(
-                "cloud_account_uid",
-                f"cloud account {account.name} is an {account.provider} account; an S3 "
-                "location needs an aws or s3-compatible account",
-            )
-        try:
-            credentials = json.loads(self._secrets.decrypt(account.credentials_ciphertext))
-            return credentials["access_key_id"], credentials["secret_access_key"]
-        except (SecretDecryptError, ValueError, KeyError, TypeError):
-            return _refused(
-                "cloud_account_uid",
-                f"the credentials of cloud account {account.name} cannot be read: enter them again",
-            )
-
     @activity.defn
     async def check_location(self, input: LocationCheckInput) -> LocationCheckResult:
-        """Reach the bucket with the account's credentials; say what to fix when it fails."""
-        keys = await self._s3_keys(input.cloud_account_uid)
-        if isinstance(keys, LocationCheckResult):
-            return keys
-        return await asyncio.to_thread(probe_bucket, input, *keys)
+        """Reach the bucket with the location's keys; say what to fix when it fails."""
+        try:
+            async with self._sessions() as session:
+                keys = await s3_keys(
+                    session,
+                    self._secrets,
+                    cloud_account_uid=input.cloud_account_uid,
+                    credentials_uid=input.credentials_uid,
+                )
+        except KeysUnusable as exc:
+            return _refused(exc.field, exc.reason)
+        return await asyncio.to_thread(
+            probe_bucket, input, keys.access_key_id, keys.secret_access_key
+        )

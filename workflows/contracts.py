@@ -55,13 +55,15 @@ class ClusterSyncResult:
 
 @dataclass
 class LocationCheckInput:
-    """Where a backup location's bucket is; the activity fetches the account's credentials."""
+    """Where a backup location's bucket is, and whose S3 keys to reach it with: a cloud
+    account's, or a location's own (`LocationCredentials`); the activity fetches them."""
 
     endpoint: str
     bucket: str
     region: str = ""
     prefix: str = ""
     cloud_account_uid: str = ""
+    credentials_uid: str = ""
 
 
 @dataclass

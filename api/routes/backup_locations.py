@@ -1,12 +1,20 @@
-"""Backup locations: S3 buckets backups go to, each reached with a cloud account.
+"""Backup locations: S3 buckets backups go to, each reached with S3 keys.
+
+Where the keys are depends on the mode (seeds/001): in classic mode, in a cloud account
+(`cloud_account_uid`); in federated mode, which has no cloud accounts, with the location itself
+(`credentials`: write-only, stored encrypted, never returned; only the access key id shows).
 
 A location is stored only once its bucket has been reached: the API does not talk to object
-storage itself, it runs the location check workflow and waits for its answer. Each location
-has an encryption key (write-only, generated when not given) the data mover encrypts with.
+storage itself, it runs the location check workflow and waits for its answer. New keys of a
+location are stored first, apart (`LocationCredentials`), so that the check reads them by uid,
+as it reads a cloud account's; they are dropped again when the check refuses them. Each
+location has an encryption key (write-only, generated when not given) the data mover
+encrypts with.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from datetime import timedelta
@@ -14,17 +22,24 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, status
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from temporalio.client import Client, WorkflowFailureError
 
 from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
-from api.deps import StateDep, TemporalDep
+from api.deps import AppState, StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
-from api.routes.cloud_accounts import S3_PROVIDERS
+from api.routes.cloud_accounts import S3_PROVIDERS, S3Keys
 from api.schemas import Labels, ListOf, Name, ObjectRead, base_url
-from lifeboat.catalog.models import Backup, BackupLocation, CloudAccount
-from lifeboat.rbac.matrix import MODE_KINDS_DISABLED, Action, Kind, Permission
+from lifeboat.catalog.models import (
+    Backup,
+    BackupLocation,
+    CloudAccount,
+    LocationCredentials,
+    new_uid,
+)
+from lifeboat.rbac.matrix import Action, Kind, Permission
+from lifeboat.settings import Mode
 from workflows.contracts import LocationCheckInput
 from workflows.location_check import LocationCheckWorkflow
 
@@ -67,7 +82,14 @@ class BackupLocationFields(BaseModel):
     bucket: Bucket
     region: Region = ""
     prefix: Prefix = ""
-    cloud_account_uid: str = Field(description="An aws or s3-compatible cloud account")
+    cloud_account_uid: str | None = Field(
+        default=None, description="classic mode: an aws or s3-compatible cloud account"
+    )
+    credentials: S3Keys | None = Field(
+        default=None,
+        description="federated mode: the location's own S3 keys, write-only (on an update, "
+        "omit them to keep the current ones)",
+    )
 
 
 class BackupLocationCreate(BackupLocationFields):
@@ -91,16 +113,47 @@ class BackupLocationRead(ObjectRead):
     region: str
     prefix: str
     cloud_account_uid: str | None
+    access_key_id: str | None = Field(
+        description="the access key id of the location's own credentials (federated mode)"
+    )
+
+
+async def _usable_keys(
+    ctx: AuthzContext, body: BackupLocationFields, *, current: BackupLocation | None
+) -> None:
+    """Refuse keys the mode does not use, or a location left without any (422 naming the
+    field): a cloud account in classic mode, the location's own credentials in federated."""
+    if ctx.settings.mode is Mode.FEDERATED:
+        if body.cloud_account_uid:
+            raise Unprocessable(
+                "cloud accounts are not used in federated mode: give the location its own S3 "
+                "keys in credentials (access_key_id, secret_access_key) instead",
+                field="cloud_account_uid",
+            )
+        if body.credentials is None and (current is None or not current.credentials_uid):
+            raise Unprocessable(
+                "a backup location in federated mode carries its own S3 keys: give "
+                "credentials (access_key_id, secret_access_key)",
+                field="credentials",
+            )
+        return
+    if body.credentials is not None:
+        raise Unprocessable(
+            "in classic mode a backup location is reached with a cloud account's keys: give "
+            "cloud_account_uid instead of credentials",
+            field="credentials",
+        )
+    if not body.cloud_account_uid:
+        raise Unprocessable(
+            "give cloud_account_uid: the aws or s3-compatible cloud account to reach the "
+            "bucket with",
+            field="cloud_account_uid",
+        )
+    await _usable_account(ctx, body.cloud_account_uid)
 
 
 async def _usable_account(ctx: AuthzContext, uid: str) -> CloudAccount:
     """The cloud account if the caller owns it, it is shared with them, or they are super admin."""
-    if Kind.CLOUD_ACCOUNTS in MODE_KINDS_DISABLED[ctx.settings.mode]:
-        raise Unprocessable(
-            f"cloud accounts are not used in {ctx.settings.mode} mode, and locations reached "
-            "by workload identity are not supported yet",
-            field="cloud_account_uid",
-        )
     if not ctx.caller.can(Permission.CLOUD_ACCOUNTS_VIEW):
         raise Forbidden(
             "your roles do not allow you to view cloud accounts, which a location needs"
@@ -128,7 +181,31 @@ async def _usable_account(ctx: AuthzContext, uid: str) -> CloudAccount:
     return account
 
 
-async def _check(ctx: AuthzContext, temporal: Client, body: BackupLocationFields) -> None:
+async def _stage(ctx: AuthzContext, state: AppState, keys: S3Keys) -> str:
+    """Store new keys, encrypted, for the check to read by uid; not yet any location's."""
+    uid = new_uid()
+    ctx.session.add(
+        LocationCredentials(
+            uid=uid,
+            owner_id=ctx.caller.subject,
+            access_key_id=keys.access_key_id,
+            credentials_ciphertext=state.secrets.encrypt(json.dumps(keys.model_dump())),
+        )
+    )
+    await ctx.session.commit()
+    return uid
+
+
+async def _discard(ctx: AuthzContext, credentials_uid: str) -> None:
+    await ctx.session.execute(
+        delete(LocationCredentials).where(LocationCredentials.uid == credentials_uid)
+    )
+    await ctx.session.commit()
+
+
+async def _check(
+    ctx: AuthzContext, temporal: Client, body: BackupLocationFields, credentials_uid: str | None
+) -> None:
     """Reach the bucket through the location check workflow; 422 naming the field if not."""
     # End the read transaction: the check takes seconds and must not hold a connection.
     await ctx.session.commit()
@@ -137,7 +214,8 @@ async def _check(ctx: AuthzContext, temporal: Client, body: BackupLocationFields
         bucket=body.bucket,
         region=body.region,
         prefix=body.prefix,
-        cloud_account_uid=body.cloud_account_uid,
+        cloud_account_uid=body.cloud_account_uid or "",
+        credentials_uid=credentials_uid or "",
     )
     try:
         result = await temporal.execute_workflow(
@@ -161,23 +239,34 @@ async def create_location(
     body: BackupLocationCreate, ctx: CreateLocation, state: StateDep, temporal: TemporalDep
 ) -> BackupLocationRead:
     """Add a location once its bucket has been reached and written to; nothing is stored else."""
-    await _usable_account(ctx, body.cloud_account_uid)
-    await _check(ctx, temporal, body)
-    location = BackupLocation(
-        name=body.name,
-        labels=body.labels,
-        owner_id=ctx.caller.subject,
-        provider=body.provider,
-        endpoint=body.endpoint,
-        bucket=body.bucket,
-        region=body.region,
-        prefix=body.prefix,
-        cloud_account_uid=body.cloud_account_uid,
-        encryption_key_ciphertext=state.secrets.encrypt(
-            body.encryption_key or secrets.token_urlsafe(32)
-        ),
-    )
-    return BackupLocationRead.model_validate(await save_unique(ctx, location))
+    await _usable_keys(ctx, body, current=None)
+    staged = await _stage(ctx, state, body.credentials) if body.credentials else None
+    kept = False
+    try:
+        await _check(ctx, temporal, body, staged)
+        location = await save_unique(
+            ctx,
+            BackupLocation(
+                name=body.name,
+                labels=body.labels,
+                owner_id=ctx.caller.subject,
+                provider=body.provider,
+                endpoint=body.endpoint,
+                bucket=body.bucket,
+                region=body.region,
+                prefix=body.prefix,
+                cloud_account_uid=body.cloud_account_uid,
+                credentials_uid=staged,
+                encryption_key_ciphertext=state.secrets.encrypt(
+                    body.encryption_key or secrets.token_urlsafe(32)
+                ),
+            ),
+        )
+        kept = True
+    finally:
+        if staged and not kept:
+            await _discard(ctx, staged)
+    return BackupLocationRead.model_validate(location)
 
 
 @router.get("")
@@ -194,17 +283,35 @@ async def get_location(uid: str, ctx: ViewLocation) -> BackupLocationRead:
 
 @router.put("/{uid}")
 async def update_location(
-    uid: str, body: BackupLocationUpdate, ctx: EditLocation, temporal: TemporalDep
+    uid: str, body: BackupLocationUpdate, ctx: EditLocation, state: StateDep, temporal: TemporalDep
 ) -> BackupLocationRead:
-    """Rename, relabel or repoint a location; a new bucket or account is checked first."""
+    """Rename, relabel or repoint a location; a new bucket, account or keys are checked first.
+
+    Keys replaced are dropped once the location uses the new ones.
+    """
     location = await ctx.load(BackupLocation, uid)
+    await _usable_keys(ctx, body, current=location)
     reach = ("endpoint", "bucket", "region", "prefix", "cloud_account_uid")
-    if any(getattr(location, f) != getattr(body, f) for f in reach):
-        await _usable_account(ctx, body.cloud_account_uid)
-        await _check(ctx, temporal, body)
-    for field in ("name", "labels", *reach):
-        setattr(location, field, getattr(body, field))
-    return BackupLocationRead.model_validate(await save_unique(ctx, location))
+    moved = any(getattr(location, f) != getattr(body, f) for f in reach)
+    staged = await _stage(ctx, state, body.credentials) if body.credentials else None
+    # New keys, else the location's own unless it now uses a cloud account.
+    credentials_uid = staged or (None if body.cloud_account_uid else location.credentials_uid)
+    replaced = location.credentials_uid if location.credentials_uid != credentials_uid else None
+    kept = False
+    try:
+        if moved or staged:
+            await _check(ctx, temporal, body, credentials_uid)
+        for field in ("name", "labels", *reach):
+            setattr(location, field, getattr(body, field))
+        location.credentials_uid = credentials_uid
+        location = await save_unique(ctx, location)
+        kept = True
+    finally:
+        if staged and not kept:
+            await _discard(ctx, staged)
+    if replaced:
+        await _discard(ctx, replaced)
+    return BackupLocationRead.model_validate(location)
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
@@ -233,5 +340,9 @@ async def delete_location(uid: str, ctx: DeleteLocation) -> None:
         raise Conflict(
             f"backup location {location.name} holds {own} of your backups: delete them "
             "first, or Lifeboat would lose track of them"
+        )
+    if location.credentials_uid:
+        await session.execute(
+            delete(LocationCredentials).where(LocationCredentials.uid == location.credentials_uid)
         )
     await delete_object(ctx, location)

@@ -88,10 +88,14 @@ def _location(api: httpx.Client, stack: Stack) -> dict[str, Any]:
     if not s3.bucket_exists(DEMO_BUCKET):
         s3.make_bucket(DEMO_BUCKET)
     keys = {"access_key_id": stack.s3_access_key, "secret_access_key": stack.s3_secret_key}
-    account = api.post(
-        "/api/v1/cloud-accounts",
-        json={"name": DEMO_ACCOUNT, "provider": "s3-compatible", "credentials": keys},
-    ).raise_for_status()
+    # Federated mode has no cloud accounts: its locations carry their own keys.
+    reach: dict[str, Any] = {"credentials": keys}
+    if api.get("/api/v1/me").raise_for_status().json()["mode"] != "federated":
+        account = api.post(
+            "/api/v1/cloud-accounts",
+            json={"name": DEMO_ACCOUNT, "provider": "s3-compatible", "credentials": keys},
+        ).raise_for_status()
+        reach = {"cloud_account_uid": account.json()["uid"]}
     created: dict[str, Any] = (
         api.post(
             "/api/v1/backup-locations",
@@ -99,7 +103,7 @@ def _location(api: httpx.Client, stack: Stack) -> dict[str, Any]:
                 "name": DEMO_LOCATION,
                 "endpoint": stack.s3_endpoint,
                 "bucket": DEMO_BUCKET,
-                "cloud_account_uid": account.json()["uid"],
+                **reach,
             },
         )
         .raise_for_status()

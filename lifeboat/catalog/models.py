@@ -152,14 +152,34 @@ class CloudAccount(CatalogObject):
     credentials_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class LocationCredentials(Base):
+    """The S3 access key pair of one backup location (federated mode has no cloud accounts).
+
+    Its own row, so that new keys are stored, and checked by the location check workflow
+    (which gets only this uid), before the location is created or its keys are replaced.
+    """
+
+    __tablename__ = "location_credentials"
+    uid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uid)
+    owner_id: Mapped[str] = mapped_column(String(255))
+    # The public part, shown with the location.
+    access_key_id: Mapped[str] = mapped_column(String(255))
+    credentials_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class BackupLocation(CatalogObject):
+    """A bucket reached with a cloud account's keys (classic mode) or its own (federated)."""
+
     __tablename__ = "backup_locations"
     provider: Mapped[str] = mapped_column(String(32), default="s3")
     endpoint: Mapped[str] = mapped_column(String(2048))
     bucket: Mapped[str] = mapped_column(String(63))
     region: Mapped[str] = mapped_column(String(64), default="")
     prefix: Mapped[str] = mapped_column(String(1024), default="")
+    # Exactly one of the two says where the location's S3 keys are.
     cloud_account_uid: Mapped[str | None] = mapped_column(String(36))
+    credentials_uid: Mapped[str | None] = mapped_column(String(36))
     # The data mover encrypts every chunk with this key.
     encryption_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Who prunes the repository now (a workflow id) and since when; backups wait meanwhile.
@@ -330,3 +350,10 @@ def _owner_name(model: type[CatalogObject]) -> Any:
 
 for _model in CatalogObject.__subclasses__():
     _model.owner_name = _owner_name(_model)
+
+# The public part of a location's own keys, read with the location.
+BackupLocation.access_key_id = column_property(
+    select(LocationCredentials.access_key_id)
+    .where(LocationCredentials.uid == BackupLocation.credentials_uid)
+    .scalar_subquery()
+)

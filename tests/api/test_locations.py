@@ -287,3 +287,21 @@ def test_super_admin_cannot_delete_a_location_other_users_backups_use(
             session.execute(delete(Backup).where(Backup.uid == backup_uid))
             session.execute(delete(Cluster).where(Cluster.uid == cluster_uid))
     assert superadmin.delete(f"/api/v1/backup-locations/{location['uid']}").status_code == 204
+
+
+def test_classic_mode_reaches_buckets_with_cloud_accounts_only(
+    as_user: Users, stack: Stack, bucket: str
+) -> None:
+    api = as_user("infraadmin")
+    keys = {"access_key_id": stack.s3_access_key, "secret_access_key": "never-echoed"}
+    before = _count(api, "/api/v1/backup-locations")
+    own_keys = {**_location_body(stack, bucket, "any"), "credentials": keys}
+    del own_keys["cloud_account_uid"]
+    refused = api.post("/api/v1/backup-locations", json=own_keys)
+    assert "cloud_account_uid" in _refused(refused, "credentials")
+    assert "never-echoed" not in refused.text
+    neither = {k: v for k, v in own_keys.items() if k != "credentials"}
+    assert "cloud account" in _refused(
+        api.post("/api/v1/backup-locations", json=neither), "cloud_account_uid"
+    )
+    assert _count(api, "/api/v1/backup-locations") == before
