@@ -1,7 +1,9 @@
-"""Backups survive a worker killed in the middle of a volume upload."""
+"""Backups survive a worker killed in the middle of a volume upload, an S3 outage, and a
+restarted Temporal server."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -10,11 +12,13 @@ from typing import Any
 
 import httpx
 from minio import Minio
+from temporalio.client import Client
 
 from deploy.local.kubelet import exec_records, run_pod
 from deploy.local.procs import ManagedProcess, pid_alive
 from deploy.local.s3 import start_s3, stop_s3
 from deploy.local.stack import Stack, up
+from deploy.local.temporal import stop_temporal
 from tests.api.helpers import unique
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
@@ -26,6 +30,7 @@ from tests.e2e.test_backup_restore import (
     _rule,
     _wait,
 )
+from workflows.ids import backup_workflow_id
 
 VOLUME_BYTES = 400 * 1024 * 1024
 
@@ -75,13 +80,32 @@ def _start_backup(api: httpx.Client, target: dict[str, str], namespace: str, **r
         time.sleep(0.1)
 
 
+def _wait_for_a_failed_attempt(stack: Stack, uid: str, timeout: float = 300) -> None:
+    """Until one of the backup's running steps has failed and waits for its retry (what the
+    Temporal UI shows on the workflow's pending activity)."""
+
+    async def failed_steps() -> list[str]:
+        client = await Client.connect(stack.temporal_address)
+        description = await client.get_workflow_handle(backup_workflow_id(uid)).describe()
+        return [
+            pending.activity_type.name
+            for pending in description.raw_description.pending_activities
+            if pending.attempt > 1 or pending.HasField("last_failure")
+        ]
+
+    deadline = time.monotonic() + timeout
+    while not asyncio.run(failed_steps()):
+        assert time.monotonic() < deadline, f"no step of backup {uid} failed within {timeout}s"
+        time.sleep(1)
+
+
 def _restore_and_compare(
     api: httpx.Client, kube: Kube, stack: Stack, uid: str, namespace: str, expected: dict[str, str]
 ) -> None:
     """Delete the namespace, restore the backup, and compare every file of the volume."""
     _delete_namespace(kube, namespace)
     restored = api.post("/api/v1/restores", json={"backup_uid": uid})
-    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=300)
+    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=600)
     assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
     assert _checksums(_bound_dir(stack, namespace, "data")) == expected
 
@@ -132,10 +156,12 @@ def test_an_s3_outage_during_the_upload_is_retried_and_the_backup_completes(
     s3_home = Path(stack.state) / "s3"
     port = int(stack.s3_endpoint.rsplit(":", 1)[1])
     stop_s3(s3_home)
-    time.sleep(8)  # the mover's attempt fails; Temporal retries while the store is away
+    # The store stays away until a step of the backup has failed on it, however long that
+    # takes on a busy machine; Temporal then retries that step.
+    _wait_for_a_failed_attempt(stack, uid)
     start_s3(s3_home, port=port)
 
-    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=300)
+    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=600)
     assert backup["status"] == "Success", backup["reason"]
     _restore_and_compare(api, kube, stack, uid, namespace, expected)
 
@@ -163,3 +189,42 @@ def test_a_cancelled_backup_runs_post_rules_removes_snapshots_and_says_aborted(
     names = [c["metadata"]["name"] for c in claims.get(namespace=namespace).to_dict()["items"]]
     assert names == ["data"]  # the mover's temporary claim is gone too
     assert api.post(f"/api/v1/backups/{uid}/cancel").status_code == 409
+
+
+def test_the_api_and_worker_keep_working_after_temporal_alone_is_restarted(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    state = Path(stack.state)
+    # `make up` while everything runs (a second `make up`), then Temporal alone goes away and
+    # the next `make up` starts it again; the api and worker are not restarted.
+    up(state, fixed_ports=False, database_url=stack.database_url)
+    clients = {name: ManagedProcess(name, state / name).pid() for name in ("api", "worker")}
+    stop_temporal(state / "temporal")
+    restarted = up(state, fixed_ports=False, database_url=stack.database_url)
+    assert restarted.temporal_address == stack.temporal_address
+    assert {name: ManagedProcess(name, state / name).pid() for name in clients} == clients
+
+    namespace = unique("after-restart")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    _claim(kube, namespace, "data")
+    (_bound_dir(stack, namespace, "data") / "orders.csv").write_text("id,total\n1,42\n")
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [namespace],
+    })  # fmt: skip
+    assert started.status_code == 201, started.text
+    backup = _wait(api, f"/api/v1/backups/{started.json()['uid']}", timeout=300)
+    assert backup["status"] == "Success", backup["reason"]
+    assert [v["pvc"] for v in backup["volumes"]] == ["data"]
+    # Nothing left behind in the cluster: no snapshot, no temporary claim of the mover.
+    snapshots = kube.dyn.resources.get(
+        api_version="snapshot.storage.k8s.io/v1", kind="VolumeSnapshot"
+    )
+    claims = kube.dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")
+    deadline = time.monotonic() + 60
+    while snapshots.get(namespace=namespace).to_dict()["items"]:
+        assert time.monotonic() < deadline, "the backup's VolumeSnapshot was left behind"
+        time.sleep(0.3)
+    names = [c["metadata"]["name"] for c in claims.get(namespace=namespace).to_dict()["items"]]
+    assert names == ["data"]
