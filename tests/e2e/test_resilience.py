@@ -33,6 +33,8 @@ from tests.e2e.test_backup_restore import (
 from workflows.ids import backup_workflow_id
 
 VOLUME_BYTES = 400 * 1024 * 1024
+# The backup's stages from the volume snapshot until its data is in the location.
+DATA_STAGES = ("SnapshotVolumes", "MoveVolumeData")
 
 
 def _kill_worker(stack: Stack) -> int:
@@ -80,9 +82,9 @@ def _start_backup(api: httpx.Client, target: dict[str, str], namespace: str, **r
         time.sleep(0.1)
 
 
-def _wait_for_a_failed_attempt(stack: Stack, uid: str, timeout: float = 300) -> None:
-    """Until one of the backup's running steps has failed and waits for its retry (what the
-    Temporal UI shows on the workflow's pending activity)."""
+def _wait_for_a_failed_attempt(stack: Stack, uid: str, timeout: float = 300) -> list[str]:
+    """The backup's running steps that have failed and wait for their retry (as the Temporal
+    UI shows its pending activities), once there is one."""
 
     async def failed_steps() -> list[str]:
         client = await Client.connect(stack.temporal_address)
@@ -94,9 +96,10 @@ def _wait_for_a_failed_attempt(stack: Stack, uid: str, timeout: float = 300) -> 
         ]
 
     deadline = time.monotonic() + timeout
-    while not asyncio.run(failed_steps()):
+    while not (failed := asyncio.run(failed_steps())):
         assert time.monotonic() < deadline, f"no step of backup {uid} failed within {timeout}s"
         time.sleep(1)
+    return failed
 
 
 def _restore_and_compare(
@@ -147,19 +150,31 @@ def test_a_worker_killed_mid_upload_resumes_and_the_backup_completes(
     _restore_and_compare(api, kube, stack, uid, namespace, expected)
 
 
-def test_an_s3_outage_during_the_upload_is_retried_and_the_backup_completes(
+def test_an_s3_outage_while_the_data_moves_is_retried_and_the_backup_completes(
     as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
     api = as_user("infraadmin")
     namespace, expected = _big_volume(kube, stack, "outage", with_pod=False)
-    uid = _start_backup(api, target, namespace)
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [namespace],
+    })  # fmt: skip
+    uid = started.json()["uid"]
+    # The store goes away once the backup snapshots its volume (or starts moving its data):
+    # a step of the backup, not the test's clock, says when.
+    deadline = time.monotonic() + 300
+    while (backup := api.get(f"/api/v1/backups/{uid}").json())["stage"] not in DATA_STAGES:
+        assert backup["status"] in ("Pending", "InProgress"), backup
+        assert time.monotonic() < deadline, f"backup {uid} never reached {DATA_STAGES}"
+        time.sleep(0.1)
     s3_home = Path(stack.state) / "s3"
     port = int(stack.s3_endpoint.rsplit(":", 1)[1])
     stop_s3(s3_home)
-    # The store stays away until a step of the backup has failed on it, however long that
-    # takes on a busy machine; Temporal then retries that step.
-    _wait_for_a_failed_attempt(stack, uid)
+    # It stays away until the mover's attempt has failed on it (Temporal then retries it),
+    # however long that takes on a busy machine.
+    failed = _wait_for_a_failed_attempt(stack, uid)
     start_s3(s3_home, port=port)
+    assert "move_volume" in failed, f"the data was moved before S3 stopped; failed: {failed}"
 
     backup = _wait(api, f"/api/v1/backups/{uid}", timeout=600)
     assert backup["status"] == "Success", backup["reason"]
