@@ -82,6 +82,25 @@ def _start_backup(api: httpx.Client, target: dict[str, str], namespace: str, **r
         time.sleep(0.1)
 
 
+def _start_backup_until_its_data_stage(
+    api: httpx.Client, target: dict[str, str], namespace: str
+) -> str:
+    """Start a backup; return once it snapshots its volumes or moves their data, as its stage
+    says (a step of the backup, not a clock, tells the test when to interfere)."""
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [namespace],
+    })  # fmt: skip
+    assert started.status_code == 201, started.text
+    uid: str = started.json()["uid"]
+    deadline = time.monotonic() + 300
+    while (backup := api.get(f"/api/v1/backups/{uid}").json())["stage"] not in DATA_STAGES:
+        assert backup["status"] in ("Pending", "InProgress"), backup
+        assert time.monotonic() < deadline, f"backup {uid} never reached {DATA_STAGES}"
+        time.sleep(0.1)
+    return uid
+
+
 def _wait_for_a_failed_attempt(stack: Stack, uid: str, timeout: float = 300) -> list[str]:
     """The backup's running steps that have failed and wait for their retry (as the Temporal
     UI shows its pending activities), once there is one."""
@@ -155,18 +174,8 @@ def test_an_s3_outage_while_the_data_moves_is_retried_and_the_backup_completes(
 ) -> None:
     api = as_user("infraadmin")
     namespace, expected = _big_volume(kube, stack, "outage", with_pod=False)
-    started = api.post("/api/v1/backups", json={
-        "cluster_uid": target["cluster"], "location_uid": target["location"],
-        "namespaces": [namespace],
-    })  # fmt: skip
-    uid = started.json()["uid"]
-    # The store goes away once the backup snapshots its volume (or starts moving its data):
-    # a step of the backup, not the test's clock, says when.
-    deadline = time.monotonic() + 300
-    while (backup := api.get(f"/api/v1/backups/{uid}").json())["stage"] not in DATA_STAGES:
-        assert backup["status"] in ("Pending", "InProgress"), backup
-        assert time.monotonic() < deadline, f"backup {uid} never reached {DATA_STAGES}"
-        time.sleep(0.1)
+    # The store goes away once the backup snapshots its volume (or starts moving its data).
+    uid = _start_backup_until_its_data_stage(api, target, namespace)
     s3_home = Path(stack.state) / "s3"
     port = int(stack.s3_endpoint.rsplit(":", 1)[1])
     stop_s3(s3_home)
@@ -193,17 +202,22 @@ def test_a_cancelled_backup_runs_post_rules_removes_snapshots_and_says_aborted(
     assert backup["status"] == "Aborted", backup
     assert "cancelled" in backup["reason"]
     assert _thawed(stack, namespace) == 1
+    _nothing_left_behind(kube, namespace)
+    assert api.post(f"/api/v1/backups/{uid}/cancel").status_code == 409
+
+
+def _nothing_left_behind(kube: Kube, namespace: str) -> None:
+    """No snapshot and no temporary claim of the mover left in the namespace."""
     snapshots = kube.dyn.resources.get(
         api_version="snapshot.storage.k8s.io/v1", kind="VolumeSnapshot"
     )
-    deadline = time.monotonic() + 30
-    while snapshots.get(namespace=namespace).to_dict()["items"]:
-        assert time.monotonic() < deadline, "the cancelled backup's snapshot was left behind"
-        time.sleep(0.3)
     claims = kube.dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")
+    deadline = time.monotonic() + 60
+    while snapshots.get(namespace=namespace).to_dict()["items"]:
+        assert time.monotonic() < deadline, f"a VolumeSnapshot was left behind in {namespace}"
+        time.sleep(0.3)
     names = [c["metadata"]["name"] for c in claims.get(namespace=namespace).to_dict()["items"]]
-    assert names == ["data"]  # the mover's temporary claim is gone too
-    assert api.post(f"/api/v1/backups/{uid}/cancel").status_code == 409
+    assert names == ["data"], names
 
 
 def test_the_api_and_worker_keep_working_after_temporal_alone_is_restarted(
@@ -211,35 +225,32 @@ def test_the_api_and_worker_keep_working_after_temporal_alone_is_restarted(
 ) -> None:
     api = as_user("infraadmin")
     state = Path(stack.state)
-    # `make up` while everything runs (a second `make up`), then Temporal alone goes away and
-    # the next `make up` starts it again; the api and worker are not restarted.
+    # `make up` while everything runs (a second `make up`), then Temporal alone goes away in
+    # the middle of a backup, and the next `make up` starts it again; the api and worker are
+    # not restarted.
     up(state, fixed_ports=False, database_url=stack.database_url)
     clients = {name: ManagedProcess(name, state / name).pid() for name in ("api", "worker")}
+    running_namespace, expected = _big_volume(kube, stack, "temporal-restart", with_pod=False)
+    running = _start_backup_until_its_data_stage(api, target, running_namespace)
     stop_temporal(state / "temporal")
     restarted = up(state, fixed_ports=False, database_url=stack.database_url)
     assert restarted.temporal_address == stack.temporal_address
     assert {name: ManagedProcess(name, state / name).pid() for name in clients} == clients
 
-    namespace = unique("after-restart")
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    _claim(kube, namespace, "data")
-    (_bound_dir(stack, namespace, "data") / "orders.csv").write_text("id,total\n1,42\n")
+    later_namespace = unique("after-restart")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": later_namespace}})
+    _claim(kube, later_namespace, "data")
+    (_bound_dir(stack, later_namespace, "data") / "orders.csv").write_text("id,total\n1,42\n")
     started = api.post("/api/v1/backups", json={
         "cluster_uid": target["cluster"], "location_uid": target["location"],
-        "namespaces": [namespace],
+        "namespaces": [later_namespace],
     })  # fmt: skip
     assert started.status_code == 201, started.text
-    backup = _wait(api, f"/api/v1/backups/{started.json()['uid']}", timeout=300)
-    assert backup["status"] == "Success", backup["reason"]
-    assert [v["pvc"] for v in backup["volumes"]] == ["data"]
-    # Nothing left behind in the cluster: no snapshot, no temporary claim of the mover.
-    snapshots = kube.dyn.resources.get(
-        api_version="snapshot.storage.k8s.io/v1", kind="VolumeSnapshot"
-    )
-    claims = kube.dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")
-    deadline = time.monotonic() + 60
-    while snapshots.get(namespace=namespace).to_dict()["items"]:
-        assert time.monotonic() < deadline, "the backup's VolumeSnapshot was left behind"
-        time.sleep(0.3)
-    names = [c["metadata"]["name"] for c in claims.get(namespace=namespace).to_dict()["items"]]
-    assert names == ["data"]
+    later = started.json()["uid"]
+
+    for uid, namespace in ((running, running_namespace), (later, later_namespace)):
+        backup = _wait(api, f"/api/v1/backups/{uid}", timeout=600)
+        assert backup["status"] == "Success", backup["reason"]
+        assert [v["pvc"] for v in backup["volumes"]] == ["data"]
+        _nothing_left_behind(kube, namespace)
+    _restore_and_compare(api, kube, stack, running, running_namespace, expected)
