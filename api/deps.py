@@ -17,7 +17,7 @@ from api.auth import AuthenticationError, OidcVerifier, Principal
 from api.errors import ServiceUnavailable, Unauthorized
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
-from lifeboat.temporal import connect
+from lifeboat.temporal import CONNECT_ERRORS, connect
 
 
 class TemporalConnection:
@@ -33,7 +33,7 @@ class TemporalConnection:
             if self._client is None:
                 try:
                     self._client = await connect(self._settings)
-                except (RuntimeError, OSError) as exc:
+                except CONNECT_ERRORS as exc:
                     raise ServiceUnavailable(
                         f"the workflow service at {self._settings.temporal_address} "
                         f"is unreachable: {exc}"

@@ -26,7 +26,7 @@ from activities.volumes import VolumeActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
-from lifeboat.temporal import connect
+from lifeboat.temporal import connect_with_retry
 from workflows.backup import BackupWorkflow
 from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync import ClusterSyncWorkflow
@@ -124,7 +124,13 @@ def build_worker(client: Client, settings: Settings) -> Worker:
 
 
 async def run(settings: Settings) -> None:
-    client = await connect(settings)
+    """Connect (waiting while Temporal is unreachable), then poll until SIGTERM or SIGINT.
+
+    Once connected, the client rides out a Temporal restart on the same address by itself:
+    its polls are retried until the server answers again.
+    """
+    # Until connected there is nothing to drain: the default signal handling stops us.
+    client = await connect_with_retry(settings)
     worker = build_worker(client, settings)
     await ensure_user_directory_schedule(client, settings)
     stop = asyncio.Event()

@@ -68,7 +68,9 @@ def show_working(stack: Stack) -> str:
   Sample application: namespace {NAMESPACE} (Deployment, Service, ConfigMap, Secret, a volume
     whose data is in {data})
   Backup location {location["name"]!r} ({location["uid"]}) on bucket {DEMO_BUCKET}
-  Back it up and restore it (see README.md, "Try it"):
+  Back it up and restore it (README.md, "Try it"); first paste these lines into your shell:
+    API={stack.api_url}/api/v1 ISSUER={stack.oidc_issuer}
+    KUBE="kubectl --kubeconfig {stack.kubeconfig}"
     CLUSTER={cluster["uid"]} LOCATION={location["uid"]}"""
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,11 @@ def free_port() -> int:
 
 
 _HANDED_OUT: set[int] = set()
+
+
+def reserve_ports(ports: Iterable[int]) -> None:
+    """Keep `free_port` from handing out these ports (remembered for servers not started yet)."""
+    _HANDED_OUT.update(ports)
 
 
 def port_is_free(port: int) -> bool:

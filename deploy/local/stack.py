@@ -36,7 +36,14 @@ from deploy.local.oidc import (
     start_oidc,
     stop_oidc,
 )
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok, port_is_free
+from deploy.local.procs import (
+    HOST,
+    ManagedProcess,
+    free_port,
+    http_ok,
+    port_is_free,
+    reserve_ports,
+)
 from deploy.local.s3 import running_s3, start_s3, stop_s3
 from deploy.local.temporal import running_temporal, start_temporal, stop_temporal
 from lifeboat.catalog.migrate import upgrade
@@ -97,21 +104,52 @@ class Stack:
         }
 
 
-def _ports(state: Path, fixed: bool) -> dict[str, int]:
-    """Ports for this run: remembered (or preferred) ones when free, else any free port."""
-    remembered_file = state / "ports.json"
-    remembered = json.loads(remembered_file.read_text()) if remembered_file.exists() else {}
-    ports = {}
-    for name, preferred in PREFERRED_PORTS.items():
-        # A restart keeps its ports (kubeconfigs and URLs handed out stay valid); `make up`
-        # also prefers the well-known ones.
-        candidates = [remembered.get(name), preferred] if fixed else [remembered.get(name)]
-        ports[name] = next((p for p in candidates if p and port_is_free(p)), None) or free_port()
-    remembered_file.write_text(json.dumps(ports))
-    return ports
+class _Ports:
+    """The ports of one state directory, remembered in its ports.json.
+
+    A port once chosen is kept: a server started again gets the port it had, so URLs and
+    kubeconfigs handed out (the dev cluster's, stored in the catalog) stay valid, and the
+    api and worker find Temporal where they left it. Only a server that is about to start
+    asks for its port, so nothing running ever has its entry rewritten.
+    """
+
+    def __init__(self, state: Path, *, fixed: bool) -> None:
+        self._file = state / "ports.json"
+        self._fixed = fixed
+        self._ports: dict[str, int] = (
+            json.loads(self._file.read_text()) if self._file.exists() else {}
+        )
+        # Servers started meanwhile (and their helper ports) must not take a remembered port.
+        reserve_ports(self._ports.values())
+
+    def remembered(self, name: str) -> int:
+        """The port of a server that runs."""
+        return self._ports[name]
+
+    def for_start(self, name: str) -> int:
+        """The port for a server about to start: its remembered one when free; the first
+        time (or when another program took it) the preferred one when `fixed` and free,
+        else any free port, remembered from then on."""
+        remembered = self._ports.get(name)
+        if remembered is not None and port_is_free(remembered):
+            return remembered
+        preferred = PREFERRED_PORTS[name]
+        port = preferred if self._fixed and port_is_free(preferred) else free_port()
+        if remembered is not None:
+            print(
+                f"port {remembered} of {name} is taken by another program; {name} moves to "
+                f"{port} (URLs and kubeconfigs naming {remembered} stop working)",
+                file=sys.stderr,
+            )
+        self._ports[name] = port
+        self._file.write_text(json.dumps(self._ports, indent=2))
+        return port
 
 
 def _database(state: Path, database: str | None) -> str:
+    """The catalog: the one asked for, else `LIFEBOAT_DATABASE_URL`, else PostgreSQL's
+    `lifeboat` database when reachable, else SQLite in the state directory."""
+    database = database or os.environ.get("LIFEBOAT_DATABASE_URL")
     if database:
         return database
     if postgres.reachable():
@@ -140,17 +178,22 @@ def up(
     `local_aws` adds a local AWS API (moto) for the worker to call instead of AWS: tests only.
     """
     state.mkdir(parents=True, exist_ok=True)
-    ports = _ports(state, fixed_ports)
+    ports = _Ports(state, fixed=fixed_ports)
     temporal = running_temporal(state / "temporal") or start_temporal(
-        state / "temporal", port=ports["temporal"], ui_port=ports["temporal_ui"]
+        state / "temporal", port=ports.for_start("temporal"), ui_port=ports.for_start("temporal_ui")
     )
-    s3 = running_s3(state / "s3") or start_s3(state / "s3", port=ports["s3"])
-    kube = running_kube(state / "kube") or start_kube(state / "kube", port=ports["kube"])
-    oidc = running_oidc(state / "oidc") or start_oidc(state / "oidc", port=ports["oidc"])
+    s3 = running_s3(state / "s3") or start_s3(state / "s3", port=ports.for_start("s3"))
+    kube = running_kube(state / "kube")
+    if kube is None:
+        stop_kube(state / "kube")  # what is left of a half-running cluster holds its port
+        kube = start_kube(state / "kube", port=ports.for_start("kube"))
+    oidc = running_oidc(state / "oidc") or start_oidc(state / "oidc", port=ports.for_start("oidc"))
     aws = (running_aws(state / "aws") or start_aws(state / "aws")) if local_aws else None
     # The test doubles for what the test cluster lacks: a node to exec into, a CSI driver.
     start_kubelet(state / "kubelet", kube.kubeconfig)
     running_csi(state / "csi") or start_csi(state / "csi", kube.kubeconfig)
+    api = ManagedProcess("api", state / "api")
+    api_port = ports.for_start("api") if api.pid() is None else ports.remembered("api")
     stack = Stack(
         state=str(state),
         database_url=_database(state, database_url),
@@ -164,7 +207,7 @@ def up(
         kubelet_home=str(state / "kubelet"),
         csi_home=str(state / "csi"),
         oidc_issuer=oidc.issuer,
-        api_url=f"http://{HOST}:{ports['api']}",
+        api_url=f"http://{HOST}:{api_port}",
         secret_key=_secret_key(state),
         aws_endpoint=aws.endpoint if aws else "",
     )
@@ -172,19 +215,16 @@ def up(
     env = {**stack.settings_env(), "PYTHONPATH": str(REPO_ROOT)}
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = f"{bin_dir}:{os.environ.get('PATH', '')}"
-    api = ManagedProcess("api", state / "api")
     if api.pid() is None:
         api.start(
             [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-             "--host", HOST, "--port", str(ports["api"]), "--no-access-log",
+             "--host", HOST, "--port", str(api_port), "--no-access-log",
              # Longer than a load balancer's idle timeout (60 s), so the server never closes
              # a kept-alive connection just as a client reuses it.
              "--timeout-keep-alive", "75"],
             env=env,
             healthy=lambda: http_ok(f"{stack.api_url}/healthz"),
         )  # fmt: skip
-    else:
-        stack = _with_api_url(stack, state)
     worker = ManagedProcess("worker", state / "worker")
     if worker.pid() is None:
         offset = worker.log_file.stat().st_size if worker.log_file.exists() else 0
@@ -195,12 +235,6 @@ def up(
         )
     (state / "stack.json").write_text(json.dumps(asdict(stack), indent=2))
     return stack
-
-
-def _with_api_url(stack: Stack, state: Path) -> Stack:
-    """The API already runs: keep the URL it was started with."""
-    previous = json.loads((state / "stack.json").read_text())
-    return Stack(**{**asdict(stack), "api_url": previous["api_url"]})
 
 
 def _read_from(path: Path, offset: int) -> bytes:

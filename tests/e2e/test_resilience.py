@@ -1,7 +1,9 @@
-"""Backups survive a worker killed in the middle of a volume upload."""
+"""Backups survive a worker killed in the middle of a volume upload, an S3 outage, and a
+restarted Temporal server."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -10,11 +12,13 @@ from typing import Any
 
 import httpx
 from minio import Minio
+from temporalio.client import Client
 
 from deploy.local.kubelet import exec_records, run_pod
 from deploy.local.procs import ManagedProcess, pid_alive
 from deploy.local.s3 import start_s3, stop_s3
 from deploy.local.stack import Stack, up
+from deploy.local.temporal import stop_temporal
 from tests.api.helpers import unique
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
@@ -26,8 +30,11 @@ from tests.e2e.test_backup_restore import (
     _rule,
     _wait,
 )
+from workflows.ids import backup_workflow_id
 
 VOLUME_BYTES = 400 * 1024 * 1024
+# The backup's stages from the volume snapshot until its data is in the location.
+DATA_STAGES = ("SnapshotVolumes", "MoveVolumeData")
 
 
 def _kill_worker(stack: Stack) -> int:
@@ -75,13 +82,52 @@ def _start_backup(api: httpx.Client, target: dict[str, str], namespace: str, **r
         time.sleep(0.1)
 
 
+def _start_backup_until_its_data_stage(
+    api: httpx.Client, target: dict[str, str], namespace: str
+) -> str:
+    """Start a backup; return once it snapshots its volumes or moves their data, as its stage
+    says (a step of the backup, not a clock, tells the test when to interfere)."""
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [namespace],
+    })  # fmt: skip
+    assert started.status_code == 201, started.text
+    uid: str = started.json()["uid"]
+    deadline = time.monotonic() + 300
+    while (backup := api.get(f"/api/v1/backups/{uid}").json())["stage"] not in DATA_STAGES:
+        assert backup["status"] in ("Pending", "InProgress"), backup
+        assert time.monotonic() < deadline, f"backup {uid} never reached {DATA_STAGES}"
+        time.sleep(0.1)
+    return uid
+
+
+def _wait_for_a_failed_attempt(stack: Stack, uid: str, timeout: float = 300) -> list[str]:
+    """The backup's running steps that have failed and wait for their retry (as the Temporal
+    UI shows its pending activities), once there is one."""
+
+    async def failed_steps() -> list[str]:
+        client = await Client.connect(stack.temporal_address)
+        description = await client.get_workflow_handle(backup_workflow_id(uid)).describe()
+        return [
+            pending.activity_type.name
+            for pending in description.raw_description.pending_activities
+            if pending.attempt > 1 or pending.HasField("last_failure")
+        ]
+
+    deadline = time.monotonic() + timeout
+    while not (failed := asyncio.run(failed_steps())):
+        assert time.monotonic() < deadline, f"no step of backup {uid} failed within {timeout}s"
+        time.sleep(1)
+    return failed
+
+
 def _restore_and_compare(
     api: httpx.Client, kube: Kube, stack: Stack, uid: str, namespace: str, expected: dict[str, str]
 ) -> None:
     """Delete the namespace, restore the backup, and compare every file of the volume."""
     _delete_namespace(kube, namespace)
     restored = api.post("/api/v1/restores", json={"backup_uid": uid})
-    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=300)
+    restore = _wait(api, f"/api/v1/restores/{restored.json()['uid']}", timeout=600)
     assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
     assert _checksums(_bound_dir(stack, namespace, "data")) == expected
 
@@ -123,19 +169,23 @@ def test_a_worker_killed_mid_upload_resumes_and_the_backup_completes(
     _restore_and_compare(api, kube, stack, uid, namespace, expected)
 
 
-def test_an_s3_outage_during_the_upload_is_retried_and_the_backup_completes(
+def test_an_s3_outage_while_the_data_moves_is_retried_and_the_backup_completes(
     as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
     api = as_user("infraadmin")
     namespace, expected = _big_volume(kube, stack, "outage", with_pod=False)
-    uid = _start_backup(api, target, namespace)
+    # The store goes away once the backup snapshots its volume (or starts moving its data).
+    uid = _start_backup_until_its_data_stage(api, target, namespace)
     s3_home = Path(stack.state) / "s3"
     port = int(stack.s3_endpoint.rsplit(":", 1)[1])
     stop_s3(s3_home)
-    time.sleep(8)  # the mover's attempt fails; Temporal retries while the store is away
+    # It stays away until the mover's attempt has failed on it (Temporal then retries it),
+    # however long that takes on a busy machine.
+    failed = _wait_for_a_failed_attempt(stack, uid)
     start_s3(s3_home, port=port)
+    assert "move_volume" in failed, f"the data was moved before S3 stopped; failed: {failed}"
 
-    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=300)
+    backup = _wait(api, f"/api/v1/backups/{uid}", timeout=600)
     assert backup["status"] == "Success", backup["reason"]
     _restore_and_compare(api, kube, stack, uid, namespace, expected)
 
@@ -152,14 +202,55 @@ def test_a_cancelled_backup_runs_post_rules_removes_snapshots_and_says_aborted(
     assert backup["status"] == "Aborted", backup
     assert "cancelled" in backup["reason"]
     assert _thawed(stack, namespace) == 1
+    _nothing_left_behind(kube, namespace)
+    assert api.post(f"/api/v1/backups/{uid}/cancel").status_code == 409
+
+
+def _nothing_left_behind(kube: Kube, namespace: str) -> None:
+    """No snapshot and no temporary claim of the mover left in the namespace."""
     snapshots = kube.dyn.resources.get(
         api_version="snapshot.storage.k8s.io/v1", kind="VolumeSnapshot"
     )
-    deadline = time.monotonic() + 30
-    while snapshots.get(namespace=namespace).to_dict()["items"]:
-        assert time.monotonic() < deadline, "the cancelled backup's snapshot was left behind"
-        time.sleep(0.3)
     claims = kube.dyn.resources.get(api_version="v1", kind="PersistentVolumeClaim")
+    deadline = time.monotonic() + 60
+    while snapshots.get(namespace=namespace).to_dict()["items"]:
+        assert time.monotonic() < deadline, f"a VolumeSnapshot was left behind in {namespace}"
+        time.sleep(0.3)
     names = [c["metadata"]["name"] for c in claims.get(namespace=namespace).to_dict()["items"]]
-    assert names == ["data"]  # the mover's temporary claim is gone too
-    assert api.post(f"/api/v1/backups/{uid}/cancel").status_code == 409
+    assert names == ["data"], names
+
+
+def test_the_api_and_worker_keep_working_after_temporal_alone_is_restarted(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    state = Path(stack.state)
+    # `make up` while everything runs (a second `make up`), then Temporal alone goes away in
+    # the middle of a backup, and the next `make up` starts it again; the api and worker are
+    # not restarted.
+    up(state, fixed_ports=False, database_url=stack.database_url)
+    clients = {name: ManagedProcess(name, state / name).pid() for name in ("api", "worker")}
+    running_namespace, expected = _big_volume(kube, stack, "temporal-restart", with_pod=False)
+    running = _start_backup_until_its_data_stage(api, target, running_namespace)
+    stop_temporal(state / "temporal")
+    restarted = up(state, fixed_ports=False, database_url=stack.database_url)
+    assert restarted.temporal_address == stack.temporal_address
+    assert {name: ManagedProcess(name, state / name).pid() for name in clients} == clients
+
+    later_namespace = unique("after-restart")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": later_namespace}})
+    _claim(kube, later_namespace, "data")
+    (_bound_dir(stack, later_namespace, "data") / "orders.csv").write_text("id,total\n1,42\n")
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": target["location"],
+        "namespaces": [later_namespace],
+    })  # fmt: skip
+    assert started.status_code == 201, started.text
+    later = started.json()["uid"]
+
+    for uid, namespace in ((running, running_namespace), (later, later_namespace)):
+        backup = _wait(api, f"/api/v1/backups/{uid}", timeout=600)
+        assert backup["status"] == "Success", backup["reason"]
+        assert [v["pvc"] for v in backup["volumes"]] == ["data"]
+        _nothing_left_behind(kube, namespace)
+    _restore_and_compare(api, kube, stack, running, running_namespace, expected)
