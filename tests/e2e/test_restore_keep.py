@@ -1,0 +1,102 @@
+"""A restore with `replace_policy: keep` keeps an existing claim, its data included; the preview
+says, per volume, what the restore will do with its data.
+
+The live volume's files are read where the dev stack's CSI driver keeps them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy.local.stack import Stack
+from tests.api.helpers import unique
+from tests.conftest import Users
+from tests.e2e.conftest import Kube
+from tests.e2e.test_backup_restore import (
+    _backup,
+    _bound_dir,
+    _checksums,
+    _claim,
+    _delete_namespace,
+    _wait,
+)
+
+
+def _volumes(restore: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {v["pvc"]: v for v in restore["volumes"]}
+
+
+def test_keep_leaves_an_existing_claims_data_untouched_and_the_preview_says_so(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("keep")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    _claim(kube, namespace, "pgdata")
+    live = _bound_dir(stack, namespace, "pgdata")
+    (live / "orders.csv").write_text("id,item\n1,backed-up\n")
+    (live / "log").mkdir()
+    (live / "log" / "0001").write_bytes(b"backed-up" * 1000)
+    backup = _backup(api, target, namespace)
+    assert backup["status"] == "Success", backup["reason"]
+    assert backup["volume_count"] == 1
+
+    # The application goes on writing after the backup.
+    (live / "orders.csv").write_text("id,item\n1,backed-up\n2,written-later\n")
+    (live / "log" / "0002").write_bytes(b"written-later")
+    after_backup = _checksums(live)
+
+    body = {"backup_uid": backup["uid"], "replace_policy": "keep"}
+    started = api.post("/api/v1/restores", json=body)
+    assert started.status_code == 201, started.text
+    restore = _wait(api, f"/api/v1/restores/{started.json()['uid']}")
+    assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
+    # Not one file was replaced by the backup's: what was written after it is still there.
+    assert _checksums(live) == after_backup
+    assert "written-later" in (live / "orders.csv").read_text()
+    # And the result says the volume was kept.
+    kept = _volumes(restore)["pgdata"]
+    assert (kept["action"], kept["status"]) == ("keep", "Skipped"), kept
+    assert "untouched" in kept["reason"]
+
+    # A preview says what a restore does with the volume: keep it, data untouched.
+    preview = api.post("/api/v1/restores/preview", json=body)
+    assert preview.status_code == 200, preview.text
+    planned = _volumes(preview.json())["pgdata"]
+    assert (planned["namespace"], planned["action"]) == (namespace, "keep"), planned
+    assert "untouched" in planned["reason"]
+    # The claim object itself is kept, and says so.
+    [claim] = [r for r in preview.json()["resources"] if r["kind"] == "PersistentVolumeClaim"]
+    assert claim["action"] == "skip"
+    # The other policy's preview says the data would be replaced.
+    replacing = api.post(
+        "/api/v1/restores/preview", json={**body, "replace_policy": "replace"}
+    ).json()
+    assert _volumes(replacing)["pgdata"]["action"] == "replace"
+    assert _checksums(live) == after_backup  # previews change nothing
+
+
+def test_a_restore_into_a_missing_claim_previews_create_and_fills_it(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("keep-new")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    _claim(kube, namespace, "pgdata")
+    (_bound_dir(stack, namespace, "pgdata") / "orders.csv").write_text("id,item\n1,kept\n")
+    expected = _checksums(_bound_dir(stack, namespace, "pgdata"))
+    backup = _backup(api, target, namespace)
+    assert backup["status"] == "Success", backup["reason"]
+    _delete_namespace(kube, namespace)
+
+    body = {"backup_uid": backup["uid"], "replace_policy": "keep"}
+    preview = api.post("/api/v1/restores/preview", json=body)
+    assert preview.status_code == 200, preview.text
+    assert _volumes(preview.json())["pgdata"]["action"] == "create"
+
+    started = api.post("/api/v1/restores", json=body)
+    restore = _wait(api, f"/api/v1/restores/{started.json()['uid']}")
+    assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
+    filled = _volumes(restore)["pgdata"]
+    assert (filled["action"], filled["status"]) == ("create", "Success"), filled
+    assert _checksums(_bound_dir(stack, namespace, "pgdata")) == expected
