@@ -87,6 +87,9 @@ RESTORE_ORDER: tuple[tuple[str, str], ...] = (
     ("pods", "pods not owned by a controller"),
 )
 DEPENDENCY_PASSES = 3
+# An object replaced by deleting and creating it again waits this long to be gone: finalizers
+# may hold it (a claim stays while a pod mounts it).
+DELETED_TIMEOUT_SECONDS = 60.0
 
 
 def type_name(plural: str, group: str) -> str:
@@ -513,5 +516,25 @@ def _apply_one(
         if exc.status != 422:  # an immutable field changed: recreate the object instead
             raise
         resource.delete(name=meta["name"], namespace=namespace)
+        _wait_deleted(resource, meta["name"], namespace)
         resource.create(body=obj, namespace=namespace)
     return _result(obj, "replaced")
+
+
+def _wait_deleted(resource: Resource, name: str, namespace: str | None) -> None:
+    """Wait until a deleted object is gone, so that it can be created again."""
+    deadline = time.monotonic() + DELETED_TIMEOUT_SECONDS
+    while True:
+        try:
+            resource.get(name=name, namespace=namespace)
+        except DynamicApiError as exc:
+            if exc.status == 404:
+                return
+            raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{resource.kind} {name} is still being deleted after "
+                f"{DELETED_TIMEOUT_SECONDS:.0f}s, held by its finalizers (a claim stays while a "
+                "pod mounts it): stop what uses it, or restore with replace_policy keep"
+            )
+        time.sleep(0.2)

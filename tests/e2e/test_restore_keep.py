@@ -100,3 +100,26 @@ def test_a_restore_into_a_missing_claim_previews_create_and_fills_it(
     filled = _volumes(restore)["pgdata"]
     assert (filled["action"], filled["status"]) == ("create", "Success"), filled
     assert _checksums(_bound_dir(stack, namespace, "pgdata")) == expected
+
+
+def test_replace_overwrites_an_existing_claims_data_and_says_so(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("replace")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    _claim(kube, namespace, "pgdata")
+    (_bound_dir(stack, namespace, "pgdata") / "orders.csv").write_text("id,item\n1,backed-up\n")
+    expected = _checksums(_bound_dir(stack, namespace, "pgdata"))
+    backup = _backup(api, target, namespace)
+    assert backup["status"] == "Success", backup["reason"]
+    (_bound_dir(stack, namespace, "pgdata") / "orders.csv").write_text("id,item\n1,changed\n")
+
+    body = {"backup_uid": backup["uid"], "replace_policy": "replace"}
+    started = api.post("/api/v1/restores", json=body)
+    restore = _wait(api, f"/api/v1/restores/{started.json()['uid']}")
+    failed = [(r["name"], r["reason"]) for r in restore["resources"] if r["action"] == "failed"]
+    assert restore["status"] == "Success", (restore["reason"], failed, restore["volumes"])
+    replaced = _volumes(restore)["pgdata"]
+    assert (replaced["action"], replaced["status"]) == ("replace", "Success"), replaced
+    assert _checksums(_bound_dir(stack, namespace, "pgdata")) == expected
