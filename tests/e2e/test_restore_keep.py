@@ -124,3 +124,20 @@ def test_replace_overwrites_an_existing_claims_data_and_says_so(
     assert (replaced["action"], replaced["status"]) == ("replace", "Success"), replaced
     # A new claim (and volume) in the old one's place, holding the backup's files.
     assert _checksums(_bound_dir(stack, namespace, "pgdata")) == expected
+
+
+def test_a_restore_that_leaves_claims_out_leaves_their_data_alone(
+    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = as_user("infraadmin")
+    _namespace, backup, live = _backed_up_claim(api, target, kube, stack, "types")
+    (live / "orders.csv").write_text("id,item\n1,changed\n")
+    after_backup = _checksums(live)
+
+    # Only the config maps are restored, even with the replace policy: no claim, no data.
+    restore = _restored(
+        api,
+        {"backup_uid": backup["uid"], "replace_policy": "replace", "include_types": ["configmaps"]},
+    )
+    assert _checksums(live) == after_backup
+    assert restore["volumes"] == []
