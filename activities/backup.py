@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import asdict
+from enum import StrEnum
 from typing import Any
 
 import kubernetes.client
@@ -355,6 +356,7 @@ class BackupActivities:
                 objects,
                 replace=selection.replace,
                 dry_run=input.dry_run,
+                restore_uid=input.restore_uid,
                 heartbeat=beat,
             )
             return [asdict(r) for r in results]
@@ -370,7 +372,12 @@ class BackupActivities:
                 # The claims phase recorded its results first: keep them.
                 earlier = restore.resources if input.phase == "rest" else []
                 restore.resources = [*earlier, *results]
-                if input.phase != "claims":
+                if input.phase == "claims":
+                    # What becomes of each volume's data, known once its claim's fate is.
+                    restore.volumes = plan_volumes(
+                        manifest.get("volumes") or [], spec, results, preview=input.dry_run
+                    )
+                else:
                     status, reason = _restore_outcome(restore.resources, restore.volumes)
                     restore.stage, restore.finished_at = "Done", utcnow()
                 restore.status, restore.reason = status, reason
@@ -391,6 +398,12 @@ class BackupActivities:
             if restore is not None:
                 restore.status, restore.reason = input.status, input.reason
                 restore.finished_at = utcnow()
+                restore.volumes = [
+                    {**v, "status": "Failed", "reason": f"not restored: {input.reason}"}
+                    if v["status"] == "Pending"
+                    else v
+                    for v in restore.volumes
+                ]
 
     @activity.defn
     async def delete_archive(self, input: BackupInput) -> int:
@@ -436,7 +449,8 @@ class BackupActivities:
 
     @activity.defn
     async def volumes_to_restore(self, input: RestoreInput) -> list[RestoreVolumeInput]:
-        """The backed-up volumes this restore brings back (from the manifest)."""
+        """The backed-up volumes whose data this restore writes: those whose claim it created
+        or replaced (see `plan_volumes`)."""
         async with self._sessions() as session:
             restore = await session.get(Restore, input.restore_uid)
             backup = await session.get(Backup, restore.backup_uid) if restore else None
@@ -444,14 +458,13 @@ class BackupActivities:
             return []
         location = await self._location(backup.location_uid)
         manifest = await asyncio.to_thread(_get, location, backup.manifest_key)
-        wanted = restore.spec.get("include_namespaces") or []
-        excluded = "persistentvolumeclaims" in (restore.spec.get("exclude_types") or [])
+        # From the claims' recorded results, also for a restore whose claims phase ran before
+        # the plan was recorded with them.
+        planned = plan_volumes(manifest.get("volumes") or [], restore.spec, restore.resources)
         return [
-            RestoreVolumeInput(restore.uid, v["namespace"], v["pvc"], v["data_snapshot_id"])
-            for v in manifest.get("volumes") or []
-            if v.get("status") == "Success"
-            and not excluded
-            and (not wanted or v["namespace"] in wanted)
+            RestoreVolumeInput(restore.uid, v["source_namespace"], v["pvc"], v["data_snapshot_id"])
+            for v in planned
+            if v["action"] in (VolumeAction.CREATE, VolumeAction.REPLACE)
         ]
 
     @activity.defn
@@ -464,7 +477,12 @@ class BackupActivities:
             restore = await session.get(Restore, input.restore_uid)
             if restore is None:
                 raise ApplicationError("the restore is gone", type=BACKUP_NOT_FOUND)
-            restore.volumes = [dict(vars(v)) for v in input.volumes]
+            # Each moved volume's result joins its planned entry; kept volumes stay as planned.
+            results = {(v["namespace"], v["pvc"]): v for v in restore.volumes}
+            for moved in input.volumes:
+                key = (moved.namespace, moved.pvc)
+                results[key] = {**results.get(key, {}), **vars(moved)}
+            restore.volumes = list(results.values())
             failed = [v for v in input.volumes if v.status != "Success"]
             if failed and restore.status == "Success":
                 restore.status = "PartialSuccess"
@@ -479,9 +497,81 @@ def _restore_outcome(
 ) -> tuple[str, str]:
     """A finished restore's status and reason, from every object's and volume's result."""
     failed = sum(1 for r in resources if _COUNTED_AS[r["action"]] == "failed")
-    failed_volumes = sum(1 for v in volumes if v["status"] != "Success")
+    failed_volumes = sum(1 for v in volumes if v["status"] == "Failed")
     reasons = [f"{failed} of {len(resources)} objects failed"] if failed else []
     reasons += [f"{failed_volumes} of {len(volumes)} volumes failed"] if failed_volumes else []
     if failed and failed == len(resources):
         return "Failed", "; ".join(reasons)
     return ("PartialSuccess" if reasons else "Success"), "; ".join(reasons)
+
+
+class VolumeAction(StrEnum):
+    """What a restore does with a backed-up volume's data."""
+
+    CREATE = "create"  # a new claim, filled with the backup's data
+    REPLACE = "replace"  # an existing claim, replaced, its data overwritten with the backup's
+    KEEP = "keep"  # an existing claim, kept (replace_policy keep), its data untouched
+    NONE = "none"  # the claim could not be restored, so neither is its data
+
+
+# Per claim result (as counted): the volume's action, its status, and why.
+_VOLUME_OUTCOMES = {
+    "created": (VolumeAction.CREATE, "Pending", "a new claim: filled with the backup's data"),
+    "replaced": (
+        VolumeAction.REPLACE, "Pending",
+        "the claim exists: replaced, its data overwritten with the backup's",
+    ),
+    "skipped": (
+        VolumeAction.KEEP, "Skipped",
+        "the claim exists: kept (replace_policy keep), its data untouched",
+    ),
+    "failed": (VolumeAction.NONE, "Failed", "its claim could not be restored"),
+}  # fmt: skip
+
+
+def plan_volumes(
+    manifest_volumes: list[dict[str, Any]],
+    spec: dict[str, Any],
+    claim_results: list[dict[str, Any]],
+    *,
+    preview: bool = False,
+) -> list[dict[str, Any]]:
+    """What the restore does with each backed-up volume's data, from what it did (or, in a
+    preview, would do) with the volume's claim.
+
+    Data is written only into a claim the restore created or replaced: a claim it kept, or
+    does not bring back (its type or namespace is not restored), keeps its data.
+    """
+    mapping = spec.get("namespace_mapping") or {}
+    claims = {
+        (r["namespace"], r["name"]): r
+        for r in claim_results
+        if r["kind"] == "PersistentVolumeClaim"
+    }
+    planned = []
+    for volume in manifest_volumes:
+        if volume.get("status") != "Success":
+            continue  # the backup holds no data for it
+        namespace = mapping.get(volume["namespace"], volume["namespace"])
+        claim = claims.get((namespace, volume["pvc"]))
+        if claim is None:
+            continue
+        action, status, reason = _VOLUME_OUTCOMES[_COUNTED_AS[claim["action"]]]
+        if action is VolumeAction.NONE:
+            reason = f"{reason}: {claim['reason']}"
+        elif preview and status == "Pending":
+            status = "Planned"
+        planned.append(
+            {
+                "namespace": namespace,
+                "pvc": volume["pvc"],
+                "source_namespace": volume["namespace"],
+                "action": str(action),
+                "status": status,
+                "reason": reason,
+                "data_snapshot_id": volume["data_snapshot_id"],
+                # What it writes: the backed-up bytes; nothing when it keeps the claim's data.
+                "bytes_total": 0 if action is VolumeAction.KEEP else volume["bytes_total"],
+            }
+        )
+    return planned

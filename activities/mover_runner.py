@@ -60,6 +60,8 @@ from lifeboat.settings import MoverRunner, Settings
 
 POLL_SECONDS = 0.5
 BIND_TIMEOUT_SECONDS = 300
+# How often the in-worker mover reports progress, unless told otherwise.
+PROGRESS_SECONDS = 0.5
 
 MOUNT_PATH = "/data"
 TERMINATION_LOG = "/dev/termination-log"
@@ -218,7 +220,11 @@ def _claim(core: Any, namespace: str, claim: str) -> Any:
 
 
 class LocalMover:
-    """The mover in the worker's process, on the claim's hostPath directory (the dev stack)."""
+    """The mover in the worker's process, on the claim's hostPath directory (the dev stack);
+    it reports progress every `progress_seconds`."""
+
+    def __init__(self, progress_seconds: float = PROGRESS_SECONDS) -> None:
+        self._progress_seconds = progress_seconds
 
     async def run(
         self,
@@ -239,12 +245,14 @@ class LocalMover:
             try:
                 if task.operation == "backup":
                     summary: Any = mover.backup(
-                        path, store, progress=heartbeat.progress, resume=resume
-                    )
+                        path, store, progress=heartbeat.progress, resume=resume,
+                        progress_seconds=self._progress_seconds,
+                    )  # fmt: skip
                 else:
                     summary = mover.restore(
-                        task.snapshot_id, store, path, progress=heartbeat.progress
-                    )
+                        task.snapshot_id, store, path, progress=heartbeat.progress,
+                        progress_seconds=self._progress_seconds,
+                    )  # fmt: skip
             # Any other failure (an unreachable store, say) fails the attempt, and Temporal
             # retries it, resuming from the last heartbeat.
             except PERMANENT as exc:
@@ -633,4 +641,4 @@ def mover_for(settings: Settings) -> Mover:
             settings.mover_cpu_request,
             settings.mover_memory_request,
         )
-    return LocalMover()
+    return LocalMover(settings.progress_interval_seconds)

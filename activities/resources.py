@@ -55,6 +55,10 @@ SERVER_SET_ANNOTATIONS = (
 
 # CDI imports nothing into the claim of a DataVolume marked so: the restore filled it.
 PRE_POPULATED = "cdi.kubevirt.io/storage.prePopulated"
+# On each object a restore creates: the restore's uid. A retried attempt finds the objects an
+# earlier attempt of the same restore created, and counts them as created, not as existing
+# ones to keep (a claim it created still gets its data).
+RESTORED_BY = "lifeboat.dev/restored-by"
 
 # The restore order: each type waits for those above it. Types not listed come last.
 RESTORE_ORDER: tuple[tuple[str, str], ...] = (
@@ -83,6 +87,9 @@ RESTORE_ORDER: tuple[tuple[str, str], ...] = (
     ("pods", "pods not owned by a controller"),
 )
 DEPENDENCY_PASSES = 3
+# An object replaced by deleting and creating it again waits this long to be gone: finalizers
+# may hold it (a claim stays while a pod mounts it).
+DELETED_TIMEOUT_SECONDS = 60.0
 
 
 def type_name(plural: str, group: str) -> str:
@@ -421,11 +428,13 @@ def apply_objects(
     *,
     replace: bool,
     dry_run: bool,
+    restore_uid: str = "",
     heartbeat: Callable[[int], None] = lambda _count: None,
 ) -> list[RestoredObject]:
     """Create the objects in order; keep or replace existing ones; retry dependency failures.
 
     With `dry_run` nothing changes: the result says what would be created, replaced, skipped.
+    Created objects carry `RESTORED_BY`: `restore_uid`.
     """
     results: dict[int, RestoredObject] = {}
     pending = list(range(len(objects)))
@@ -435,7 +444,9 @@ def apply_objects(
             for index in pending:
                 obj = objects[index]
                 try:
-                    results[index] = _apply_one(dyn, obj, replace=replace, dry_run=dry_run)
+                    results[index] = _apply_one(
+                        dyn, obj, replace=replace, dry_run=dry_run, restore_uid=restore_uid
+                    )
                 except Exception as exc:  # each object's failure is its own result
                     if _dependency_failure(exc) and attempt + 1 < DEPENDENCY_PASSES:
                         retry.append(index)
@@ -468,9 +479,12 @@ def _result(obj: dict[str, Any], action: str, reason: str = "") -> RestoredObjec
 
 
 def _apply_one(
-    dyn: DynamicClient, obj: dict[str, Any], *, replace: bool, dry_run: bool
+    dyn: DynamicClient, obj: dict[str, Any], *, replace: bool, dry_run: bool, restore_uid: str
 ) -> RestoredObject:
     resource = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+    if restore_uid:
+        obj = copy.deepcopy(obj)
+        obj["metadata"].setdefault("annotations", {})[RESTORED_BY] = restore_uid
     meta = obj["metadata"]
     namespace = meta.get("namespace") if resource.namespaced else None
     try:
@@ -486,6 +500,9 @@ def _apply_one(
         if obj["kind"] == "CustomResourceDefinition":
             wait_established(dyn, meta["name"])
         return _result(obj, "created")
+    restored_by = (existing["metadata"].get("annotations") or {}).get(RESTORED_BY)
+    if restore_uid and restored_by == restore_uid:
+        return _result(obj, "created", "restored by an earlier attempt of this restore")
     if not replace or obj["kind"] == "Namespace":
         why = "exists; the restore keeps existing objects" if not replace else "exists"
         return _result(obj, "skip" if dry_run else "skipped", why)
@@ -499,5 +516,25 @@ def _apply_one(
         if exc.status != 422:  # an immutable field changed: recreate the object instead
             raise
         resource.delete(name=meta["name"], namespace=namespace)
+        _wait_deleted(resource, meta["name"], namespace)
         resource.create(body=obj, namespace=namespace)
     return _result(obj, "replaced")
+
+
+def _wait_deleted(resource: Resource, name: str, namespace: str | None) -> None:
+    """Wait until a deleted object is gone, so that it can be created again."""
+    deadline = time.monotonic() + DELETED_TIMEOUT_SECONDS
+    while True:
+        try:
+            resource.get(name=name, namespace=namespace)
+        except DynamicApiError as exc:
+            if exc.status == 404:
+                return
+            raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{resource.kind} {name} is still being deleted after "
+                f"{DELETED_TIMEOUT_SECONDS:.0f}s, held by its finalizers (a claim stays while a "
+                "pod mounts it): stop what uses it, or restore with replace_policy keep"
+            )
+        time.sleep(0.2)

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # What the mover Job's pod requests from its node.
     mover_cpu_request: str = "250m"
     mover_memory_request: str = "256Mi"
+    # How often a moving volume's progress reaches Temporal, where the API reads it (a backup's
+    # live `progress`): the worker's heartbeat throttle (else 0.8 x an activity's heartbeat
+    # timeout) and how often the in-worker mover reports.
+    progress_interval_seconds: float = Field(default=2.0, gt=0, le=60)
 
     cluster_sync_interval_seconds: int = Field(default=300, ge=30)
     # Bounds what a user may send: kubeconfigs beyond this are refused with 413.

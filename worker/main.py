@@ -120,6 +120,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             directory.reconcile_users,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        # Progress reaches the API no later than this (else only every 0.8 x a heartbeat
+        # timeout: a data move's 16 s, longer than many a volume's whole upload).
+        max_heartbeat_throttle_interval=timedelta(seconds=settings.progress_interval_seconds),
     )
 
 

@@ -1,7 +1,8 @@
 """Restore: a backup's objects into the same or another cluster, in the documented order.
 
 Claims (and what they need) come first, then their data, then everything else: no workload
-mounts a volume before its data is back.
+mounts a volume before its data is back. Data goes only into the claims the restore created or
+replaced: a claim kept under `replace_policy: keep` keeps its data.
 """
 
 from __future__ import annotations

@@ -49,8 +49,14 @@ class RestoreRead(ObjectRead):
     stage: str
     reason: str
     resources: list[dict[str, Any]]
-    # Each volume's data: status (Success, Failed), reason, bytes.
-    volumes: list[dict[str, Any]]
+    volumes: list[dict[str, Any]] = Field(
+        description="What becomes of each backed-up volume's data: `namespace`, `pvc`, "
+        "`action` (`create`: a new claim filled with the backup's data; `replace`: the "
+        "existing claim replaced and its data overwritten; `keep`: the existing claim kept, "
+        "its data untouched; `none`: the claim could not be restored), `status` (`Planned` in "
+        "a preview; `Pending`, then `Success` or `Failed`, in a restore; `Skipped` when kept; "
+        "`Failed` when the claim could not be restored), `reason`, `bytes_total`"
+    )
     started_at: datetime | None
     finished_at: datetime | None
 
@@ -113,7 +119,8 @@ async def start_restore(
 async def preview_restore(
     body: RestoreCreate, ctx: CreateRestore, temporal: TemporalDep
 ) -> RestoreRead:
-    """What a restore would create, replace or skip, without changing the cluster."""
+    """What a restore would create, replace or skip, and what it would do with each volume's
+    data (`volumes`), without changing the cluster."""
     restore = await _new_restore(body, ctx, preview=True)
     await temporal.execute_workflow(
         RestoreWorkflow.run,
