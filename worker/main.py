@@ -135,7 +135,12 @@ async def run(settings: Settings) -> None:
     # Until connected there is nothing to drain: the default signal handling stops us.
     client = await connect_with_retry(settings)
     worker = build_worker(client, settings)
-    await ensure_user_directory_schedule(client, settings)
+    directory = settings.directory_scim_url or settings.user_unseen_days
+    await ensure_user_directory_schedule(
+        client,
+        task_queue=settings.task_queue,
+        every=timedelta(seconds=settings.directory_sync_interval_seconds) if directory else None,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
