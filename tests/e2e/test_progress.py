@@ -62,10 +62,13 @@ def test_a_running_backups_progress_moves_while_its_volume_uploads(
     assert backup["status"] == "Success", backup["reason"]
     assert backup["size_bytes"] == VOLUME_BYTES
 
-    # Samples taken while the volume was moving show it part way, and further on later.
+    # Samples taken while the volume was moving show it part way, then further on (part way
+    # again, or all of it before the step ends: on a loaded machine the rest may go between
+    # two samples), and never back.
     assert samples, "no sample showed a volume moving"
-    midway = [s for s in samples if 0 < s["bytes_done"] < s["bytes_total"]]
-    assert all(s["bytes_total"] == VOLUME_BYTES for s in midway), midway
-    done = [s["bytes_done"] for s in midway]
-    assert len(set(done)) >= 2, f"progress did not move: {samples}"
+    assert all(s["bytes_total"] == VOLUME_BYTES for s in samples if s["bytes_done"]), samples
+    done = [s["bytes_done"] for s in samples]
+    midway = [d for d in done if 0 < d < VOLUME_BYTES]
+    assert midway, f"no sample showed the volume part way: {samples}"
+    assert max(done) > midway[0], f"progress did not move: {samples}"
     assert done == sorted(done), done
