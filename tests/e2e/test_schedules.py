@@ -8,15 +8,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, ScheduleDescription
 
+from deploy.local.oidc import OidcProvider
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import SchedulePolicy
-from tests.api.helpers import unique
+from tests.api.helpers import platform_users, unique
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
 
@@ -253,5 +255,55 @@ def test_a_schedule_whose_due_run_made_no_backup_reads_overdue_saying_why(
     assert (resumed["status"], resumed["missed"]) == ("Active", False), resumed
     assert not _described(stack, schedule).schedule.state.paused
     _until(lambda: _successes(api, schedule), 200, "a run after the resume")
+    kept = api.delete(f"/api/v1/backup-schedules/{schedule['uid']}", params={"backups": "keep"})
+    assert kept.status_code == 204
+
+
+def test_a_schedule_its_policy_edit_did_not_reach_says_why_and_keeps_its_calendar(
+    as_user: Users,
+    provider: OidcProvider,
+    target: dict[str, str],
+    kube: Kube,
+    stack: Stack,
+    tmp_path: Path,
+) -> None:
+    api = as_user("infraadmin")
+    later = datetime.now(UTC) + timedelta(hours=6)
+    policy = _daily_policy(api, later)
+    schedule = _schedule(api, target, kube, policy["uid"])
+    body = {k: v for k, v in policy.items() if k != "uid"}
+    edit = body | {"schedule": _daily(later + timedelta(hours=1))}
+
+    # Saved through an api whose Temporal namespace does not exist: the policy changes, the
+    # update of the Temporal Schedule fails, and the schedule records why.
+    broken = {"LIFEBOAT_TEMPORAL_NAMESPACE": "no-such-namespace"}
+    with platform_users(stack, provider, tmp_path, broken, worker=False) as elsewhere:
+        edited = elsewhere("infraadmin").put(
+            f"/api/v1/schedule-policies/{policy['uid']}", json=edit
+        )
+    assert edited.status_code == 200, edited.text
+    read = _read(api, schedule)
+    error = read["policy_update_error"]
+    assert f"Temporal Schedule backup-schedule-{schedule['uid']} could not be updated" in error
+    assert "still runs on the previous calendar; save the policy again to retry" in error
+    assert error in read["status_reason"]
+    first = datetime.fromisoformat(read["next_runs"][0])
+    assert first == later.replace(second=0, microsecond=0), read["next_runs"]
+
+    # Saved again where Temporal answers: the schedule follows, and the error is gone.
+    again = api.put(f"/api/v1/schedule-policies/{policy['uid']}", json=edit)
+    assert again.status_code == 200, again.text
+    read = _read(api, schedule)
+    assert (read["policy_update_error"], read["status_reason"]) == ("", ""), read
+    expected = (later + timedelta(hours=1)).replace(second=0, microsecond=0)
+    assert datetime.fromisoformat(read["next_runs"][0]) == expected, read["next_runs"]
+
+    # A Temporal Schedule removed by hand is reported, and made again by the next save.
+    handle_id = f"backup-schedule-{schedule['uid']}"
+    _temporal(stack, lambda client: client.get_schedule_handle(handle_id).delete())
+    assert "is missing, so no run starts" in _read(api, schedule)["status_reason"]
+    assert api.put(f"/api/v1/schedule-policies/{policy['uid']}", json=body).status_code == 200
+    read = _read(api, schedule)
+    assert read["status_reason"] == "" and read["next_runs"], read
     kept = api.delete(f"/api/v1/backup-schedules/{schedule['uid']}", params={"backups": "keep"})
     assert kept.status_code == 204
