@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import UTC, date, datetime
-from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from lifeboat.catalog.models import Backup, BackupSchedule, SchedulePolicy
-from lifeboat.policies import IntervalSchedule, SchedulePolicySpec
+from lifeboat.policies import IntervalSchedule, Schedule, SchedulePolicySpec
 from lifeboat.retention import RetainedBackup, expired
-from lifeboat.schedules import fires_on
+from lifeboat.schedules import ScheduleModel, fires_on, run_anchor
 from workflows.contracts import PrepareScheduledInput, ScheduledBackupInput
+
+_SCHEDULE: TypeAdapter[ScheduleModel] = TypeAdapter(Schedule)
 
 
 def _spec(policy: SchedulePolicy) -> SchedulePolicySpec:
@@ -23,7 +24,7 @@ def _spec(policy: SchedulePolicy) -> SchedulePolicySpec:
     )
 
 
-def _due(schedule: Any, fire_time: datetime, *, anchor: date) -> bool:
+def _due(schedule: ScheduleModel, fire_time: datetime, *, anchor: date) -> bool:
     """Whether a scheduled run is a real one of the policy.
 
     Temporal's calendar can only say "every Sunday from the 22nd", not "the last Sunday", and
@@ -53,9 +54,14 @@ class ScheduleActivities:
             policy = await session.get(SchedulePolicy, schedule.policy_uid)
             if policy is None:
                 return ""
-            plan = _spec(policy).schedule
-            # Every other week counts from the week the schedule was made, in its zone.
-            anchor = schedule.created_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)).date()
+            # The calendar that fired this run: a policy edited since (and its Temporal
+            # Schedule with it) must not turn the run into an extra time and skip it.
+            plan = (
+                _SCHEDULE.validate_json(input.schedule)
+                if input.schedule
+                else _spec(policy).schedule
+            )
+            anchor = run_anchor(plan, schedule.created_at)
             if not input.manual and not _due(plan, fire_time, anchor=anchor):
                 return ""  # a day the calendar includes only as a superset (last Sunday...)
             name = f"{schedule.name}-{fire_time:%Y%m%d%H%M%S}"

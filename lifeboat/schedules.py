@@ -33,7 +33,8 @@ checks the weekday at midnight, which Go's time library moves to the previous da
 
 `next_fire_times` computes the fire times in pure Python, for the console and for tests; it
 agrees with the Temporal server's times after `fires_on` (tests/workflows/test_schedule_specs.py
-checks that against a real server).
+checks that against a real server). `last_fire_time` is the newest one at or before a time:
+when the last run was due, to tell whether it made its backup.
 """
 
 from __future__ import annotations
@@ -163,6 +164,40 @@ def next_fire_times(
                 times.append(fire)
         day += timedelta(days=1)
     return times
+
+
+def last_fire_time(
+    policy: SchedulePolicySpec | ScheduleModel,
+    at_or_before: datetime,
+    *,
+    anchor: date = EVERY_OTHER_WEEK_EPOCH,
+) -> datetime:
+    """The policy's newest fire time at or before `at_or_before`, in UTC.
+
+    The one `next_fire_times` would list just before the next; every policy fires at least
+    once in any 400 days, so the walk back always ends.
+    """
+    schedule = _schedule_of(policy)
+    _require_aware(at_or_before, "at_or_before")
+    if isinstance(schedule, IntervalSchedule):
+        every = timedelta(minutes=schedule.every_minutes)
+        return _EPOCH + ((at_or_before - _EPOCH) // every) * every
+    at = _clock(schedule.time)
+    zone = zoneinfo.ZoneInfo(schedule.timezone)
+    # Start a day late: `at_or_before` in UTC may already be the next day in the policy's zone.
+    day = at_or_before.astimezone(zone).date() + timedelta(days=1)
+    while True:
+        if _on_date(schedule, day, anchor) and not _missed_by_temporal(schedule, day, zone):
+            fire = _resolve(datetime.combine(day, at), schedule.timezone)
+            if fire is not None and fire <= at_or_before:
+                return fire
+        day -= timedelta(days=1)
+
+
+def run_anchor(policy: SchedulePolicySpec | ScheduleModel, created_at: datetime) -> date:
+    """The `anchor` of a backup schedule's runs: every other week counts from the week it was
+    made, in the policy's zone."""
+    return created_at.astimezone(zoneinfo.ZoneInfo(_schedule_of(policy).timezone)).date()
 
 
 def _schedule_of(policy: SchedulePolicySpec | ScheduleModel) -> ScheduleModel:

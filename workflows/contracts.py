@@ -348,6 +348,10 @@ class ScheduledBackupInput:
     schedule_uid: str
     # A "run now" of the schedule's user, outside its calendar (and even while suspended).
     manual: bool = False
+    # The policy's schedule (JSON) the Temporal Schedule's calendar was made from, set with it
+    # in one update: a run is checked against the calendar that fired it, not against a policy
+    # edited since. '' in schedules made before it was carried: the policy's current one.
+    schedule: str = ""
 
 
 @dataclass
@@ -355,6 +359,7 @@ class PrepareScheduledInput:
     schedule_uid: str
     fire_time: str  # ISO 8601, the time the schedule fired
     manual: bool = False
+    schedule: str = ""  # as in ScheduledBackupInput
 
 
 @dataclass

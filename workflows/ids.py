@@ -33,6 +33,16 @@ def backup_schedule_id(schedule_uid: str) -> str:
     return f"backup-schedule-{schedule_uid}"
 
 
+def scheduled_backup_workflow_id(schedule_uid: str) -> str:
+    """A schedule's runs; Temporal appends each run's time, run-now appends `now-<stamp>`."""
+    return f"scheduled-backup-{schedule_uid}"
+
+
+def location_check_workflow_id(location_uid: str) -> str:
+    """The check of a location's bucket (a new location's uid is chosen before the check)."""
+    return f"location-check-{location_uid}"
+
+
 def discovery_schedule_id(config_uid: str) -> str:
     return f"discovery-{config_uid}"
 
@@ -46,13 +56,24 @@ def user_directory_schedule_id(task_queue: str) -> str:
     return f"user-directory-sync-{task_queue}"
 
 
+OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
+CLUSTER = SearchAttributeKey.for_keyword("LifeboatCluster")
+KIND = SearchAttributeKey.for_keyword("LifeboatKind")
+
+
 def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttributes:
-    """What the Temporal UI can find a workflow by: its owner, cluster and kind."""
+    """What the Temporal UI can find a workflow by: its owner, cluster and kind.
+
+    Kinds: backup, scheduled-backup, backup-deletion, restore, restore-preview,
+    cluster-sync, cluster-deletion, location-check, lighthouse-check, discovery. `cluster` is
+    the cluster the workflow acts on: the lighthouse for its check, '' for a location check
+    or a discovery run.
+    """
     return TypedSearchAttributes(
         [
-            SearchAttributePair(SearchAttributeKey.for_keyword("LifeboatOwner"), owner),
-            SearchAttributePair(SearchAttributeKey.for_keyword("LifeboatCluster"), cluster),
-            SearchAttributePair(SearchAttributeKey.for_keyword("LifeboatKind"), kind),
+            SearchAttributePair(OWNER, owner),
+            SearchAttributePair(CLUSTER, cluster),
+            SearchAttributePair(KIND, kind),
         ]
     )
 

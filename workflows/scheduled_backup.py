@@ -2,7 +2,8 @@
 
 Started by the schedule's Temporal Schedule. The backup is a child workflow (the same backup
 workflow a user starts); retention deletes what the policy no longer keeps through the
-deletion workflow, never the newest successful backup.
+deletion workflow, never the newest successful backup. The children carry the run's owner
+and cluster search attributes, so the Temporal UI finds them with the run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, TypedSearchAttributes
 from temporalio.workflow import ParentClosePolicy
 
 from workflows import options
@@ -23,7 +24,13 @@ from workflows.contracts import (
     ScheduledBackupResult,
 )
 from workflows.deletion import DeletionWorkflow
-from workflows.ids import backup_workflow_id, deletion_workflow_id
+from workflows.ids import (
+    CLUSTER,
+    OWNER,
+    backup_workflow_id,
+    deletion_workflow_id,
+    search_attributes,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.schedules import ScheduleActivities
@@ -37,6 +44,12 @@ def _scheduled_time() -> datetime:
     return workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.now()
 
 
+def _child_attributes(kind: str) -> TypedSearchAttributes:
+    """The run's owner and cluster (set by its Temporal Schedule or run-now) for a child."""
+    run = workflow.info().typed_search_attributes
+    return search_attributes(owner=run.get(OWNER) or "", cluster=run.get(CLUSTER) or "", kind=kind)
+
+
 @workflow.defn
 class ScheduledBackupWorkflow:
     """Backs up as the schedule says, then applies the policy's retention."""
@@ -46,7 +59,10 @@ class ScheduledBackupWorkflow:
         backup_uid: str = await workflow.execute_activity_method(
             ScheduleActivities.prepare_scheduled_backup,
             PrepareScheduledInput(
-                input.schedule_uid, _scheduled_time().isoformat(), manual=input.manual
+                input.schedule_uid,
+                _scheduled_time().isoformat(),
+                manual=input.manual,
+                schedule=input.schedule,
             ),
             **options.CATALOG_WRITE,
         )
@@ -56,6 +72,7 @@ class ScheduledBackupWorkflow:
             BackupWorkflow.run,
             BackupInput(backup_uid),
             id=backup_workflow_id(backup_uid),
+            search_attributes=_child_attributes("backup"),
             # A backup outlives a schedule run that is terminated: it always records its end.
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
@@ -64,7 +81,10 @@ class ScheduledBackupWorkflow:
         )
         for uid in expired:
             await workflow.execute_child_workflow(
-                DeletionWorkflow.run, BackupInput(uid), id=deletion_workflow_id(uid)
+                DeletionWorkflow.run,
+                BackupInput(uid),
+                id=deletion_workflow_id(uid),
+                search_attributes=_child_attributes("backup-deletion"),
             )
         return ScheduledBackupResult(
             input.schedule_uid, backup_uid, result.status, result.reason, expired

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -41,6 +40,7 @@ from lifeboat.catalog.models import (
 from lifeboat.rbac.matrix import Action, Kind, Permission
 from lifeboat.settings import Mode
 from workflows.contracts import LocationCheckInput
+from workflows.ids import location_check_workflow_id, search_attributes
 from workflows.location_check import LocationCheckWorkflow
 
 router = APIRouter(prefix="/backup-locations", tags=["backup locations"])
@@ -204,9 +204,19 @@ async def _discard(ctx: AuthzContext, credentials_uid: str) -> None:
 
 
 async def _check(
-    ctx: AuthzContext, temporal: Client, body: BackupLocationFields, credentials_uid: str | None
+    ctx: AuthzContext,
+    temporal: Client,
+    body: BackupLocationFields,
+    credentials_uid: str | None,
+    *,
+    location_uid: str,
+    owner_id: str,
 ) -> None:
-    """Reach the bucket through the location check workflow; 422 naming the field if not."""
+    """Reach the bucket through the location check workflow; 422 naming the field if not.
+
+    The workflow is `location-check-<uid>` of the location (a new one's uid is chosen first)
+    and carries the location's owner, so the Temporal UI finds it from the location.
+    """
     # End the read transaction: the check takes seconds and must not hold a connection.
     await ctx.session.commit()
     check = LocationCheckInput(
@@ -221,9 +231,10 @@ async def _check(
         result = await temporal.execute_workflow(
             LocationCheckWorkflow.run,
             check,
-            id=f"location-check-{uuid.uuid4()}",
+            id=location_check_workflow_id(location_uid),
             task_queue=ctx.settings.task_queue,
             execution_timeout=CHECK_TIMEOUT,
+            search_attributes=search_attributes(owner=owner_id, cluster="", kind="location-check"),
         )
     except WorkflowFailureError as exc:
         raise ServiceUnavailable(
@@ -242,11 +253,13 @@ async def create_location(
     await _usable_keys(ctx, body, current=None)
     staged = await _stage(ctx, state, body.credentials) if body.credentials else None
     kept = False
+    uid = new_uid()
     try:
-        await _check(ctx, temporal, body, staged)
+        await _check(ctx, temporal, body, staged, location_uid=uid, owner_id=ctx.caller.subject)
         location = await save_unique(
             ctx,
             BackupLocation(
+                uid=uid,
                 name=body.name,
                 labels=body.labels,
                 owner_id=ctx.caller.subject,
@@ -300,7 +313,14 @@ async def update_location(
     kept = False
     try:
         if moved or staged:
-            await _check(ctx, temporal, body, credentials_uid)
+            await _check(
+                ctx,
+                temporal,
+                body,
+                credentials_uid,
+                location_uid=uid,
+                owner_id=location.owner_id,
+            )
         for field in ("name", "labels", *reach):
             setattr(location, field, getattr(body, field))
         location.credentials_uid = credentials_uid

@@ -2,24 +2,32 @@
 
 Each schedule is a Temporal Schedule `backup-schedule-<uid>` (visible in the Temporal UI):
 suspend and resume pause it, run-now triggers it, a run that would overlap a running one is
-skipped, and runs missed while the platform was down are caught up within a window.
+skipped, and runs missed while the platform was down are caught up within a window. A policy
+edit gives every schedule on it the new calendar (`follow_policy`); a schedule whose due run
+made no backup reads `Overdue`, saying why.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import dataclasses
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleDescription,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,16 +37,27 @@ from api.crud import delete_object, list_visible, save_unique
 from api.deps import TemporalDep
 from api.routes.backups import BackupCreate, check_backup_parts
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
-from lifeboat.catalog.models import Backup, BackupSchedule, utcnow
+from lifeboat.catalog.models import Backup, BackupSchedule, ScheduleStatus, utcnow
 from lifeboat.catalog.models import (
     SchedulePolicy as Policy,
 )
-from lifeboat.policies import SchedulePolicySpec
+from lifeboat.policies import IntervalSchedule, SchedulePolicySpec
 from lifeboat.rbac.matrix import Action, Kind
-from lifeboat.schedules import schedule_spec
+from lifeboat.schedules import (
+    ScheduleModel,
+    fires_on,
+    last_fire_time,
+    run_anchor,
+    schedule_spec,
+)
 from workflows.contracts import BackupInput, ScheduledBackupInput
 from workflows.deletion import DeletionWorkflow
-from workflows.ids import backup_schedule_id, deletion_workflow_id
+from workflows.ids import (
+    backup_schedule_id,
+    deletion_workflow_id,
+    scheduled_backup_workflow_id,
+    search_attributes,
+)
 from workflows.scheduled_backup import ScheduledBackupWorkflow
 
 router = APIRouter(prefix="/backup-schedules", tags=["backup schedules"])
@@ -49,6 +68,9 @@ EditSchedule = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUP_SCHEDULES, 
 DeleteSchedule = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUP_SCHEDULES, Action.DELETE))]
 # Runs missed while the platform was down are still made when it is back within this window.
 CATCHUP_WINDOW = timedelta(hours=1)
+# How long after its due time a run's backup may take to appear before the run counts as
+# missed (half the interval for shorter intervals: the next run is due by then).
+MISSED_AFTER = timedelta(minutes=5)
 
 
 class ScheduleCreate(BaseModel):
@@ -63,35 +85,222 @@ class ScheduleRead(ObjectRead):
     cluster_uid: str
     spec: dict[str, Any]
     suspended: bool
+    status: ScheduleStatus = Field(
+        default=ScheduleStatus.ACTIVE,
+        description="Active, Suspended, or Overdue: a run came due and made no backup",
+    )
+    status_reason: str = Field(default="", description="Why it is Overdue, or what is amiss")
+    last_backup_at: datetime | None = Field(
+        default=None, description="When the schedule's newest backup was made"
+    )
+    last_due_at: datetime | None = Field(
+        default=None, description="When its last run was due (a few minutes ago at least)"
+    )
+    missed: bool = Field(default=False, description="The run due at last_due_at made no backup")
+    policy_update_error: str = Field(
+        default="",
+        description="Why its Temporal Schedule does not follow the policy's last change",
+    )
     next_runs: list[datetime] = Field(default_factory=list)
 
 
-def _temporal_schedule(row: BackupSchedule, policy: Policy, task_queue: str) -> Schedule:
+def _plan(policy: Policy) -> ScheduleModel:
     spec = SchedulePolicySpec.model_validate(
         {"schedule": policy.schedule, "retention": policy.retention}
     )
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            ScheduledBackupWorkflow.run,
-            ScheduledBackupInput(row.uid),
-            id=f"scheduled-backup-{row.uid}",
-            task_queue=task_queue,
+    return spec.schedule
+
+
+def _action(
+    row: BackupSchedule, plan: ScheduleModel, task_queue: str
+) -> ScheduleActionStartWorkflow:
+    return ScheduleActionStartWorkflow(
+        ScheduledBackupWorkflow.run,
+        ScheduledBackupInput(row.uid, schedule=plan.model_dump_json()),
+        id=scheduled_backup_workflow_id(row.uid),
+        task_queue=task_queue,
+        typed_search_attributes=search_attributes(
+            owner=row.owner_id, cluster=row.cluster_uid, kind="scheduled-backup"
         ),
-        spec=schedule_spec(spec.schedule),
+    )
+
+
+def _temporal_schedule(row: BackupSchedule, policy: Policy, task_queue: str) -> Schedule:
+    plan = _plan(policy)
+    return Schedule(
+        action=_action(row, plan, task_queue),
+        spec=schedule_spec(plan),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
         state=ScheduleState(paused=row.suspended, note=f"Lifeboat backup schedule {row.name}"),
     )
 
 
-async def _read(row: BackupSchedule, temporal: Client) -> ScheduleRead:
-    read = ScheduleRead.model_validate(row)
-    try:
-        described = await temporal.get_schedule_handle(backup_schedule_id(row.uid)).describe()
-        read.next_runs = list(described.info.next_action_times)[:5]
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-    return read
+async def mark_policy_changing(session: AsyncSession, policy: Policy) -> None:
+    """Record on each schedule of the policy, with the policy's change, that its Temporal
+    Schedule is yet to follow; `follow_policy` clears it. Commit it with the policy."""
+    with session.no_autoflush:  # a name clash of the policy is the caller's 409 to report
+        rows = await session.scalars(
+            select(BackupSchedule).where(BackupSchedule.policy_uid == policy.uid)
+        )
+    for row in rows:
+        row.policy_update_error = (
+            f"policy {policy.name} changed at {utcnow():%Y-%m-%d %H:%M:%S} UTC and its Temporal "
+            "Schedule has not been given the new calendar yet: save the policy again"
+        )
+
+
+async def follow_policy(
+    session: AsyncSession, temporal: Client, policy: Policy, *, task_queue: str
+) -> None:
+    """Give each schedule on the policy the policy's calendar, or record on it why not.
+
+    One Temporal update per schedule sets its calendar and the plan its runs are checked
+    against together; a schedule whose update fails keeps its previous calendar and says so
+    in `policy_update_error` (saving the policy again retries). A Temporal Schedule removed
+    by hand is made again.
+    """
+    rows = await session.scalars(
+        select(BackupSchedule).where(BackupSchedule.policy_uid == policy.uid)
+    )
+    for row in rows:
+        schedule = _temporal_schedule(row, policy, task_queue)
+        handle = temporal.get_schedule_handle(backup_schedule_id(row.uid))
+
+        def updated(input: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+            # Calendar and action only: a pause (and its note) set in Temporal stays visible.
+            current = input.description.schedule
+            return ScheduleUpdate(dataclasses.replace(current, spec=new.spec, action=new.action))
+
+        try:
+            try:
+                await handle.update(updated)
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                await temporal.create_schedule(handle.id, schedule)
+        except RPCError as exc:
+            row.policy_update_error = (
+                f"policy {policy.name} changed at {utcnow():%Y-%m-%d %H:%M:%S} UTC, but "
+                f"Temporal Schedule {handle.id} could not be updated ({exc.message}): it "
+                "still runs on the previous calendar; save the policy again to retry"
+            )
+        else:
+            row.policy_update_error = ""
+            row.due_since = utcnow()
+    await session.commit()
+
+
+def _missed_after(plan: ScheduleModel) -> timedelta:
+    if isinstance(plan, IntervalSchedule):
+        return min(MISSED_AFTER, timedelta(minutes=plan.every_minutes) / 2)
+    return MISSED_AFTER
+
+
+def _reason(
+    row: BackupSchedule,
+    read: ScheduleRead,
+    description: ScheduleDescription | None,
+    temporal_missing: bool,
+) -> str:
+    """Why the schedule is Overdue, or what keeps it from running; '' when all is well."""
+    parts: list[str] = []
+    if read.missed and read.last_due_at is not None:
+        due = f"{read.last_due_at:%Y-%m-%d %H:%M:%S} UTC"
+        started = [
+            a.action
+            for a in (description.info.recent_actions if description else [])
+            if a.scheduled_at == read.last_due_at
+        ]
+        if started:
+            workflow_id = getattr(started[0], "workflow_id", "")
+            parts.append(f"the run due at {due} started ({workflow_id}) but made no backup")
+        elif description is not None and description.info.num_actions_skipped_overlap:
+            parts.append(
+                f"no backup was made for the run due at {due}; Temporal skipped "
+                f"{description.info.num_actions_skipped_overlap} run(s) of this schedule "
+                "while the one before was still running"
+            )
+        else:
+            parts.append(f"no backup was made for the run due at {due}")
+    if temporal_missing:
+        parts.append(
+            f"its Temporal Schedule {backup_schedule_id(row.uid)} is missing, so no run starts: "
+            "save its policy again to make it anew"
+        )
+    elif description is not None and description.schedule.state.paused and not row.suspended:
+        note = description.schedule.state.note or "no note"
+        parts.append(
+            f"its Temporal Schedule is paused in Temporal ({note}): suspend and resume the "
+            "schedule to run again"
+        )
+    if row.policy_update_error:
+        parts.append(row.policy_update_error)
+    return "; ".join(parts)
+
+
+async def _reads(
+    session: AsyncSession, rows: Sequence[BackupSchedule], temporal: Client | None
+) -> list[ScheduleRead]:
+    """The schedules as returned: their runs from the catalog, and with `temporal` what their
+    Temporal Schedules say (next runs, pauses)."""
+    uids = [row.uid for row in rows]
+    policies = {
+        p.uid: p
+        for p in await session.scalars(
+            select(Policy).where(Policy.uid.in_({row.policy_uid for row in rows}))
+        )
+    }
+    newest = func.max(Backup.created_at)
+    last_backups: dict[str | None, datetime] = {
+        schedule_uid: made
+        for schedule_uid, made in await session.execute(
+            select(Backup.schedule_uid, newest)
+            .where(Backup.schedule_uid.in_(uids))
+            .group_by(Backup.schedule_uid)
+        )
+    }
+    now = utcnow()
+    reads = []
+    for row in rows:
+        plan = _plan(policies[row.policy_uid])
+        anchor = run_anchor(plan, row.created_at)
+        read = ScheduleRead.model_validate(row)
+        if row.suspended:
+            read.status = ScheduleStatus.SUSPENDED
+        read.last_backup_at = last_backups.get(row.uid)
+        due = last_fire_time(plan, now - _missed_after(plan), anchor=anchor)
+        if not row.suspended and due >= (row.due_since or row.created_at):
+            read.last_due_at = due
+            read.missed = read.last_backup_at is None or read.last_backup_at < due
+        if read.missed:
+            read.status = ScheduleStatus.OVERDUE
+        description, temporal_missing = None, False
+        if temporal is not None:
+            try:
+                description = await temporal.get_schedule_handle(
+                    backup_schedule_id(row.uid)
+                ).describe()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                temporal_missing = True
+        if description is not None:
+            times = description.info.next_action_times
+            if not row.policy_update_error:  # else Temporal still has the previous calendar
+                # Superset calendars list extra times that the runs skip (the last Sunday...).
+                times = [t for t in times if _real_run(plan, t, anchor)]
+            read.next_runs = list(times)[:5]
+        read.status_reason = _reason(row, read, description, temporal_missing)
+        reads.append(read)
+    return reads
+
+
+def _real_run(plan: ScheduleModel, when: datetime, anchor: date) -> bool:
+    return isinstance(plan, IntervalSchedule) or fires_on(plan, when, anchor=anchor)
+
+
+async def _read(row: BackupSchedule, session: AsyncSession, temporal: Client) -> ScheduleRead:
+    return (await _reads(session, [row], temporal))[0]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -108,6 +317,7 @@ async def create_schedule(
         policy_uid=policy.uid,
         cluster_uid=cluster.uid,
         spec=body.backup.model_dump(exclude={"name", "labels", "cluster_uid"}),
+        due_since=utcnow(),
     )
     row = await save_unique(ctx, row)
     try:
@@ -117,18 +327,21 @@ async def create_schedule(
     except Exception:
         await delete_object(ctx, row)  # no schedule row without its Temporal Schedule
         raise
-    return await _read(row, temporal)
+    return await _read(row, ctx.session, temporal)
 
 
 @router.get("")
 async def list_schedules(ctx: ViewSchedule) -> ListOf[ScheduleRead]:
-    items = [ScheduleRead.model_validate(r) for r in await list_visible(ctx, BackupSchedule)]
+    """The schedules the caller sees; their status from the catalog (GET one for Temporal's
+    view too: next runs, a pause made in Temporal)."""
+    items = await _reads(ctx.session, await list_visible(ctx, BackupSchedule), None)
     return ListOf(items=items, count=len(items))
 
 
 @router.get("/{uid}")
 async def get_schedule(uid: str, ctx: ViewSchedule, temporal: TemporalDep) -> ScheduleRead:
-    return await _read(await ctx.load(BackupSchedule, uid), temporal)
+    """The schedule with its runs: next ones, the last due one, and whether it made a backup."""
+    return await _read(await ctx.load(BackupSchedule, uid), ctx.session, temporal)
 
 
 async def _pause(uid: str, ctx: AuthzContext, temporal: Client, *, paused: bool) -> ScheduleRead:
@@ -136,8 +349,10 @@ async def _pause(uid: str, ctx: AuthzContext, temporal: Client, *, paused: bool)
     handle = temporal.get_schedule_handle(backup_schedule_id(uid))
     await (handle.pause() if paused else handle.unpause())
     row.suspended = paused
+    if not paused:
+        row.due_since = utcnow()  # runs that came due while it was suspended are not owed
     await ctx.session.commit()
-    return await _read(row, temporal)
+    return await _read(row, ctx.session, temporal)
 
 
 @router.post("/{uid}/suspend")
@@ -157,8 +372,11 @@ async def run_now(uid: str, ctx: EditSchedule, temporal: TemporalDep) -> Accepte
     await temporal.start_workflow(
         ScheduledBackupWorkflow.run,
         ScheduledBackupInput(row.uid, manual=True),
-        id=f"scheduled-backup-{row.uid}-now-{utcnow():%Y%m%d%H%M%S}",
+        id=f"{scheduled_backup_workflow_id(row.uid)}-now-{utcnow():%Y%m%d%H%M%S}",
         task_queue=ctx.settings.task_queue,
+        search_attributes=search_attributes(
+            owner=row.owner_id, cluster=row.cluster_uid, kind="scheduled-backup"
+        ),
     )
     return Accepted(message=f"schedule {row.name} runs now")
 
@@ -181,17 +399,20 @@ async def delete_schedule(
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
     made = (await ctx.session.scalars(select(Backup).where(Backup.schedule_uid == uid))).all()
-    doomed = [b.uid for b in made] if backups == "delete" else []
+    doomed = [(b.uid, b.owner_id, b.cluster_uid) for b in made] if backups == "delete" else []
     for backup in made:
         backup.schedule_uid = None  # kept backups outlive their schedule
         if doomed:
             backup.status = "Deleting"
     await delete_object(ctx, row)
-    for backup_uid in doomed:
+    for backup_uid, owner_id, cluster_uid in doomed:
         await temporal.start_workflow(
             DeletionWorkflow.run,
             BackupInput(backup_uid),
             id=deletion_workflow_id(backup_uid),
             task_queue=ctx.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=search_attributes(
+                owner=owner_id, cluster=cluster_uid, kind="backup-deletion"
+            ),
         )

@@ -264,6 +264,9 @@ async def delete_backup(uid: str, ctx: DeleteBackup, temporal: TemporalDep) -> A
         id=deletion_workflow_id(uid),
         task_queue=ctx.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=search_attributes(
+            owner=backup.owner_id, cluster=backup.cluster_uid, kind="backup-deletion"
+        ),
     )
     return Accepted(message=f"deleting backup {backup.name}")
 

@@ -36,7 +36,7 @@ from workflows.cluster_sync_schedule import (
     trigger_cluster_sync,
 )
 from workflows.contracts import ClusterSyncInput
-from workflows.ids import cluster_deletion_workflow_id
+from workflows.ids import cluster_deletion_workflow_id, search_attributes
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 
@@ -166,7 +166,7 @@ async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) ->
         raise Conflict(
             f"cluster {cluster.name} has {schedules} backup schedule(s): delete them first"
         )
-    name = cluster.name
+    name, owner_id = cluster.name, cluster.owner_id
     cluster.status = ClusterStatus.DELETE_PENDING
     cluster.status_reason = f"removal requested by {ctx.caller.username}"
     await session.commit()
@@ -176,6 +176,7 @@ async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) ->
         id=cluster_deletion_workflow_id(uid),
         task_queue=ctx.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=search_attributes(owner=owner_id, cluster=uid, kind="cluster-deletion"),
     )
     return Accepted(message=f"removing cluster {name}")
 

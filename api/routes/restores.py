@@ -17,7 +17,7 @@ from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from workflows.contracts import RestoreInput
-from workflows.ids import restore_workflow_id
+from workflows.ids import restore_workflow_id, search_attributes
 from workflows.restore import RestoreWorkflow
 
 router = APIRouter(prefix="/restores", tags=["restores"])
@@ -111,6 +111,9 @@ async def start_restore(
         RestoreInput(restore_uid=restore.uid),
         id=restore_workflow_id(restore.uid),
         task_queue=ctx.settings.task_queue,
+        search_attributes=search_attributes(
+            owner=restore.owner_id, cluster=restore.cluster_uid, kind="restore"
+        ),
     )
     return RestoreRead.model_validate(restore)
 
@@ -128,6 +131,9 @@ async def preview_restore(
         id=restore_workflow_id(restore.uid),
         task_queue=ctx.settings.task_queue,
         execution_timeout=PREVIEW_TIMEOUT,
+        search_attributes=search_attributes(
+            owner=restore.owner_id, cluster=restore.cluster_uid, kind="restore-preview"
+        ),
     )
     await ctx.session.refresh(restore)
     return RestoreRead.model_validate(restore)

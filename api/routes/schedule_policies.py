@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
+from api.deps import TemporalDep
 from api.errors import Conflict
+from api.routes.backup_schedules import follow_policy, mark_policy_changing
 from api.schemas import Labels, ListOf, Name, ObjectRead
 from lifeboat.catalog.models import BackupSchedule, SchedulePolicy
 from lifeboat.policies import Retention, Schedule, SchedulePolicySpec
@@ -69,11 +71,19 @@ async def get_schedule_policy(uid: str, ctx: ViewPolicy) -> SchedulePolicyRead:
 
 @router.put("/{uid}")
 async def replace_schedule_policy(
-    uid: str, body: SchedulePolicyUpdate, ctx: EditPolicy
+    uid: str, body: SchedulePolicyUpdate, ctx: EditPolicy, temporal: TemporalDep
 ) -> SchedulePolicyRead:
-    """Replace the policy as a whole: name, labels, schedule and retention."""
+    """Replace the policy as a whole: name, labels, schedule and retention.
+
+    Every backup schedule on the policy, whoever owns it, is given the new calendar; one
+    whose Temporal Schedule could not be updated says why in its `policy_update_error` and
+    runs on the previous calendar until the policy is saved again.
+    """
     policy = _apply(await ctx.load(SchedulePolicy, uid), body)
-    return SchedulePolicyRead.model_validate(await save_unique(ctx, policy))
+    await mark_policy_changing(ctx.session, policy)
+    policy = await save_unique(ctx, policy)
+    await follow_policy(ctx.session, temporal, policy, task_queue=ctx.settings.task_queue)
+    return SchedulePolicyRead.model_validate(policy)
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)

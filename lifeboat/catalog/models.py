@@ -263,12 +263,23 @@ class Lighthouse(CatalogObject):
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ScheduleStatus(enum.StrEnum):
+    ACTIVE = "Active"
+    SUSPENDED = "Suspended"
+    # A run came due and no backup was made for it (skipped, not started, paused by Temporal).
+    OVERDUE = "Overdue"
+
+
 class BackupSchedule(CatalogObject):
     __tablename__ = "backup_schedules"
     policy_uid: Mapped[str] = mapped_column(ForeignKey("schedule_policies.uid"))
     cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
     suspended: Mapped[bool] = mapped_column(default=False)
+    # Why its Temporal Schedule does not follow the policy's last change ('' when it does).
+    policy_update_error: Mapped[str] = mapped_column(Text, default="")
+    # Runs are owed from here on: since it was made, resumed or last given a new calendar.
+    due_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # In a backup's spec while a retry redoes only its failed volumes: [[namespace, claim], ...].

@@ -133,10 +133,15 @@ def platform(stack: Stack, home: Path, settings: dict[str, str], *, worker: bool
 
 @contextlib.contextmanager
 def platform_users(
-    stack: Stack, provider: OidcProvider, home: Path, settings: dict[str, str]
+    stack: Stack,
+    provider: OidcProvider,
+    home: Path,
+    settings: dict[str, str],
+    *,
+    worker: bool = True,
 ) -> Iterator[Users]:
     """Signed-in users of a second api and worker (see `platform`) with these settings."""
-    with platform(stack, home, settings, worker=True) as url:
+    with platform(stack, home, settings, worker=worker) as url:
         users = Users(dataclasses.replace(stack, api_url=url), provider)
         try:
             yield users
