@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import lifeboat
 from api.auth import OidcVerifier
 from api.authz import ensure_builtin_roles
 from api.deps import AppState, TemporalConnection
-from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.errors import ERROR_RESPONSES, PayloadTooLarge, error_response, install_error_handlers
 from api.routes import (
     backup_locations,
     backup_schedules,
@@ -37,11 +37,12 @@ from lifeboat.settings import Settings
 
 
 class BodyLimit:
-    """Refuses request bodies over the limit with 413 before a route reads them."""
+    """Refuses request bodies over the limit with 413, declared or not (chunked)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
+        self.message = f"the request body is over {limit} bytes; send less"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,7 +50,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+            await error_response(PayloadTooLarge(self.message))(scope, receive, send)
             return
         received = 0
 
@@ -58,32 +59,11 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.limit:
-                raise _TooLarge
+                # FastAPI turns anything else raised while it reads a body into a 400.
+                raise HTTPException(413, self.message)
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = (
-            b'{"error":{"code":"too_large","message":"the request body is over '
-            + str(self.limit).encode()
-            + b' bytes; send less","field":null}}'
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, counted, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -44,8 +44,8 @@ class _KubeconfigLoader(yaml.SafeLoader):
     _depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
             raise KubeconfigError(
                 f"uses a YAML alias at line {mark.line + 1}, column {mark.column + 1}; "
                 "write the values out (`kubectl config view --raw --flatten` does)"
@@ -53,12 +53,11 @@ class _KubeconfigLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_KUBECONFIG_DEPTH:
-                mark = self.peek_event().start_mark
                 raise KubeconfigError(
                     f"nests deeper than {MAX_KUBECONFIG_DEPTH} levels at line {mark.line + 1}; "
                     "a kubeconfig needs far fewer"
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -80,7 +79,9 @@ def _named(items: Any, kind: str, name: str) -> dict[str, Any]:
         if isinstance(item, dict) and item.get("name") == name:
             body = item.get(kind.rstrip("s"))
             if not isinstance(body, dict):
-                raise KubeconfigError(f"`{kind}[{cut(str(name))}]` has no `{kind.rstrip('s')}` mapping")
+                raise KubeconfigError(
+                    f"`{kind}[{cut(str(name))}]` has no `{kind.rstrip('s')}` mapping"
+                )
             return body
     raise KubeconfigError(f"`{kind}` has no entry named {cut(repr(name))}")
 
@@ -90,7 +91,7 @@ def parse_kubeconfig(text: str) -> dict[str, Any]:
     if len(text.encode()) > MAX_KUBECONFIG_BYTES:
         raise KubeconfigError(f"is larger than {MAX_KUBECONFIG_BYTES // 1024} KiB")
     try:
-        config = yaml.load(text, Loader=_KubeconfigLoader)  # noqa: S506 (a SafeLoader)
+        config = yaml.load(text, Loader=_KubeconfigLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -65,12 +65,29 @@ def _time_zone(value: str) -> str:
     return value
 
 
+# The validators check these with their own messages; the schema shows the same rules.
 ClockTime = Annotated[
-    str, AfterValidator(_clock_time), Field(description="HH:MM, 24-hour clock", examples=["02:30"])
+    str,
+    AfterValidator(_clock_time),
+    Field(
+        description="HH:MM, 24-hour clock",
+        examples=["02:30"],
+        max_length=5,
+        json_schema_extra={"pattern": _CLOCK.pattern},
+    ),
 ]
 TimeZone = Annotated[
-    str, AfterValidator(_time_zone), Field(description="An IANA time zone name", examples=["UTC"])
+    str,
+    AfterValidator(_time_zone),
+    Field(
+        description="An IANA time zone name",
+        examples=["UTC"],
+        max_length=64,
+        json_schema_extra={"pattern": r"^[A-Za-z0-9_+/-]+$"},
+    ),
 ]
+# Bounds what a policy may ask to keep: more than any bucket holds, small enough to store.
+MAX_KEEP = 10_000
 
 
 class _Strict(BaseModel):
@@ -98,7 +115,7 @@ class WeeklySchedule(_Strict):
     """On the given weekdays at `time`; every other week when `every_other_week`."""
 
     type: Literal["weekly"]
-    days: list[Weekday] = Field(min_length=1)
+    days: list[Weekday] = Field(min_length=1, max_length=7)
     time: ClockTime
     every_other_week: bool = False
     timezone: TimeZone = "UTC"
@@ -186,10 +203,10 @@ class Retention(_Strict):
     days, weeks and months besides. The last successful backup is never deleted.
     """
 
-    keep_last: int = Field(default=7, ge=1)
-    keep_daily: int | None = Field(default=None, ge=0)
-    keep_weekly: int | None = Field(default=None, ge=0)
-    keep_monthly: int | None = Field(default=None, ge=0)
+    keep_last: int = Field(default=7, ge=1, le=MAX_KEEP)
+    keep_daily: int | None = Field(default=None, ge=0, le=MAX_KEEP)
+    keep_weekly: int | None = Field(default=None, ge=0, le=MAX_KEEP)
+    keep_monthly: int | None = Field(default=None, ge=0, le=MAX_KEEP)
     keep_last_successful: bool = True
 
     @field_validator("keep_last_successful")
