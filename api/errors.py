@@ -7,6 +7,7 @@ an answer never grows with the input.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
 from temporalio.client import ScheduleAlreadyRunningError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -118,12 +118,12 @@ def error_response(error: LifeboatError) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method of every route at the request's path: each method is a route of its own."""
+    """Every method the API serves at the request's path, as its OpenAPI lists them."""
     methods = {
-        method
-        for route in request.app.router.routes
-        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE
-        for method in route.methods or ()
+        method.upper()
+        for template, operations in request.app.openapi()["paths"].items()
+        if re.fullmatch(re.sub(r"\{[^/}]+\}", "[^/]+", template), request.url.path)
+        for method in operations
     }
     return ", ".join(sorted(methods))
 
@@ -172,10 +172,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
+        message = str(exc.detail)
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
+            message = f"{request.method} is not served here; use {headers['Allow']}"
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return render(exc.status_code, code, str(exc.detail), headers=headers)
+        return render(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(RPCError)
     async def temporal_error(_request: Request, exc: RPCError) -> JSONResponse:
