@@ -118,13 +118,15 @@ def error_response(error: LifeboatError) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method the API serves at the request's path, as its OpenAPI lists them."""
-    methods = {
-        method.upper()
+    """The methods of the request's path, as the OpenAPI lists them: the path's own when it
+    is one (`/clusters/eks`), else those of the template it fills in (`/clusters/{uid}`)."""
+    matching = [
+        (template.count("{"), operations)
         for template, operations in request.app.openapi()["paths"].items()
         if re.fullmatch(re.sub(r"\{[^/}]+\}", "[^/]+", template), request.url.path)
-        for method in operations
-    }
+    ]
+    fewest = min((params for params, _ in matching), default=0)
+    methods = {m.upper() for params, ops in matching if params == fewest for m in ops}
     return ", ".join(sorted(methods))
 
 

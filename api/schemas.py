@@ -9,7 +9,7 @@ characters; multi-line text (kubeconfigs, keys, commands, descriptions) takes ta
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -27,19 +27,31 @@ Document = Annotated[str, StringConstraints(max_length=MAX_DOCUMENT_CHARS, patte
 """A whole text document: a kubeconfig, a PEM certificate or key, a JSON key file."""
 Uid = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 """An object's uid, as the API returned it."""
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-"""A count a user asks for (backups to keep, say)."""
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=SINGLE_LINE)]
+"""A user id or group name from the provider (stored as a catalog name, at most 253)."""
+
+
+def keys_by_pattern(schema: dict[str, Any]) -> None:
+    """A map's key pattern as `propertyNames`: pydantic writes it as `patternProperties`,
+    which leaves keys outside the pattern free to hold anything."""
+    for pattern, value in schema.pop("patternProperties", {}).items():
+        schema["additionalProperties"] = value
+        schema.setdefault("propertyNames", {})["pattern"] = pattern
+
+
+TextMap = Annotated[dict[Text, Text], Field(json_schema_extra=keys_by_pattern)]
+"""A map of short single-line texts (a namespace mapping)."""
 
 Name = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-    ),
+    StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
 ]
 # As long as Kubernetes allows (a 253-character prefix, a slash and a 63-character name).
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317, pattern=SINGLE_LINE)]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=SINGLE_LINE)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
+Labels = Annotated[
+    dict[LabelKey, LabelValue], Field(max_length=64, json_schema_extra=keys_by_pattern)
+]
 
 T = TypeVar("T")
 

@@ -93,8 +93,8 @@ class RuleAction(_Strict):
         Field(max_length=16 << 10, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"),
         AfterValidator(_command),
     ] = Field(description="Run with sh -c")
-    background: bool = False
-    timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    background: bool = Field(default=False, strict=True)
+    timeout_seconds: int = Field(default=60, strict=True, ge=1, le=3600)
     on_error: OnError = OnError.FAIL
 
 

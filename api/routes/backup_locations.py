@@ -69,9 +69,7 @@ Bucket = Annotated[
     str,
     StringConstraints(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"),
 ]
-Region = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=64, pattern=r"^[A-Za-z0-9-]*$")
-]
+Region = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9-]*$")]
 Prefix = Annotated[Text, StringConstraints(max_length=1024), AfterValidator(lambda p: p.strip("/"))]
 
 

@@ -57,10 +57,10 @@ class BackupCreate(BaseModel):
     label_selector: Text = Field(default="", max_length=1000)
     include_types: list[Text] = Field(default_factory=list, max_length=200)
     exclude_types: list[Text] = Field(default_factory=list, max_length=200)
-    include_cluster_resources: bool = True
+    include_cluster_resources: bool = Field(default=True, strict=True)
     pre_rule_uid: Uid | None = None
     post_rule_uid: Uid | None = None
-    volumes: bool = True
+    volumes: bool = Field(default=True, strict=True)
     virtual_machines: list[VirtualMachineRef] = Field(
         default_factory=list,
         max_length=100,

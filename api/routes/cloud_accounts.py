@@ -35,7 +35,7 @@ ViewCloudAccount = Annotated[AuthzContext, Depends(Authorize(Kind.CLOUD_ACCOUNTS
 EditCloudAccount = Annotated[AuthzContext, Depends(Authorize(Kind.CLOUD_ACCOUNTS, Action.EDIT))]
 DeleteCloudAccount = Annotated[AuthzContext, Depends(Authorize(Kind.CLOUD_ACCOUNTS, Action.DELETE))]
 
-PublicId = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1)]
+PublicId = Annotated[Text, StringConstraints(min_length=1)]
 Secret = Annotated[Document, StringConstraints(min_length=1, max_length=16384)]
 
 

@@ -56,6 +56,7 @@ MIN_INTERVAL_SECONDS = 60
 Interval = Annotated[
     int,
     Field(
+        strict=True,
         ge=MIN_INTERVAL_SECONDS,
         le=7 * 24 * 3600,
         description="Seconds between discovery runs (at least 60)",
@@ -64,7 +65,6 @@ Interval = Annotated[
 ProjectNamespace = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
         min_length=1,
         max_length=63,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",

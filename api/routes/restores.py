@@ -12,7 +12,7 @@ from api.authz import Authorize, AuthzContext
 from api.crud import active_cluster, list_visible, save_named
 from api.deps import TemporalDep
 from api.errors import Unprocessable
-from api.schemas import ListOf, Name, ObjectRead, Text, Uid
+from api.schemas import ListOf, Name, ObjectRead, Text, TextMap, Uid
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
@@ -33,8 +33,8 @@ class RestoreCreate(BaseModel):
         default=None, description="Target; the backup's cluster if unset"
     )
     name: Name | None = None
-    namespace_mapping: dict[Text, Text] = Field(default_factory=dict, max_length=500)
-    storage_class_mapping: dict[Text, Text] = Field(default_factory=dict, max_length=100)
+    namespace_mapping: TextMap = Field(default_factory=dict, max_length=500)
+    storage_class_mapping: TextMap = Field(default_factory=dict, max_length=100)
     replace_policy: Literal["keep", "replace"] = "keep"
     include_namespaces: list[Text] = Field(default_factory=list, max_length=500)
     include_types: list[Text] = Field(default_factory=list, max_length=200)

@@ -58,7 +58,7 @@ class ShareCreate(BaseModel):
     object_kind: Kind
     object_uid: Uid
     subject_kind: ShareSubject
-    subject: Text = Field(default="", description="User id or group name")
+    subject: Text = Field(default="", max_length=253, description="User id or group name")
     access: ShareLevel = ShareLevel.VIEW
 
     @model_validator(mode="after")
