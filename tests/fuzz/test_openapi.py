@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from deploy.local.stack import Stack
 from tests.conftest import Users
 
@@ -20,6 +22,7 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
+@pytest.mark.fuzz
 def test_the_api_keeps_to_its_schema(stack: Stack, as_user: Users, tmp_path: Path) -> None:
     token = as_user("superadmin").headers["Authorization"]
     run = subprocess.run(
