@@ -95,6 +95,7 @@ class BoundedH11Protocol(H11Protocol):
     """
 
     def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+        # The limit is this class's: the one the 431 below names.
         config.h11_max_incomplete_event_size = MAX_REQUEST_HEAD_BYTES
         super().__init__(config, *args, **kwargs)
         self._draining = False

@@ -17,12 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_DOCUMENT_CHARS = 256 * 1024
-MAX_COUNT = 1_000_000
 
 Text = Annotated[str, StringConstraints(max_length=255, pattern=SINGLE_LINE)]
-"""A short single-line value: a selector, a region, a user id, an email."""
+"""A short single-line value: a selector, a region, an email, a key id."""
 LongText = Annotated[str, StringConstraints(max_length=4096, pattern=MULTI_LINE)]
-"""A description or a command."""
+"""A description."""
 Document = Annotated[str, StringConstraints(max_length=MAX_DOCUMENT_CHARS, pattern=MULTI_LINE)]
 """A whole text document: a kubeconfig, a PEM certificate or key, a JSON key file."""
 Uid = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
