@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup up down status test lint lock bench clean
+.PHONY: setup up down status test lint fuzz lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Schemathesis against the running api, as a signed-in super admin (tests/fuzz/schemathesis.toml).
+fuzz: setup
+	$(BIN)/python -m pytest tests/fuzz -m fuzz
 
 # The benchmark compares the data mover with Debian's restic (installed when missing).
 bench: setup

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+import h11
+from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import lifeboat
 from api.auth import OidcVerifier
 from api.authz import ensure_builtin_roles
 from api.deps import AppState, TemporalConnection
-from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.errors import (
+    ERROR_RESPONSES,
+    ErrorBody,
+    ErrorResponse,
+    PayloadTooLarge,
+    error_response,
+    install_error_handlers,
+)
 from api.routes import (
     backup_locations,
     backup_schedules,
@@ -37,11 +49,12 @@ from lifeboat.settings import Settings
 
 
 class BodyLimit:
-    """Refuses request bodies over the limit with 413 before a route reads them."""
+    """Refuses request bodies over the limit with 413, declared or not (chunked)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
+        self.message = f"the request body is over {limit} bytes; send less"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,7 +62,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+            await error_response(PayloadTooLarge(self.message))(scope, receive, send)
             return
         received = 0
 
@@ -58,32 +71,67 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.limit:
-                raise _TooLarge
+                # FastAPI turns anything else raised while it reads a body into a 400.
+                raise HTTPException(413, self.message)
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = (
-            b'{"error":{"code":"too_large","message":"the request body is over '
-            + str(self.limit).encode()
-            + b' bytes; send less","field":null}}'
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await self.app(scope, counted, send)
 
 
-class _TooLarge(Exception):
-    pass
+# A request line and headers larger than this (a bearer token of megabytes) are refused.
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
+# How long a refused request's remaining bytes are read (and dropped) before closing.
+_DRAIN_SECONDS = 30
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 server, answering an oversized or malformed request head cleanly.
+
+    uvicorn answers such a request and closes at once, with the rest of the request still
+    unread; the kernel then resets the connection and the client never sees the answer. This
+    answers (431 when the head is too large, in the API's error shape), then reads and drops
+    what the client still sends until it closes. Run the API with `--http
+    api.app:BoundedH11Protocol`.
+    """
+
+    def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+        # The limit is this class's: the one the 431 below names.
+        config.h11_max_incomplete_event_size = MAX_REQUEST_HEAD_BYTES
+        super().__init__(config, *args, **kwargs)
+        self._draining = False
+
+    def data_received(self, data: bytes) -> None:
+        if not self._draining:
+            super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        buffered, _closed = self.conn.trailing_data
+        if len(buffered) > MAX_REQUEST_HEAD_BYTES:
+            status, code = 431, "too_large"
+            msg = f"the request's headers are over {MAX_REQUEST_HEAD_BYTES} bytes; send less"
+        else:
+            status, code = 400, "bad_request"
+        body = ErrorResponse(error=ErrorBody(code=code, message=msg)).model_dump_json().encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        for event in (
+            h11.Response(status_code=status, headers=headers),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event) or b"")
+        self._draining = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(_DRAIN_SECONDS, self.transport.close)
+
+    def eof_received(self) -> None:
+        # The client is done sending: whatever it sent after a refusal has been dropped.
+        if self._draining:
+            self.transport.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

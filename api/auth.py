@@ -3,7 +3,8 @@
 The discovery document gives the JWKS URI; keys are cached and refetched when a token names a
 key id we have not seen (rotation). Tokens must be signed with an allowed algorithm (never
 `none`, never HMAC with a public key), come from the configured issuer for our audience, and be
-inside their validity window. Claim paths are configurable because providers differ.
+inside their validity window, and issued (`iat`) no longer ago than the maximum token age.
+Claim paths are configurable because providers differ.
 """
 
 from __future__ import annotations
@@ -116,11 +117,16 @@ class OidcVerifier:
                 audience=self._settings.oidc_audience,
                 issuer=self.issuer,
                 leeway=_LEEWAY_SECONDS,
-                options={"require": ["exp", "iss", "aud"]},
+                options={"require": ["exp", "iat", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"the token is invalid: {exc}") from exc
         s = self._settings
+        if time.time() - claims["iat"] > s.oidc_max_token_age_seconds + _LEEWAY_SECONDS:
+            raise AuthenticationError(
+                f"the token was issued more than {s.oidc_max_token_age_seconds} seconds ago "
+                "(LIFEBOAT_OIDC_MAX_TOKEN_AGE_SECONDS); sign in again"
+            )
         subject = claim(claims, s.oidc_claim_user_id)
         if not subject:
             raise AuthenticationError(f"the token has no {s.oidc_claim_user_id!r} claim")

@@ -1,8 +1,13 @@
-"""One error shape for every failure: `{"error": {"code", "message", "field"}}`."""
+"""One error shape for every failure: `{"error": {"code", "message", "field"}}`.
+
+Messages may quote what the caller sent; the renderer cuts every message and field name, so
+an answer never grows with the input.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import ScheduleAlreadyRunningError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+
+from api.schemas import MULTI_LINE, SINGLE_LINE
 
 log = logging.getLogger("lifeboat.api")
 
@@ -54,6 +61,11 @@ class Unauthorized(LifeboatError):
     code = "unauthorized"
 
 
+class PayloadTooLarge(LifeboatError):
+    status = 413
+    code = "too_large"
+
+
 class ServiceUnavailable(LifeboatError):
     status = 503
     code = "unavailable"
@@ -69,10 +81,53 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def _render(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, field=field))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+MAX_MESSAGE_CHARS = 1000
+MAX_FIELD_CHARS = 200
+_VALIDATION_ERRORS_SHOWN = 10
+# Starlette's own refusals (no route, wrong method), by status.
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def render(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The one error response: every handler, and the middleware before them, answer with it."""
+    body = ErrorResponse(
+        error=ErrorBody(
+            code=code,
+            message=_cut(message, MAX_MESSAGE_CHARS),
+            field=_cut(field, MAX_FIELD_CHARS) if field is not None else None,
+        )
+    )
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def error_response(error: LifeboatError) -> JSONResponse:
+    return render(error.status, error.code, error.message, error.field)
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods of the request's path, as the OpenAPI lists them: the path's own when it
+    is one (`/clusters/eks`), else those of the template it fills in (`/clusters/{uid}`)."""
+    matching = [
+        (template.count("{"), operations)
+        for template, operations in request.app.openapi()["paths"].items()
+        if re.fullmatch(re.sub(r"\{[^/}]+\}", "[^/]+", template), request.url.path)
+    ]
+    fewest = min((params for params, _ in matching), default=0)
+    methods = {m.upper() for params, ops in matching if params == fewest for m in ops}
+    return ", ".join(sorted(methods))
 
 
 def _temporal_error(error: RPCError) -> LifeboatError:
@@ -84,6 +139,16 @@ def _temporal_error(error: RPCError) -> LifeboatError:
     return ServiceUnavailable(f"the workflow service is unavailable: {error.message}")
 
 
+def _message(error: Any) -> str:
+    """Pydantic's message, in words where it would only quote one of our patterns."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if error.get("type") == "string_pattern_mismatch" and pattern == SINGLE_LINE:
+        return "must be one line of text without control characters (such as NUL); remove them"
+    if error.get("type") == "string_pattern_mismatch" and pattern == MULTI_LINE:
+        return "must be text without control characters (such as NUL) other than tabs and newlines"
+    return _cut(str(error.get("msg", "invalid")), 200)
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts)
@@ -92,36 +157,45 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LifeboatError)
     async def lifeboat_error(_request: Request, exc: LifeboatError) -> JSONResponse:
-        return _render(exc.status, exc.code, exc.message, exc.field)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        field = _field(first.get("loc", ()))
-        message = "; ".join(
-            f"{_field(e.get('loc', ())) or 'body'}: {e.get('msg', 'invalid')}" for e in exc.errors()
-        )
-        return _render(422, "invalid", message, field or None)
+        errors = exc.errors()
+        field = _field(errors[0].get("loc", ()))
+        shown = [
+            f"{_cut(_field(e.get('loc', ())), MAX_FIELD_CHARS) or 'body'}: {_message(e)}"
+            for e in errors[:_VALIDATION_ERRORS_SHOWN]
+        ]
+        if len(errors) > _VALIDATION_ERRORS_SHOWN:
+            shown.append(f"and {len(errors) - _VALIDATION_ERRORS_SHOWN} more")
+        return render(422, "invalid", "; ".join(shown), field or None)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _render(exc.status_code, "http_error", str(exc.detail))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+            message = f"{request.method} is not served here; use {headers['Allow']}"
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return render(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(RPCError)
     async def temporal_error(_request: Request, exc: RPCError) -> JSONResponse:
         error = _temporal_error(exc)
-        return _render(error.status, error.code, error.message)
+        return render(error.status, error.code, error.message)
 
     @app.exception_handler(ScheduleAlreadyRunningError)
     @app.exception_handler(WorkflowAlreadyStartedError)
     async def already_running(_request: Request, _exc: Exception) -> JSONResponse:
         # The object's workflow or schedule exists already (a retried request, say).
-        return _render(409, Conflict.code, "that operation is already running")
+        return render(409, Conflict.code, "that operation is already running")
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _render(500, "internal", "an unexpected error occurred; see the API's log")
+        return render(500, "internal", "an unexpected error occurred; see the API's log")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

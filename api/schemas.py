@@ -1,21 +1,55 @@
-"""Request and response bodies, in families: XCreate, XUpdate, XRead, XList."""
+"""Request and response bodies, in families: XCreate, XUpdate, XRead, XList.
+
+Every string and number a request carries (body, path or query) is one of the bounded types
+below, so its limits are checked before a route runs and shown in the OpenAPI (`maxLength`,
+`pattern`, `maximum`). No text takes NUL, which PostgreSQL refuses, nor other control
+characters; multi-line text (kubeconfigs, keys, commands, descriptions) takes tab and newlines.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
+MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+MAX_DOCUMENT_CHARS = 256 * 1024
+
+Text = Annotated[str, StringConstraints(max_length=255, pattern=SINGLE_LINE)]
+"""A short single-line value: a selector, a region, an email, a key id."""
+LongText = Annotated[str, StringConstraints(max_length=4096, pattern=MULTI_LINE)]
+"""A description."""
+Document = Annotated[str, StringConstraints(max_length=MAX_DOCUMENT_CHARS, pattern=MULTI_LINE)]
+"""A whole text document: a kubeconfig, a PEM certificate or key, a JSON key file."""
+Uid = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+"""An object's uid, as the API returned it."""
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=SINGLE_LINE)]
+"""A user id or group name from the provider (stored as a catalog name, at most 253)."""
+
+
+def keys_by_pattern(schema: dict[str, Any]) -> None:
+    """A map's key pattern as `propertyNames`: pydantic writes it as `patternProperties`,
+    which leaves keys outside the pattern free to hold anything."""
+    for pattern, value in schema.pop("patternProperties", {}).items():
+        schema["additionalProperties"] = value
+        schema.setdefault("propertyNames", {})["pattern"] = pattern
+
+
+TextMap = Annotated[dict[Text, Text], Field(json_schema_extra=keys_by_pattern)]
+"""A map of short single-line texts (a namespace mapping)."""
+
 Name = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-    ),
+    StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
 ]
+# As long as Kubernetes allows (a 253-character prefix, a slash and a 63-character name).
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317, pattern=SINGLE_LINE)]
+LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=SINGLE_LINE)]
 Labels = Annotated[
-    dict[str, Annotated[str, StringConstraints(max_length=63)]], Field(max_length=64)
+    dict[LabelKey, LabelValue], Field(max_length=64, json_schema_extra=keys_by_pattern)
 ]
 
 T = TypeVar("T")
@@ -47,7 +81,7 @@ class ObjectRead(BaseModel):
 class ClusterCreate(BaseModel):
     name: Name
     # Write-only: stored encrypted, never returned.
-    kubeconfig: str = Field(description="A self-contained kubeconfig (YAML), write-only")
+    kubeconfig: Document = Field(description="A self-contained kubeconfig (YAML), write-only")
     labels: Labels = Field(default_factory=dict)
 
 
@@ -86,7 +120,7 @@ class VirtualMachineRead(BaseModel):
 
 
 class KubeconfigReplace(BaseModel):
-    kubeconfig: str = Field(description="A whole self-contained kubeconfig (YAML)")
+    kubeconfig: Document = Field(description="A whole self-contained kubeconfig (YAML)")
 
 
 class Accepted(BaseModel):

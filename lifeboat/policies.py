@@ -65,12 +65,29 @@ def _time_zone(value: str) -> str:
     return value
 
 
+# The validators check these with their own messages; the schema shows the same rules.
 ClockTime = Annotated[
-    str, AfterValidator(_clock_time), Field(description="HH:MM, 24-hour clock", examples=["02:30"])
+    str,
+    AfterValidator(_clock_time),
+    Field(
+        description="HH:MM, 24-hour clock",
+        examples=["02:30"],
+        max_length=5,
+        json_schema_extra={"pattern": _CLOCK.pattern},
+    ),
 ]
 TimeZone = Annotated[
-    str, AfterValidator(_time_zone), Field(description="An IANA time zone name", examples=["UTC"])
+    str,
+    AfterValidator(_time_zone),
+    Field(
+        description="An IANA time zone name",
+        examples=["UTC"],
+        max_length=64,
+        json_schema_extra={"pattern": r"^[A-Za-z0-9_+/-]+$"},
+    ),
 ]
+# Bounds what a policy may ask to keep: more than any bucket holds, small enough to store.
+MAX_KEEP = 10_000
 
 
 class _Strict(BaseModel):
@@ -82,7 +99,7 @@ class IntervalSchedule(_Strict):
     """Every N minutes, from when the schedule starts."""
 
     type: Literal["interval"]
-    every_minutes: int = Field(ge=1, le=10080, description="1 minute to 1 week")
+    every_minutes: int = Field(strict=True, ge=1, le=10080, description="1 minute to 1 week")
     timezone: TimeZone = "UTC"
 
 
@@ -98,9 +115,9 @@ class WeeklySchedule(_Strict):
     """On the given weekdays at `time`; every other week when `every_other_week`."""
 
     type: Literal["weekly"]
-    days: list[Weekday] = Field(min_length=1)
+    days: list[Weekday] = Field(min_length=1, max_length=7)
     time: ClockTime
-    every_other_week: bool = False
+    every_other_week: bool = Field(default=False, strict=True)
     timezone: TimeZone = "UTC"
 
     @field_validator("days")
@@ -123,7 +140,7 @@ class MonthlySchedule(_Strict):
     """Once a month at `time`, on `day_of_month` or on a `relative_day`: exactly one of them."""
 
     type: Literal["monthly"]
-    day_of_month: int | None = Field(default=None, ge=1, le=31)
+    day_of_month: int | None = Field(default=None, strict=True, ge=1, le=31)
     relative_day: RelativeDay | None = Field(default=None, validate_default=True)
     time: ClockTime
     timezone: TimeZone = "UTC"
@@ -186,11 +203,11 @@ class Retention(_Strict):
     days, weeks and months besides. The last successful backup is never deleted.
     """
 
-    keep_last: int = Field(default=7, ge=1)
-    keep_daily: int | None = Field(default=None, ge=0)
-    keep_weekly: int | None = Field(default=None, ge=0)
-    keep_monthly: int | None = Field(default=None, ge=0)
-    keep_last_successful: bool = True
+    keep_last: int = Field(default=7, strict=True, ge=1, le=MAX_KEEP)
+    keep_daily: int | None = Field(default=None, strict=True, ge=0, le=MAX_KEEP)
+    keep_weekly: int | None = Field(default=None, strict=True, ge=0, le=MAX_KEEP)
+    keep_monthly: int | None = Field(default=None, strict=True, ge=0, le=MAX_KEEP)
+    keep_last_successful: bool = Field(default=True, strict=True)
 
     @field_validator("keep_last_successful")
     @classmethod

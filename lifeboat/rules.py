@@ -44,10 +44,20 @@ def _dns_label(name: str) -> str:
     return name
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+# The validators check these with their own messages; the schema shows the same rules.
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    Field(max_length=63, json_schema_extra={"pattern": _DNS_LABEL.pattern}),
+]
 PodSelector = Annotated[
-    dict[str, str],
-    Field(min_length=1, description="matchLabels: pods carrying all of these labels"),
+    dict[
+        Annotated[str, Field(max_length=317, json_schema_extra={"pattern": _LABEL_KEY.pattern})],
+        Annotated[str, Field(max_length=63, json_schema_extra={"pattern": _LABEL_VALUE.pattern})],
+    ],
+    Field(
+        min_length=1, max_length=64, description="matchLabels: pods carrying all of these labels"
+    ),
     AfterValidator(_selector),
 ]
 
@@ -77,9 +87,14 @@ class RuleAction(_Strict):
     whether that fails the backup or is only recorded.
     """
 
-    command: Annotated[str, AfterValidator(_command)] = Field(description="Run with sh -c")
-    background: bool = False
-    timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    command: Annotated[
+        str,
+        # No NUL (PostgreSQL refuses it) nor other control characters but tab and newlines.
+        Field(max_length=16 << 10, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"),
+        AfterValidator(_command),
+    ] = Field(description="Run with sh -c")
+    background: bool = Field(default=False, strict=True)
+    timeout_seconds: int = Field(default=60, strict=True, ge=1, le=3600)
     on_error: OnError = OnError.FAIL
 
 
@@ -88,12 +103,15 @@ class RuleItem(_Strict):
 
     pod_selector: PodSelector
     namespaces: list[DnsLabel] | None = Field(
-        default=None, min_length=1, description="Omit for every namespace of the backup"
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Omit for every namespace of the backup",
     )
     container: DnsLabel | None = Field(
         default=None, description="Omit for the pod's first container"
     )
-    actions: list[RuleAction] = Field(min_length=1)
+    actions: list[RuleAction] = Field(min_length=1, max_length=100)
 
 
-RuleSet = Annotated[list[RuleItem], Field(min_length=1)]
+RuleSet = Annotated[list[RuleItem], Field(min_length=1, max_length=100)]

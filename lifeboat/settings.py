@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     oidc_claim_groups: str = "groups"
     oidc_claim_roles: str = "realm_access.roles"
     oidc_jwks_cache_seconds: int = 300
+    # Tokens issued (`iat`) longer ago than this are refused, whatever their expiry says: a
+    # stolen long-lived token stops working, and the caller signs in again.
+    oidc_max_token_age_seconds: int = Field(default=24 * 3600, ge=60)
     # A token naming an unknown key refetches the JWKS (rotation), at most this often, so
     # forged key ids cannot flood the provider.
     oidc_jwks_refetch_cooldown_seconds: float = 5.0

@@ -46,7 +46,13 @@ def _ref(value: str) -> str:
 
 
 VirtualMachineRef = Annotated[
-    str, Field(description="<namespace>/<name> of a KubeVirt VirtualMachine"), AfterValidator(_ref)
+    str,
+    Field(
+        description="<namespace>/<name> of a KubeVirt VirtualMachine",
+        max_length=127,
+        json_schema_extra={"pattern": _REF.pattern},
+    ),
+    AfterValidator(_ref),
 ]
 
 

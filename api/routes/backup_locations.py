@@ -29,7 +29,7 @@ from api.crud import delete_object, list_visible, save_unique
 from api.deps import AppState, StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from api.routes.cloud_accounts import S3_PROVIDERS, S3Keys
-from api.schemas import Labels, ListOf, Name, ObjectRead, base_url
+from api.schemas import Labels, ListOf, Name, ObjectRead, Text, Uid, base_url
 from lifeboat.catalog.models import (
     Backup,
     BackupLocation,
@@ -63,16 +63,14 @@ def _endpoint(value: str) -> str:
     )
 
 
-Endpoint = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_endpoint)]
+Endpoint = Annotated[Text, StringConstraints(max_length=2048), AfterValidator(_endpoint)]
 # S3 bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens.
 Bucket = Annotated[
     str,
     StringConstraints(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"),
 ]
-Region = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=64, pattern=r"^[A-Za-z0-9-]*$")
-]
-Prefix = Annotated[str, StringConstraints(max_length=1024), AfterValidator(lambda p: p.strip("/"))]
+Region = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9-]*$")]
+Prefix = Annotated[Text, StringConstraints(max_length=1024), AfterValidator(lambda p: p.strip("/"))]
 
 
 class BackupLocationFields(BaseModel):
@@ -82,7 +80,7 @@ class BackupLocationFields(BaseModel):
     bucket: Bucket
     region: Region = ""
     prefix: Prefix = ""
-    cloud_account_uid: str | None = Field(
+    cloud_account_uid: Uid | None = Field(
         default=None, description="classic mode: an aws or s3-compatible cloud account"
     )
     credentials: S3Keys | None = Field(
@@ -94,7 +92,7 @@ class BackupLocationFields(BaseModel):
 
 class BackupLocationCreate(BackupLocationFields):
     provider: Literal["s3"] = "s3"
-    encryption_key: str | None = Field(
+    encryption_key: Text | None = Field(
         default=None,
         min_length=16,
         max_length=256,
@@ -290,13 +288,13 @@ async def list_locations(ctx: ViewLocation) -> ListOf[BackupLocationRead]:
 
 
 @router.get("/{uid}")
-async def get_location(uid: str, ctx: ViewLocation) -> BackupLocationRead:
+async def get_location(uid: Uid, ctx: ViewLocation) -> BackupLocationRead:
     return BackupLocationRead.model_validate(await ctx.load(BackupLocation, uid))
 
 
 @router.put("/{uid}")
 async def update_location(
-    uid: str, body: BackupLocationUpdate, ctx: EditLocation, state: StateDep, temporal: TemporalDep
+    uid: Uid, body: BackupLocationUpdate, ctx: EditLocation, state: StateDep, temporal: TemporalDep
 ) -> BackupLocationRead:
     """Rename, relabel or repoint a location; a new bucket, account or keys are checked first.
 
@@ -335,7 +333,7 @@ async def update_location(
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_location(uid: str, ctx: DeleteLocation) -> None:
+async def delete_location(uid: Uid, ctx: DeleteLocation) -> None:
     """Remove a location (its bucket is untouched); refused while backups use it.
 
     Other users' backups block everyone, super admins too; the caller's own backups block

@@ -36,7 +36,7 @@ from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
 from api.deps import TemporalDep
 from api.routes.backups import BackupCreate, check_backup_parts
-from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
+from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Uid
 from lifeboat.catalog.models import Backup, BackupSchedule, ScheduleStatus, utcnow
 from lifeboat.catalog.models import (
     SchedulePolicy as Policy,
@@ -75,7 +75,7 @@ MISSED_AFTER = timedelta(minutes=5)
 
 class ScheduleCreate(BaseModel):
     name: Name
-    policy_uid: str
+    policy_uid: Uid
     backup: BackupCreate = Field(description="What each run backs up (its name is ignored)")
     labels: Labels = Field(default_factory=dict)
 
@@ -339,12 +339,12 @@ async def list_schedules(ctx: ViewSchedule) -> ListOf[ScheduleRead]:
 
 
 @router.get("/{uid}")
-async def get_schedule(uid: str, ctx: ViewSchedule, temporal: TemporalDep) -> ScheduleRead:
+async def get_schedule(uid: Uid, ctx: ViewSchedule, temporal: TemporalDep) -> ScheduleRead:
     """The schedule with its runs: next ones, the last due one, and whether it made a backup."""
     return await _read(await ctx.load(BackupSchedule, uid), ctx.session, temporal)
 
 
-async def _pause(uid: str, ctx: AuthzContext, temporal: Client, *, paused: bool) -> ScheduleRead:
+async def _pause(uid: Uid, ctx: AuthzContext, temporal: Client, *, paused: bool) -> ScheduleRead:
     row = await ctx.load(BackupSchedule, uid)
     handle = temporal.get_schedule_handle(backup_schedule_id(uid))
     await (handle.pause() if paused else handle.unpause())
@@ -356,17 +356,17 @@ async def _pause(uid: str, ctx: AuthzContext, temporal: Client, *, paused: bool)
 
 
 @router.post("/{uid}/suspend")
-async def suspend_schedule(uid: str, ctx: EditSchedule, temporal: TemporalDep) -> ScheduleRead:
+async def suspend_schedule(uid: Uid, ctx: EditSchedule, temporal: TemporalDep) -> ScheduleRead:
     return await _pause(uid, ctx, temporal, paused=True)
 
 
 @router.post("/{uid}/resume")
-async def resume_schedule(uid: str, ctx: EditSchedule, temporal: TemporalDep) -> ScheduleRead:
+async def resume_schedule(uid: Uid, ctx: EditSchedule, temporal: TemporalDep) -> ScheduleRead:
     return await _pause(uid, ctx, temporal, paused=False)
 
 
 @router.post("/{uid}/run-now", status_code=status.HTTP_202_ACCEPTED)
-async def run_now(uid: str, ctx: EditSchedule, temporal: TemporalDep) -> Accepted:
+async def run_now(uid: Uid, ctx: EditSchedule, temporal: TemporalDep) -> Accepted:
     """Run the schedule now, outside its calendar (also while it is suspended)."""
     row = await ctx.load(BackupSchedule, uid)
     await temporal.start_workflow(
@@ -383,7 +383,7 @@ async def run_now(uid: str, ctx: EditSchedule, temporal: TemporalDep) -> Accepte
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_schedule(
-    uid: str,
+    uid: Uid,
     ctx: DeleteSchedule,
     temporal: TemporalDep,
     backups: Annotated[

@@ -21,7 +21,7 @@ from api.authz import Access, Authorize, AuthzContext
 from api.crud import active_cluster, list_visible, save_named
 from api.deps import TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
-from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
+from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import (
     RETRY_CLAIMS,
     Backup,
@@ -49,18 +49,18 @@ EditBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.EDIT
 
 
 class BackupCreate(BaseModel):
-    cluster_uid: str
-    location_uid: str
+    cluster_uid: Uid
+    location_uid: Uid
     name: Name | None = Field(default=None, description="Default: <cluster>-<yyyymmddhhmmss>")
-    namespaces: list[str] = Field(default_factory=list, max_length=500)
-    namespace_selector: str = Field(default="", max_length=1000)
-    label_selector: str = Field(default="", max_length=1000)
-    include_types: list[str] = Field(default_factory=list, max_length=200)
-    exclude_types: list[str] = Field(default_factory=list, max_length=200)
-    include_cluster_resources: bool = True
-    pre_rule_uid: str | None = None
-    post_rule_uid: str | None = None
-    volumes: bool = True
+    namespaces: list[Text] = Field(default_factory=list, max_length=500)
+    namespace_selector: Text = Field(default="", max_length=1000)
+    label_selector: Text = Field(default="", max_length=1000)
+    include_types: list[Text] = Field(default_factory=list, max_length=200)
+    exclude_types: list[Text] = Field(default_factory=list, max_length=200)
+    include_cluster_resources: bool = Field(default=True, strict=True)
+    pre_rule_uid: Uid | None = None
+    post_rule_uid: Uid | None = None
+    volumes: bool = Field(default=True, strict=True)
     virtual_machines: list[VirtualMachineRef] = Field(
         default_factory=list,
         max_length=100,
@@ -192,7 +192,7 @@ async def _start(temporal: Client, backup: Backup, ctx: AuthzContext) -> None:
 
 
 @router.post("/{uid}/cancel", status_code=status.HTTP_202_ACCEPTED)
-async def cancel_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
+async def cancel_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
     """Cancel a running backup: post rules still run and its snapshots are removed."""
     backup = await ctx.load(Backup, uid)
     if backup.status not in ("Pending", "InProgress"):
@@ -202,7 +202,7 @@ async def cancel_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Acc
 
 
 @router.post("/{uid}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_backup(uid: str, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
+async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
     """Run again only what failed, under the same name and uid.
 
     A PartialSuccess redoes its failed volumes (new snapshots, then their data; the resources
@@ -252,7 +252,7 @@ async def _ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
 
 
 @router.delete("/{uid}", status_code=status.HTTP_202_ACCEPTED)
-async def delete_backup(uid: str, ctx: DeleteBackup, temporal: TemporalDep) -> Accepted:
+async def delete_backup(uid: Uid, ctx: DeleteBackup, temporal: TemporalDep) -> Accepted:
     """Delete a backup: archive objects, then the catalog row (a workflow; safe to repeat)."""
     backup = await ctx.load(Backup, uid)
     await _ensure_idle(ctx, backup)
@@ -279,7 +279,7 @@ async def list_backups(ctx: ViewBackup) -> ListOf[BackupRead]:
 
 
 @router.get("/{uid}")
-async def get_backup(uid: str, ctx: ViewBackup, temporal: TemporalDep) -> BackupDetail:
+async def get_backup(uid: Uid, ctx: ViewBackup, temporal: TemporalDep) -> BackupDetail:
     """A backup with its per-object and per-volume results, and live progress while it runs."""
     backup = await ctx.load(Backup, uid)
     data: dict[str, Any] = BackupRead.model_validate(backup).model_dump()
@@ -293,7 +293,7 @@ async def get_backup(uid: str, ctx: ViewBackup, temporal: TemporalDep) -> Backup
     )
 
 
-async def _progress(temporal: Client, uid: str) -> Progress:
+async def _progress(temporal: Client, uid: Uid) -> Progress:
     """Bytes moved so far, from the heartbeats of the running data-mover activities."""
     description = await temporal.get_workflow_handle(backup_workflow_id(uid)).describe()
     progress = Progress()

@@ -24,7 +24,7 @@ from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
 from api.deps import StateDep
 from api.errors import Conflict, Unprocessable
-from api.schemas import Labels, ListOf, Name, ObjectRead
+from api.schemas import Document, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import BackupLocation, CloudAccount, Cluster
 from lifeboat.rbac.matrix import Action, Kind
 
@@ -35,8 +35,8 @@ ViewCloudAccount = Annotated[AuthzContext, Depends(Authorize(Kind.CLOUD_ACCOUNTS
 EditCloudAccount = Annotated[AuthzContext, Depends(Authorize(Kind.CLOUD_ACCOUNTS, Action.EDIT))]
 DeleteCloudAccount = Annotated[AuthzContext, Depends(Authorize(Kind.CLOUD_ACCOUNTS, Action.DELETE))]
 
-PublicId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=16384)]
+PublicId = Annotated[Text, StringConstraints(min_length=1)]
+Secret = Annotated[Document, StringConstraints(min_length=1, max_length=16384)]
 
 
 class CloudProvider(enum.StrEnum):
@@ -159,13 +159,13 @@ async def list_cloud_accounts(ctx: ViewCloudAccount) -> ListOf[CloudAccountRead]
 
 
 @router.get("/{uid}")
-async def get_cloud_account(uid: str, ctx: ViewCloudAccount) -> CloudAccountRead:
+async def get_cloud_account(uid: Uid, ctx: ViewCloudAccount) -> CloudAccountRead:
     return CloudAccountRead.model_validate(await ctx.load(CloudAccount, uid))
 
 
 @router.put("/{uid}")
 async def update_cloud_account(
-    uid: str, body: CloudAccountUpdate, ctx: EditCloudAccount, state: StateDep
+    uid: Uid, body: CloudAccountUpdate, ctx: EditCloudAccount, state: StateDep
 ) -> CloudAccountRead:
     """Rename, relabel, or replace the credentials as a whole (the provider stays)."""
     account = await ctx.load(CloudAccount, uid)
@@ -180,7 +180,7 @@ async def update_cloud_account(
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_cloud_account(uid: str, ctx: DeleteCloudAccount) -> None:
+async def delete_cloud_account(uid: Uid, ctx: DeleteCloudAccount) -> None:
     """Remove a cloud account; refused while backup locations or onboarded clusters use it."""
     account = await ctx.load(CloudAccount, uid)
     for model, kind, using in (

@@ -22,6 +22,7 @@ from api.schemas import (
     KubeconfigReplace,
     ListOf,
     NamespaceRead,
+    Uid,
     VirtualMachineRead,
 )
 from lifeboat.catalog.models import BackupSchedule, Cluster, ClusterStatus
@@ -104,12 +105,12 @@ async def list_clusters(ctx: ViewCluster) -> ListOf[ClusterRead]:
 
 
 @router.get("/{uid}")
-async def get_cluster(uid: str, ctx: ViewCluster) -> ClusterRead:
+async def get_cluster(uid: Uid, ctx: ViewCluster) -> ClusterRead:
     return ClusterRead.model_validate(await ctx.load(Cluster, uid))
 
 
 @router.get("/{uid}/namespaces")
-async def list_namespaces(uid: str, ctx: ViewCluster) -> ListOf[NamespaceRead]:
+async def list_namespaces(uid: Uid, ctx: ViewCluster) -> ListOf[NamespaceRead]:
     """The cluster's namespaces, as its last sync found them."""
     cluster = await ctx.load(Cluster, uid)
     items = [NamespaceRead(name=name) for name in cluster.namespaces]
@@ -117,7 +118,7 @@ async def list_namespaces(uid: str, ctx: ViewCluster) -> ListOf[NamespaceRead]:
 
 
 @router.get("/{uid}/virtual-machines")
-async def list_virtual_machines(uid: str, ctx: ViewVirtualMachines) -> ListOf[VirtualMachineRead]:
+async def list_virtual_machines(uid: Uid, ctx: ViewVirtualMachines) -> ListOf[VirtualMachineRead]:
     """The cluster's KubeVirt VMs, as its last sync found them (none without KubeVirt)."""
     cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, uid)
     items = [VirtualMachineRead.model_validate(vm) for vm in cluster.virtual_machines]
@@ -125,7 +126,7 @@ async def list_virtual_machines(uid: str, ctx: ViewVirtualMachines) -> ListOf[Vi
 
 
 @router.post("/{uid}/sync", status_code=status.HTTP_202_ACCEPTED)
-async def sync_cluster(uid: str, ctx: ViewCluster, temporal: TemporalDep) -> Accepted:
+async def sync_cluster(uid: Uid, ctx: ViewCluster, temporal: TemporalDep) -> Accepted:
     """Sync now; a sync already running is not doubled.
 
     Not while its syncs are paused (discovery retired it: a sync would hide why).
@@ -152,7 +153,7 @@ async def _trigger_sync(temporal: Client, cluster: Cluster, settings: Settings) 
 
 
 @router.delete("/{uid}", status_code=status.HTTP_202_ACCEPTED)
-async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) -> Accepted:
+async def delete_cluster(uid: Uid, ctx: DeleteCluster, temporal: TemporalDep) -> Accepted:
     """Remove a cluster from Lifeboat (the cluster itself is untouched); its backups stay.
 
     Refused while backup schedules exist on it, for super admins too: delete them first. The
@@ -182,7 +183,7 @@ async def delete_cluster(uid: str, ctx: DeleteCluster, temporal: TemporalDep) ->
 
 
 @router.get("/{uid}/kubeconfig")
-async def get_kubeconfig(uid: str, ctx: ViewCluster, state: StateDep) -> KubeconfigReplace:
+async def get_kubeconfig(uid: Uid, ctx: ViewCluster, state: StateDep) -> KubeconfigReplace:
     """The kubeconfig, to its owner only: a super admin may replace another's, never read it."""
     cluster = await ctx.load(Cluster, uid)
     if refusal := credentials_read_refusal(ctx.caller, cluster.owner_id):
@@ -192,7 +193,7 @@ async def get_kubeconfig(uid: str, ctx: ViewCluster, state: StateDep) -> Kubecon
 
 @router.put("/{uid}/kubeconfig")
 async def replace_kubeconfig(
-    uid: str, body: KubeconfigReplace, ctx: EditCluster, state: StateDep, temporal: TemporalDep
+    uid: Uid, body: KubeconfigReplace, ctx: EditCluster, state: StateDep, temporal: TemporalDep
 ) -> ClusterRead:
     """Replace the kubeconfig as a whole (validated first), then sync with it."""
     cluster = not_being_removed(await ctx.load(Cluster, uid, to=Use.ADMINISTER))

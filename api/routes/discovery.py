@@ -36,7 +36,7 @@ from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Unprocessable
-from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead
+from api.schemas import Accepted, Document, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import Cluster, DiscoveryConfig
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
 from lifeboat.label_selectors import LabelSelectorError, check_label_selector
@@ -56,6 +56,7 @@ MIN_INTERVAL_SECONDS = 60
 Interval = Annotated[
     int,
     Field(
+        strict=True,
         ge=MIN_INTERVAL_SECONDS,
         le=7 * 24 * 3600,
         description="Seconds between discovery runs (at least 60)",
@@ -64,7 +65,6 @@ Interval = Annotated[
 ProjectNamespace = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
         min_length=1,
         max_length=63,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
@@ -78,10 +78,10 @@ SELECTOR_DESCRIPTION = (
 class DiscoveryConfigCreate(BaseModel):
     name: Name
     # Write-only: stored encrypted, never returned.
-    garden_kubeconfig: str = Field(
+    garden_kubeconfig: Document = Field(
         description="A self-contained kubeconfig of the garden cluster (YAML), write-only"
     )
-    label_selector: str = Field(default="", description=SELECTOR_DESCRIPTION)
+    label_selector: Text = Field(default="", max_length=1000, description=SELECTOR_DESCRIPTION)
     namespaces: list[ProjectNamespace] = Field(
         default_factory=list,
         max_length=100,
@@ -94,10 +94,12 @@ class DiscoveryConfigCreate(BaseModel):
 class DiscoveryConfigUpdate(BaseModel):
     """What may change; a field left out stays as it is."""
 
-    garden_kubeconfig: str | None = Field(
+    garden_kubeconfig: Document | None = Field(
         default=None, description="Replaces the garden kubeconfig as a whole, write-only"
     )
-    label_selector: str | None = Field(default=None, description=SELECTOR_DESCRIPTION)
+    label_selector: Text | None = Field(
+        default=None, max_length=1000, description=SELECTOR_DESCRIPTION
+    )
     namespaces: list[ProjectNamespace] | None = Field(default=None, max_length=100)
     interval_seconds: Interval | None = None
 
@@ -221,13 +223,13 @@ async def list_configs(ctx: ViewConfig) -> ListOf[DiscoveryConfigRead]:
 
 
 @router.get("/{uid}")
-async def get_config(uid: str, ctx: ViewConfig) -> DiscoveryConfigRead:
+async def get_config(uid: Uid, ctx: ViewConfig) -> DiscoveryConfigRead:
     return await _read(ctx, await ctx.load(DiscoveryConfig, uid))
 
 
 @router.patch("/{uid}")
 async def update_config(
-    uid: str,
+    uid: Uid,
     body: DiscoveryConfigUpdate,
     ctx: EditConfig,
     state: StateDep,
@@ -277,7 +279,7 @@ async def _run_now(temporal: Client, config: DiscoveryConfig, task_queue: str) -
 
 
 @router.post("/{uid}/run", status_code=status.HTTP_202_ACCEPTED)
-async def run_config(uid: str, ctx: EditConfig, temporal: TemporalDep) -> Accepted:
+async def run_config(uid: Uid, ctx: EditConfig, temporal: TemporalDep) -> Accepted:
     """Discover now, outside the interval (`last_run_at` changes when the run is recorded)."""
     config = await ctx.load(DiscoveryConfig, uid)
     await _run_now(temporal, config, ctx.settings.task_queue)
@@ -286,7 +288,7 @@ async def run_config(uid: str, ctx: EditConfig, temporal: TemporalDep) -> Accept
 
 @router.delete("/{uid}")
 async def delete_config(
-    uid: str, ctx: DeleteConfig, temporal: TemporalDep
+    uid: Uid, ctx: DeleteConfig, temporal: TemporalDep
 ) -> DiscoveryConfigDeleted:
     """Stop discovering: the configuration and its schedule go, its clusters stay.
 

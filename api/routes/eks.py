@@ -17,7 +17,7 @@ from typing import Annotated
 
 import yaml
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client, WorkflowFailureError
@@ -26,7 +26,7 @@ from temporalio.service import RPCError
 from api.authz import Authorize, AuthzContext
 from api.deps import AppState, StateDep, TemporalDep
 from api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
-from api.schemas import ClusterRead, Labels, ListOf
+from api.schemas import ClusterRead, Labels, ListOf, Uid
 from lifeboat.catalog.models import CloudAccount, Cluster
 from lifeboat.eks import (
     AWS_PROVIDER,
@@ -71,8 +71,19 @@ def _cluster_name(value: str) -> str:
     return value
 
 
-Region = Annotated[str, AfterValidator(_region)]
-EksName = Annotated[str, AfterValidator(_cluster_name)]
+# The validators check these with their own messages; the schema shows the same rules.
+Region = Annotated[
+    str,
+    StringConstraints(max_length=32),
+    AfterValidator(_region),
+    Field(json_schema_extra={"pattern": REGION_PATTERN}),
+]
+EksName = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    AfterValidator(_cluster_name),
+    Field(json_schema_extra={"pattern": CLUSTER_NAME_PATTERN}),
+]
 
 
 class EksClusterRead(BaseModel):
@@ -86,7 +97,7 @@ class EksClusterRead(BaseModel):
 
 
 class EksOnboard(BaseModel):
-    cloud_account_uid: str = Field(description="An aws cloud account")
+    cloud_account_uid: Uid = Field(description="An aws cloud account")
     region: Region
     names: list[EksName] = Field(
         min_length=1, max_length=100, description="The EKS clusters to onboard"
@@ -145,7 +156,7 @@ async def _describe(
 
 @router.get("/cloud-accounts/{uid}/eks-clusters")
 async def list_eks_clusters(
-    uid: str,
+    uid: Uid,
     region: Annotated[Region, Query(description="The AWS region, such as eu-west-1")],
     ctx: ViewCloudAccount,
     temporal: TemporalDep,
@@ -183,7 +194,7 @@ async def list_eks_clusters(
     return ListOf(items=items, count=len(items))
 
 
-async def _account_to_use(ctx: AuthzContext, uid: str) -> CloudAccount:
+async def _account_to_use(ctx: AuthzContext, uid: Uid) -> CloudAccount:
     """The aws account, when the caller may view it (404 as the guard says, also in federated
     mode, where cloud accounts do not exist)."""
     accounts = ctx.for_kind(Kind.CLOUD_ACCOUNTS, Action.VIEW)

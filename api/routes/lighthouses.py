@@ -29,7 +29,7 @@ from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
 from api.deps import StateDep, TemporalDep
 from api.errors import Unprocessable
-from api.schemas import Labels, ListOf, Name, ObjectRead, base_url
+from api.schemas import Document, Labels, ListOf, Name, ObjectRead, Text, Uid, base_url
 from lifeboat.catalog.models import ClusterStatus, Lighthouse
 from lifeboat.lighthouse import (
     CredentialsError,
@@ -68,10 +68,10 @@ def _endpoint(value: str) -> str:
     )
 
 
-Endpoint = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_endpoint)]
-Pem = Annotated[str, StringConstraints(max_length=64 << 10)]
+Endpoint = Annotated[Text, StringConstraints(max_length=2048), AfterValidator(_endpoint)]
+Pem = Annotated[Document, StringConstraints(max_length=64 << 10)]
 # Room for a bundle of CA certificates.
-CaPem = Annotated[str, StringConstraints(max_length=256 << 10)]
+CaPem = Annotated[Document, StringConstraints(max_length=256 << 10)]
 
 
 class LighthouseCredentialsReplace(BaseModel):
@@ -80,7 +80,7 @@ class LighthouseCredentialsReplace(BaseModel):
     security: LighthouseSecurity = Field(
         description="token: a bearer token; tls: a client certificate and key (mutual TLS)"
     )
-    token: Annotated[str, StringConstraints(max_length=16 << 10)] | None = Field(
+    token: Annotated[Text, StringConstraints(max_length=16 << 10)] | None = Field(
         default=None, description="write-only: the bearer token (security token)"
     )
     certificate: Pem | None = Field(
@@ -253,14 +253,14 @@ async def list_lighthouses(ctx: ViewLighthouse) -> ListOf[LighthouseRead]:
 
 
 @router.get("/{uid}")
-async def get_lighthouse(uid: str, ctx: ViewLighthouse) -> LighthouseRead:
+async def get_lighthouse(uid: Uid, ctx: ViewLighthouse) -> LighthouseRead:
     """One lighthouse with its last status; never its credentials."""
     return _read(await ctx.load(Lighthouse, uid))
 
 
 @router.put("/{uid}/credentials")
 async def replace_credentials(
-    uid: str,
+    uid: Uid,
     body: LighthouseCredentialsReplace,
     ctx: EditLighthouse,
     state: StateDep,
@@ -279,7 +279,7 @@ async def replace_credentials(
 
 
 @router.post("/{uid}/check")
-async def check_lighthouse(uid: str, ctx: ViewLighthouse, temporal: TemporalDep) -> LighthouseRead:
+async def check_lighthouse(uid: Uid, ctx: ViewLighthouse, temporal: TemporalDep) -> LighthouseRead:
     """Check now, and answer with the status found; a check already running is not doubled.
 
     It uses the owner's credentials, so it needs full access to the lighthouse.
@@ -291,6 +291,6 @@ async def check_lighthouse(uid: str, ctx: ViewLighthouse, temporal: TemporalDep)
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_lighthouse(uid: str, ctx: DeleteLighthouse) -> None:
+async def delete_lighthouse(uid: Uid, ctx: DeleteLighthouse) -> None:
     """Remove the lighthouse and its shares from Lifeboat; the storage cluster is untouched."""
     await delete_object(ctx, await ctx.load(Lighthouse, uid, to=Use.ADMINISTER))

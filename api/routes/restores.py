@@ -12,7 +12,7 @@ from api.authz import Authorize, AuthzContext
 from api.crud import active_cluster, list_visible, save_named
 from api.deps import TemporalDep
 from api.errors import Unprocessable
-from api.schemas import ListOf, Name, ObjectRead
+from api.schemas import ListOf, Name, ObjectRead, Text, TextMap, Uid
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
@@ -28,17 +28,17 @@ PREVIEW_TIMEOUT = timedelta(minutes=2)
 
 
 class RestoreCreate(BaseModel):
-    backup_uid: str
-    cluster_uid: str | None = Field(
+    backup_uid: Uid
+    cluster_uid: Uid | None = Field(
         default=None, description="Target; the backup's cluster if unset"
     )
     name: Name | None = None
-    namespace_mapping: dict[str, str] = Field(default_factory=dict, max_length=500)
-    storage_class_mapping: dict[str, str] = Field(default_factory=dict, max_length=100)
+    namespace_mapping: TextMap = Field(default_factory=dict, max_length=500)
+    storage_class_mapping: TextMap = Field(default_factory=dict, max_length=100)
     replace_policy: Literal["keep", "replace"] = "keep"
-    include_namespaces: list[str] = Field(default_factory=list, max_length=500)
-    include_types: list[str] = Field(default_factory=list, max_length=200)
-    exclude_types: list[str] = Field(default_factory=list, max_length=200)
+    include_namespaces: list[Text] = Field(default_factory=list, max_length=500)
+    include_types: list[Text] = Field(default_factory=list, max_length=200)
+    exclude_types: list[Text] = Field(default_factory=list, max_length=200)
 
 
 class RestoreRead(ObjectRead):
@@ -146,5 +146,5 @@ async def list_restores(ctx: ViewRestore) -> ListOf[RestoreRead]:
 
 
 @router.get("/{uid}")
-async def get_restore(uid: str, ctx: ViewRestore) -> RestoreRead:
+async def get_restore(uid: Uid, ctx: ViewRestore) -> RestoreRead:
     return RestoreRead.model_validate(await ctx.load(Restore, uid))

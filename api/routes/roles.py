@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
 from api.errors import Conflict, Forbidden
-from api.schemas import Labels, ListOf, Name, ObjectRead
+from api.schemas import Labels, ListOf, LongText, Name, ObjectRead, Uid
 from lifeboat.catalog.models import Role, RoleBinding
 from lifeboat.rbac.access import permissions_beyond
 from lifeboat.rbac.matrix import MODE_ROLES, Action, BuiltinRole, Kind, Permission
@@ -26,8 +26,8 @@ DeleteRole = Annotated[AuthzContext, Depends(Authorize(Kind.ROLES, Action.DELETE
 
 class RoleCreate(BaseModel):
     name: Name
-    description: str = Field(default="", max_length=1000)
-    permissions: list[Permission] = Field(min_length=1)
+    description: LongText = Field(default="", max_length=1000)
+    permissions: list[Permission] = Field(min_length=1, max_length=len(Permission))
     labels: Labels = Field(default_factory=dict)
 
 
@@ -70,7 +70,7 @@ async def list_roles(ctx: ViewRole) -> ListOf[RoleRead]:
 
 
 @router.get("/{uid}")
-async def get_role(uid: str, ctx: ViewRole) -> RoleRead:
+async def get_role(uid: Uid, ctx: ViewRole) -> RoleRead:
     role = await ctx.session.get(Role, uid)
     if role is not None and role.builtin:
         return RoleRead.model_validate(role)
@@ -94,7 +94,7 @@ async def create_role(body: RoleCreate, ctx: CreateRole) -> RoleRead:
 
 
 @router.put("/{uid}")
-async def update_role(uid: str, body: RoleCreate, ctx: EditRole) -> RoleRead:
+async def update_role(uid: Uid, body: RoleCreate, ctx: EditRole) -> RoleRead:
     role = await ctx.load(Role, uid)
     _refuse_builtin(role)
     _refuse_builtin_name(body.name)
@@ -105,7 +105,7 @@ async def update_role(uid: str, body: RoleCreate, ctx: EditRole) -> RoleRead:
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_role(uid: str, ctx: DeleteRole) -> None:
+async def delete_role(uid: Uid, ctx: DeleteRole) -> None:
     role = await ctx.load(Role, uid)
     _refuse_builtin(role)
     assigned = await ctx.session.scalar(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
-from api.schemas import Labels, ListOf, Name, ObjectRead
+from api.schemas import Labels, ListOf, Name, ObjectRead, Uid
 from lifeboat.catalog.models import Rule
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.rules import RuleSet
@@ -60,17 +60,17 @@ async def list_rules(ctx: ViewRule) -> ListOf[RuleRead]:
 
 
 @router.get("/{uid}")
-async def get_rule(uid: str, ctx: ViewRule) -> RuleRead:
+async def get_rule(uid: Uid, ctx: ViewRule) -> RuleRead:
     return RuleRead.model_validate(await ctx.load(Rule, uid))
 
 
 @router.put("/{uid}")
-async def replace_rule(uid: str, body: RuleUpdate, ctx: EditRule) -> RuleRead:
+async def replace_rule(uid: Uid, body: RuleUpdate, ctx: EditRule) -> RuleRead:
     """Replace the rule as a whole: name, labels and rule items."""
     rule = _apply(await ctx.load(Rule, uid), body)
     return RuleRead.model_validate(await save_unique(ctx, rule))
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_rule(uid: str, ctx: DeleteRule) -> None:
+async def delete_rule(uid: Uid, ctx: DeleteRule) -> None:
     await delete_object(ctx, await ctx.load(Rule, uid))

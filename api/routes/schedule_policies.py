@@ -13,7 +13,7 @@ from api.crud import delete_object, list_visible, save_unique
 from api.deps import TemporalDep
 from api.errors import Conflict
 from api.routes.backup_schedules import follow_policy, mark_policy_changing
-from api.schemas import Labels, ListOf, Name, ObjectRead
+from api.schemas import Labels, ListOf, Name, ObjectRead, Uid
 from lifeboat.catalog.models import BackupSchedule, SchedulePolicy
 from lifeboat.policies import Retention, Schedule, SchedulePolicySpec
 from lifeboat.rbac.matrix import Action, Kind
@@ -65,13 +65,13 @@ async def list_schedule_policies(ctx: ViewPolicy) -> ListOf[SchedulePolicyRead]:
 
 
 @router.get("/{uid}")
-async def get_schedule_policy(uid: str, ctx: ViewPolicy) -> SchedulePolicyRead:
+async def get_schedule_policy(uid: Uid, ctx: ViewPolicy) -> SchedulePolicyRead:
     return SchedulePolicyRead.model_validate(await ctx.load(SchedulePolicy, uid))
 
 
 @router.put("/{uid}")
 async def replace_schedule_policy(
-    uid: str, body: SchedulePolicyUpdate, ctx: EditPolicy, temporal: TemporalDep
+    uid: Uid, body: SchedulePolicyUpdate, ctx: EditPolicy, temporal: TemporalDep
 ) -> SchedulePolicyRead:
     """Replace the policy as a whole: name, labels, schedule and retention.
 
@@ -87,7 +87,7 @@ async def replace_schedule_policy(
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_schedule_policy(uid: str, ctx: DeletePolicy) -> None:
+async def delete_schedule_policy(uid: Uid, ctx: DeletePolicy) -> None:
     """Delete a policy; refused while backup schedules use it, for super admins too."""
     policy = await ctx.load(SchedulePolicy, uid)
     used_by = await ctx.session.scalar(select(func.count()).where(BackupSchedule.policy_uid == uid))

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from api.authz import Access, AuthzContext, SignedIn
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.routes.users import display_name
-from api.schemas import ListOf, ObjectRead
+from api.schemas import ListOf, ObjectRead, Text, Uid
 from lifeboat.catalog.models import (
     Backup,
     BackupLocation,
@@ -56,9 +56,9 @@ SHAREABLE: dict[Kind, type[CatalogObject]] = {
 
 class ShareCreate(BaseModel):
     object_kind: Kind
-    object_uid: str = Field(min_length=1, max_length=36)
+    object_uid: Uid
     subject_kind: ShareSubject
-    subject: str = Field(default="", max_length=255, description="User id or group name")
+    subject: Text = Field(default="", max_length=253, description="User id or group name")
     access: ShareLevel = ShareLevel.VIEW
 
     @model_validator(mode="after")
@@ -94,7 +94,7 @@ class SharedCluster(BaseModel):
     shared_with: list[SharedSubject]
 
 
-async def _object(access: Access, kind: Kind, uid: str) -> tuple[AuthzContext, CatalogObject]:
+async def _object(access: Access, kind: Kind, uid: Uid) -> tuple[AuthzContext, CatalogObject]:
     if kind not in SHAREABLE:
         raise Unprocessable(f"{kind} cannot be shared", field="object_kind")
     ctx = access.for_kind(kind, Action.VIEW)
@@ -174,7 +174,7 @@ async def share(body: ShareCreate, access: Member) -> ShareRead:
 
 @router.get("/shares")
 async def list_shares(
-    access: Member, object_kind: Annotated[Kind, Query()], object_uid: Annotated[str, Query()]
+    access: Member, object_kind: Annotated[Kind, Query()], object_uid: Annotated[Uid, Query()]
 ) -> ListOf[ShareRead]:
     """Who an object is shared with (for its owner and super admins)."""
     _ctx, obj = await _object(access, object_kind, object_uid)
@@ -189,7 +189,7 @@ async def list_shares(
 
 
 @router.delete("/shares/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-async def unshare(uid: str, access: Member) -> None:
+async def unshare(uid: Uid, access: Member) -> None:
     row = await access.session.get(Share, uid)
     if row is None:
         raise NotFound(f"no share {uid}")

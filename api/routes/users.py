@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from api.authz import Access, Authorize, AuthzContext, SignedIn
 from api.errors import Forbidden, NotFound, Unprocessable
-from api.schemas import ListOf
+from api.schemas import ListOf, Subject, Text
 from lifeboat.catalog.models import SYSTEM_OWNER, Group, Role, RoleBinding, User, shown_user
 from lifeboat.rbac.access import ShareSubject, role_change_refusal
 from lifeboat.rbac.matrix import MODE_FEATURES, MODE_ROLES, Action, BuiltinRole, Kind
@@ -32,12 +32,12 @@ Profile = Annotated[Access, Depends(SignedIn(needs_role=False))]
 
 
 class RoleAssignment(BaseModel):
-    roles: list[str] = Field(description="Role names, e.g. lifeboat.app-user", max_length=50)
+    roles: list[Text] = Field(description="Role names, e.g. lifeboat.app-user", max_length=50)
 
 
 class UserInvite(RoleAssignment):
-    subject: str = Field(min_length=1, max_length=255, description="The provider's user id")
-    email: str | None = Field(default=None, max_length=320)
+    subject: Subject = Field(description="The provider's user id")
+    email: Text | None = Field(default=None, max_length=320)
 
 
 class UserRead(BaseModel):
@@ -193,14 +193,14 @@ async def invite_user(body: UserInvite, ctx: Invite) -> UserRead:
 
 
 @router.put("/users/{subject}/roles")
-async def assign_user_roles(subject: str, body: RoleAssignment, ctx: EditUsers) -> UserRead:
+async def assign_user_roles(subject: Subject, body: RoleAssignment, ctx: EditUsers) -> UserRead:
     user = await _user(ctx, subject)
     await _assign(ctx, ShareSubject.USER, subject, body.roles)
     return await _user_read(ctx, user)
 
 
 @router.delete("/users/{subject}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_user(subject: str, ctx: RemoveUsers) -> None:
+async def revoke_user(subject: Subject, ctx: RemoveUsers) -> None:
     """Revoke every role bound to the user; their objects stay, shown with their owner."""
     await _user(ctx, subject)
     await _assign(ctx, ShareSubject.USER, subject, [])
@@ -217,7 +217,7 @@ async def list_groups(ctx: ViewUsers) -> ListOf[GroupRead]:
 
 
 @router.put("/groups/{name}/roles")
-async def assign_group_roles(name: str, body: RoleAssignment, ctx: EditUsers) -> GroupRead:
+async def assign_group_roles(name: Subject, body: RoleAssignment, ctx: EditUsers) -> GroupRead:
     if await ctx.session.scalar(select(Group).where(Group.name == name)) is None:
         ctx.session.add(Group(name=name, owner_id=SYSTEM_OWNER))
     await _assign(ctx, ShareSubject.GROUP, name, body.roles)

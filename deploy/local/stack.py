@@ -219,6 +219,8 @@ def up(
         api.start(
             [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
              "--host", HOST, "--port", str(api_port), "--no-access-log",
+             # Answers an oversized request head with 431 instead of resetting the connection.
+             "--http", "api.app:BoundedH11Protocol",
              # Longer than a load balancer's idle timeout (60 s), so the server never closes
              # a kept-alive connection just as a client reuses it.
              "--timeout-keep-alive", "75"],

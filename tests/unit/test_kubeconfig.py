@@ -191,3 +191,43 @@ def test_kubeconfig_larger_than_256_kib_is_refused() -> None:
     padding = "#" * (MAX_KUBECONFIG_BYTES - len(text.encode()))
     assert summarize(parse_kubeconfig(text + padding)).cluster == "prod"
     assert refusal(text + padding + "#") == "is larger than 256 KiB"
+
+
+def alias_bomb(levels: int) -> str:
+    """A "billion laughs": each level lists the one below nine times."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for n in range(1, levels):
+        prev, cur = chr(ord("a") + n - 1), chr(ord("a") + n)
+        lines.append(f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_aliases_are_refused_before_they_expand() -> None:
+    bomb = alias_bomb(6)
+    assert len(bomb) < 400  # 9^6 strings once expanded: megabytes
+    message = refusal(bomb)
+    assert message.startswith("uses a YAML alias at line 2")
+    assert "kubectl config view --raw --flatten" in message
+    assert len(message) < 200
+
+
+def test_an_alias_in_an_otherwise_valid_kubeconfig_is_refused() -> None:
+    text = dump(token_kubeconfig()).replace("current-context: prod-admin", "current-context: *x")
+    assert refusal("x: &x prod-admin\n" + text).startswith("uses a YAML alias at line")
+
+
+def test_deep_nesting_is_refused_not_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    assert refusal(deep).startswith("nests deeper than 32 levels")
+
+
+def test_echoed_values_are_cut_short() -> None:
+    config = token_kubeconfig()
+    config["clusters"][1]["cluster"]["server"] = "x" * 200_000
+    config["kind"] = "Config"
+    message = refusal(dump(config))
+    assert message.startswith("`clusters[prod].server` must be the API server URL")
+    assert len(message) < 250
+    config = token_kubeconfig()
+    config["current-context"] = "c" * 200_000
+    assert len(refusal(dump(config))) < 200
