@@ -7,11 +7,13 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, ScheduleDescription
 
@@ -168,21 +170,67 @@ def _successes(api: httpx.Client, schedule: dict[str, Any]) -> list[dict[str, An
     return [b for b in _backups_of(api, schedule) if b["status"] == "Success"]
 
 
-def test_a_policy_edit_gives_its_schedules_the_new_calendar_and_the_run_then_due_backs_up(
-    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
-) -> None:
+@dataclass(frozen=True)
+class DueSoon:
+    """Schedules set up together, whose runs come due at the same minute `at`: each test
+    below waits for its own, so the waits overlap instead of adding up."""
+
+    at: datetime
+    # A daily policy moved (through the API) from six hours on to `at`, and its schedule.
+    edited_policy: dict[str, Any]
+    edited: dict[str, Any]
+    # A schedule firing at `at`, whose policy changed in the catalog since Temporal got it.
+    changed_since: dict[str, Any]
+    # An every-minute schedule paused in Temporal (an operator in the Temporal UI, say).
+    paused: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def due_soon(
+    as_user: Users,
+    target: dict[str, str],
+    kube: Kube,
+    stack: Stack,
+    catalog: sessionmaker[Session],
+) -> DueSoon:
     api = as_user("infraadmin")
-    later = datetime.now(UTC) + timedelta(hours=6)
-    policy = _daily_policy(api, later)
-    schedule = _schedule(api, target, kube, policy["uid"])
-    first = datetime.fromisoformat(schedule["next_runs"][0])
-    assert first == later.replace(second=0, microsecond=0), schedule["next_runs"]
-
     soon = _minute_after(90)
-    body = {k: v for k, v in policy.items() if k != "uid"} | {"schedule": _daily(soon)}
-    edited = api.put(f"/api/v1/schedule-policies/{policy['uid']}", json=body)
-    assert edited.status_code == 200, edited.text
 
+    later = datetime.now(UTC) + timedelta(hours=6)
+    edited_policy = _daily_policy(api, later)
+    edited = _schedule(api, target, kube, edited_policy["uid"])
+    first = datetime.fromisoformat(edited["next_runs"][0])
+    assert first == later.replace(second=0, microsecond=0), edited["next_runs"]
+    body = {k: v for k, v in edited_policy.items() if k != "uid"} | {"schedule": _daily(soon)}
+    response = api.put(f"/api/v1/schedule-policies/{edited_policy['uid']}", json=body)
+    assert response.status_code == 200, response.text
+
+    changing = _daily_policy(api, soon)
+    changed_since = _schedule(api, target, kube, changing["uid"])
+    # The policy changes in the catalog while Temporal still has the calendar that fires at
+    # `soon`: the moment of every edit before its update reaches Temporal, and for as long as
+    # an update fails. The run Temporal makes then is a real one and backs up.
+    with catalog.begin() as session:
+        row = session.get(SchedulePolicy, changing["uid"])
+        assert row is not None
+        row.schedule = _daily(soon + timedelta(hours=6))
+
+    paused = _schedule(api, target, kube, _policy(api))
+    assert (paused["status"], paused["missed"]) == ("Active", False), paused
+    handle_id = f"backup-schedule-{paused['uid']}"
+    _temporal(stack, lambda client: client.get_schedule_handle(handle_id).pause(note="held by ops"))
+    return DueSoon(soon, edited_policy, edited, changed_since, paused)
+
+
+def _wait_until(at: datetime) -> float:
+    """Seconds to wait for a run due at `at` to have made its backup, with room to spare."""
+    return (at - datetime.now(UTC)).total_seconds() + 180
+
+
+def test_a_policy_edit_gives_its_schedules_the_new_calendar_and_the_run_then_due_backs_up(
+    as_user: Users, due_soon: DueSoon, stack: Stack
+) -> None:
+    api, schedule, soon = as_user("infraadmin"), due_soon.edited, due_soon.at
     # The Temporal Schedule has the new calendar, and the API says when it runs next.
     calendar = _described(stack, schedule).schedule.spec.calendars[0]
     assert (calendar.hour[0].start, calendar.minute[0].start) == (soon.hour, soon.minute)
@@ -192,8 +240,7 @@ def test_a_policy_edit_gives_its_schedules_the_new_calendar_and_the_run_then_due
     assert read["status"] == "Active", read["status_reason"]
 
     # The run then due is made: not skipped as a time the policy no longer has.
-    wait = (soon - datetime.now(UTC)).total_seconds() + 180
-    made = _until(lambda: _successes(api, schedule), wait, "the run at the policy's new time")
+    made = _until(lambda: _successes(api, schedule), _wait_until(soon), "the run at its new time")
     assert made[0]["name"] == f"{schedule['name']}-{soon:%Y%m%d%H%M%S}"
     read = _read(api, schedule)
     assert read["last_backup_at"] is not None and read["missed"] is False, read
@@ -202,39 +249,19 @@ def test_a_policy_edit_gives_its_schedules_the_new_calendar_and_the_run_then_due
 
 
 def test_a_run_is_checked_against_the_calendar_that_fired_it_not_a_policy_changed_since(
-    as_user: Users,
-    target: dict[str, str],
-    kube: Kube,
-    catalog: sessionmaker[Session],
+    as_user: Users, due_soon: DueSoon
 ) -> None:
-    api = as_user("infraadmin")
-    soon = _minute_after(90)
-    policy = _daily_policy(api, soon)
-    schedule = _schedule(api, target, kube, policy["uid"])
-    # The policy changes in the catalog while Temporal still has the calendar that fires at
-    # `soon`: the moment of every edit before its update reaches Temporal, and for as long as
-    # an update fails. The run Temporal makes then is a real one and backs up.
-    with catalog.begin() as session:
-        row = session.get(SchedulePolicy, policy["uid"])
-        assert row is not None
-        row.schedule = _daily(soon + timedelta(hours=6))
-    wait = (soon - datetime.now(UTC)).total_seconds() + 180
-    made = _until(lambda: _successes(api, schedule), wait, "the run Temporal fired at its time")
+    api, schedule, soon = as_user("infraadmin"), due_soon.changed_since, due_soon.at
+    made = _until(lambda: _successes(api, schedule), _wait_until(soon), "the run Temporal fired")
     assert made[0]["name"] == f"{schedule['name']}-{soon:%Y%m%d%H%M%S}"
     kept = api.delete(f"/api/v1/backup-schedules/{schedule['uid']}", params={"backups": "keep"})
     assert kept.status_code == 204
 
 
 def test_a_schedule_whose_due_run_made_no_backup_reads_overdue_saying_why(
-    as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
+    as_user: Users, due_soon: DueSoon, stack: Stack
 ) -> None:
-    api = as_user("infraadmin")
-    schedule = _schedule(api, target, kube, _policy(api))
-    assert (schedule["status"], schedule["missed"]) == ("Active", False), schedule
-    # Paused in Temporal (an operator in the Temporal UI, say), not through Lifeboat: runs
-    # come due and no backup is made.
-    handle_id = f"backup-schedule-{schedule['uid']}"
-    _temporal(stack, lambda client: client.get_schedule_handle(handle_id).pause(note="held by ops"))
+    api, schedule = as_user("infraadmin"), due_soon.paused
 
     def overdue() -> dict[str, Any] | None:
         read = _read(api, schedule)
