@@ -66,7 +66,7 @@ def main() -> None:
     try:
         app()
     except CliError as exc:
-        errors.print(f"error: {exc.message}", highlight=False, markup=False)
+        errors.print(f"error: {exc.message}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.code)
     except typer.Abort:
         errors.print("aborted")
