@@ -14,6 +14,9 @@ import pytest
 
 from deploy.local.oidc import CLIENT_SECRET, DEV_PASSWORD
 from deploy.local.stack import Stack
+from tests.e2e.conftest import target
+
+__all__ = ["target"]  # a cluster and a backup location of infraadmin's
 
 ROOT = Path(__file__).resolve().parents[2]
 
