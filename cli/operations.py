@@ -191,10 +191,11 @@ def create_restore(
     output: FormatOption = Format.TABLE,
 ) -> None:
     """Restore a backup into its cluster (namespaces optionally mapped to new names)."""
+    mapping = _mapping(namespace_mapping or [])  # a typo is reported before any call
     api = Api()
     body = {
         "backup_uid": resolve(api, "/backups", "backup", backup)["uid"],
-        "namespace_mapping": _mapping(namespace_mapping or []),
+        "namespace_mapping": mapping,
     }
     if preview:
         emit(api.post("/restores/preview", body), output, lambda r: _describe(r, RESTORE_FIELDS))
