@@ -81,9 +81,11 @@ def _wait(api: Api, path: str, noun: str) -> dict[str, Any]:
     )
     with Progress(*columns, console=errors, transient=False) as progress:
         task = progress.add_task("", total=None, status="Pending")
+        moved: dict[str, int] = {}
         while True:
             obj: dict[str, Any] = api.get(path)
-            moved = obj.get("progress") or {}
+            # Live progress is there only while data moves: keep the last figures shown.
+            moved = obj.get("progress") or moved
             progress.update(
                 task,
                 description=obj["stage"] or "",

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import typer
 
 from cli import config, oidc
-from cli.api import Api, request
+from cli.api import API_PREFIX, Api, request
 from cli.errors import CliError, Exit
 from cli.output import Format, FormatOption, console, emit, print_fields, print_table
 
@@ -17,7 +17,9 @@ context_app = typer.Typer(help="Named contexts: one per server and user signed i
 
 
 def login(
-    server: Annotated[str, typer.Option(help="The API's URL, e.g. http://127.0.0.1:8000")],
+    server: Annotated[
+        str, typer.Option(help="The API's URL, e.g. http://127.0.0.1:8000 (or .../api/v1)")
+    ],
     username: Annotated[str, typer.Option(help="Sign in with this user's password")] = "",
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input")
@@ -37,7 +39,7 @@ def login(
 
     The server tells where its identity provider is (GET /api/v1/auth-config).
     """
-    server = server.rstrip("/")
+    server = server.rstrip("/").removesuffix(API_PREFIX)
     if not username:
         raise CliError(
             "give --username and --password-stdin (browser sign-in is not built yet)",

@@ -31,7 +31,10 @@ def test_each_role_signs_in_and_whoami_shows_its_role(lifeboat: Lifeboat, userna
 
 def test_contexts_switch_between_sign_ins_and_logout_forgets_one(lifeboat: Lifeboat) -> None:
     lifeboat.login("appuser")
+    # The API's URL as `make up` prints it ($API, ending in /api/v1) is the same server.
+    lifeboat.server += "/api/v1"
     lifeboat.login("infraadmin")
+    lifeboat.server = lifeboat.server.removesuffix("/api/v1")
     listed = lifeboat.ok("context", "list").out
     host = lifeboat.server.removeprefix("http://")
     assert f"appuser@{host}" in listed and f"infraadmin@{host}" in listed
