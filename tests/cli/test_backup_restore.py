@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from minio import Minio
+
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
 from deploy.local.stack import Stack
 from tests.api.helpers import unique
@@ -95,3 +97,40 @@ def _synced_namespaces(lifeboat: Lifeboat, name: str) -> list[str]:
             return namespaces
         assert time.monotonic() < deadline, "no new sync within 120s"
         time.sleep(0.5)
+
+
+def test_wait_exits_5_with_the_reason_when_the_backup_fails(
+    lifeboat: Lifeboat, stack: Stack, target: dict[str, str], as_user: Users
+) -> None:
+    """A location whose bucket was removed after it was checked: the backup cannot store."""
+    api = as_user("infraadmin")
+    known = api.get(f"/api/v1/backup-locations/{target['location']}").json()
+    bucket = unique("gone")
+    s3 = Minio(
+        stack.s3_endpoint.removeprefix("http://"),
+        stack.s3_access_key,
+        stack.s3_secret_key,
+        secure=False,
+    )
+    s3.make_bucket(bucket)
+    location = api.post(
+        "/api/v1/backup-locations",
+        json={
+            "name": unique("loc"),
+            "endpoint": known["endpoint"],
+            "bucket": bucket,
+            "cloud_account_uid": known["cloud_account_uid"],
+        },
+    )
+    assert location.status_code == 201, location.text
+    s3.remove_bucket(bucket)
+    lifeboat.login("infraadmin")
+
+    result = lifeboat(
+        "backup", "create", "--cluster", target["cluster"], "--location", location.json()["name"],
+        "--namespace", "default", "--wait",
+    )  # fmt: skip
+    assert result.code == 5, result
+    assert "ended Failed: " in result.err
+    assert "see `lifeboat backup describe " in result.err
+    assert "Traceback" not in result.err
