@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import webbrowser
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -11,19 +13,35 @@ import typer
 from cli import config, oidc
 from cli.api import API_PREFIX, Api, request
 from cli.errors import CliError, Exit
-from cli.output import Format, FormatOption, console, emit, print_fields, print_table
+from cli.output import Format, FormatOption, console, emit, errors, print_fields, print_table
 
 context_app = typer.Typer(help="Named contexts: one per server and user signed in to.")
+
+
+def _show_sign_in_page(browser: bool) -> Callable[[str], None]:
+    def show(url: str) -> None:
+        errors.print(
+            f"Sign in at this address (it answers on this machine):\n{url}", soft_wrap=True
+        )
+        if browser:
+            webbrowser.open(url)
+
+    return show
 
 
 def login(
     server: Annotated[
         str, typer.Option(help="The API's URL, e.g. http://127.0.0.1:8000 (or .../api/v1)")
     ],
-    username: Annotated[str, typer.Option(help="Sign in with this user's password")] = "",
+    username: Annotated[
+        str, typer.Option(help="Sign in with this user's password (else: in a browser)")
+    ] = "",
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input")
     ] = False,
+    browser: Annotated[
+        bool, typer.Option(help="Open the sign-in page in a browser (else only print it)")
+    ] = True,
     client_secret: Annotated[
         str,
         typer.Option(
@@ -37,29 +55,33 @@ def login(
 ) -> None:
     """Sign in to a Lifeboat server and make it the current context.
 
-    The server tells where its identity provider is (GET /api/v1/auth-config).
+    Without --username: the provider's sign-in page (authorization code with PKCE, redirected
+    to 127.0.0.1:8250). With --username and --password-stdin: the password grant (CI, the dev
+    stack). The server tells where its identity provider is (GET /api/v1/auth-config).
     """
     server = server.rstrip("/").removesuffix(API_PREFIX)
-    if not username:
+    if username and not password_stdin:
         raise CliError(
-            "give --username and --password-stdin (browser sign-in is not built yet)",
-            Exit.USAGE,
+            "with --username, give --password-stdin and pipe the password in", Exit.USAGE
         )
-    if not password_stdin:
-        raise CliError("give --password-stdin and pipe the password in", Exit.USAGE)
-    password = sys.stdin.readline().rstrip("\n")
-    if not password:
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else ""
+    if password_stdin and not password:
         raise CliError("no password on standard input", Exit.USAGE)
-    auth = request(server, "GET", "/api/v1/auth-config")
-    tokens = oidc.password_grant(
-        auth["issuer"], auth["client_id"], client_secret, username, password
-    )
+    auth = request(server, "GET", API_PREFIX + "/auth-config")
+    issuer, client_id = auth["issuer"], auth["client_id"]
+    if username:
+        tokens = oidc.password_grant(issuer, client_id, client_secret, username, password)
+    else:
+        tokens = oidc.authorization_code_grant(
+            issuer, client_id, client_secret, _show_sign_in_page(browser)
+        )
+        username = request(server, "GET", API_PREFIX + "/me", token=tokens.access_token)["username"]
     name = context or f"{username}@{urlsplit(server).netloc}"
     settings = config.load()
     settings.contexts[name] = config.Context(
         server=server,
-        issuer=auth["issuer"],
-        client_id=auth["client_id"],
+        issuer=issuer,
+        client_id=client_id,
         client_secret=client_secret,
         username=username,
         access_token=tokens.access_token,

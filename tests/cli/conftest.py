@@ -38,19 +38,24 @@ class Lifeboat:
         self.config = config
         self.server = server
 
-    def __call__(self, *args: str, stdin: str = "", timeout: float = 600) -> Result:
-        env = {
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "cli", *args]
+
+    def env(self) -> dict[str, str]:
+        return {
             **os.environ,
             "LIFEBOAT_CONFIG": str(self.config),
             "LIFEBOAT_CLIENT_SECRET": CLIENT_SECRET,
             "COLUMNS": "200",
         }
+
+    def __call__(self, *args: str, stdin: str = "", timeout: float = 600) -> Result:
         done = subprocess.run(
-            [sys.executable, "-m", "cli", *args],
+            self.command(*args),
             input=stdin,
             capture_output=True,
             text=True,
-            env=env,
+            env=self.env(),
             cwd=ROOT,
             timeout=timeout,
         )
