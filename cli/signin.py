@@ -60,6 +60,11 @@ def login(
     stack). The server tells where its identity provider is (GET /api/v1/auth-config).
     """
     server = server.rstrip("/").removesuffix(API_PREFIX)
+    if urlsplit(server).scheme not in ("http", "https"):
+        raise CliError(
+            f"--server {server!r}: give the API's URL with its scheme, e.g. http://127.0.0.1:8000",
+            Exit.USAGE,
+        )
     if username and not password_stdin:
         raise CliError(
             "with --username, give --password-stdin and pipe the password in", Exit.USAGE

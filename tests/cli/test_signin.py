@@ -98,3 +98,9 @@ def test_an_unreachable_server_says_so(tmp_path: object, lifeboat: Lifeboat) -> 
     assert result.code == 4
     assert "cannot reach the Lifeboat API at http://127.0.0.1:9" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_server_without_scheme_is_a_usage_error(lifeboat: Lifeboat) -> None:
+    result = lifeboat("login", "--server", "127.0.0.1:8000", "--username", "a", "--password-stdin")
+    assert result.code == 2
+    assert "give the API's URL with its scheme, e.g. http://127.0.0.1:8000" in result.err
