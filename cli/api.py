@@ -28,7 +28,7 @@ def api_error(response: httpx.Response) -> CliError:
         return CliError(
             f"the API refused the sign-in ({message}): run `lifeboat login` again", Exit.SIGN_IN
         )
-    return CliError(f"error {response.status_code}: {message}")
+    return CliError(f"{response.status_code} {response.reason_phrase}: {message}")
 
 
 def request(server: str, method: str, path: str, *, token: str = "", **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ def test_a_denied_action_prints_the_apis_message_and_exits_1(
     lifeboat.login("nobody")
     added = lifeboat("cluster", "add", unique("mine"), "--kubeconfig", stack.kubeconfig)
     assert added.code == 1
-    assert added.err.startswith("error: error 403: ")
+    assert added.err.startswith("error: 403 Forbidden: ")
     assert "Traceback" not in added.err
 
     # A cluster the user may not see is unknown by name, and a 404 by uid.
@@ -35,7 +35,7 @@ def test_an_invalid_input_names_the_field(lifeboat: Lifeboat, tmp_path: Path) ->
     kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
     result = lifeboat("cluster", "add", unique("broken"), "--kubeconfig", str(kubeconfig))
     assert result.code == 1
-    assert "error 422" in result.err and "(field: kubeconfig" in result.err
+    assert "error: 422 Unprocessable" in result.err and "(field: kubeconfig" in result.err
 
     missing = lifeboat("cluster", "add", "x", "--kubeconfig", str(tmp_path / "absent"))
     assert missing.code == 1 and "cannot read --kubeconfig" in missing.err
