@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.box import HEAVY_HEAD
 from rich.console import Console
 from rich.table import Table
 
@@ -55,7 +56,13 @@ def cell(value: Any) -> str:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    table = Table(title=title or None, title_justify="left", header_style="bold")
+    # Lines and boxes for a terminal; columns separated by spaces for a pipe (grep, awk).
+    table = Table(
+        title=title or None,
+        title_justify="left",
+        header_style="bold",
+        box=HEAVY_HEAD if console.is_terminal else None,
+    )
     for column in columns:
         table.add_column(column)
     for row in rows:

@@ -25,6 +25,10 @@ def test_each_role_signs_in_and_whoami_shows_its_role(lifeboat: Lifeboat, userna
     assert ROLES[username] in me["roles"]
     table = lifeboat.ok("whoami").out
     assert username in table and ROLES[username] in table
+    # Tables through a pipe are plain columns, without box drawing.
+    listed = lifeboat.ok("context", "list").out.splitlines()
+    assert listed[0].split() == ["current", "name", "server", "user"]
+    assert listed[1].split()[0] == "*"
     # Tokens are the user's alone: the file is readable by its owner only.
     assert stat.S_IMODE(lifeboat.config.stat().st_mode) == 0o600
 
