@@ -1,4 +1,5 @@
-"""Liveness and version: unauthenticated, for load balancers and the console's footer."""
+"""Liveness, version and sign-in settings: unauthenticated, for load balancers, the console's
+footer and the `lifeboat` command line."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ class Version(BaseModel):
     mode: str
 
 
+class AuthConfig(BaseModel):
+    issuer: str
+    client_id: str
+
+
 @router.get("/healthz")
 async def healthz() -> Health:
     """The API process is up (it does not check its dependencies: see service status)."""
@@ -29,3 +35,10 @@ async def healthz() -> Health:
 @router.get("/version")
 async def version(settings: SettingsDep) -> Version:
     return Version(version=lifeboat.__version__, mode=settings.mode)
+
+
+@router.get("/api/v1/auth-config")
+async def auth_config(settings: SettingsDep) -> AuthConfig:
+    """Where to sign in: the OIDC issuer, and the client whose tokens this API accepts (the
+    audience it checks), so a command line needs only the API's URL."""
+    return AuthConfig(issuer=settings.oidc_issuer.rstrip("/"), client_id=settings.oidc_audience)

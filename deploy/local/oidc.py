@@ -24,8 +24,9 @@ CLIENT_SCOPES = ("openid", "profile", "email", "groups")
 DIRECTORY_CLIENT_ID = "lifeboat-directory"
 DIRECTORY_CLIENT_SECRET = "lifeboat-dev-directory-secret"
 SCIM_PATH = "/scim/v2"
-# A placeholder: Canaille matches redirect URIs exactly, so a real callback must be added here.
-CLIENT_REDIRECT_URIS = ("http://127.0.0.1/callback",)
+# Canaille matches redirect URIs exactly, so each real callback is listed: the first is a
+# placeholder, the second the `lifeboat login` loopback (cli/oidc.py CALLBACK_PORT).
+CLIENT_REDIRECT_URIS = ("http://127.0.0.1/callback", "http://127.0.0.1:8250/callback")
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 EMAIL_DOMAIN = "lifeboat.dev"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("lifeboat", "api", "workflows", "activities", "worker")
+PACKAGES = ("lifeboat", "api", "workflows", "activities", "worker", "cli")
 PASSED_THROUGH = "workflow.unsafe.imports_passed_through"
 
 # Packages each layer must never import.
@@ -23,6 +23,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "lifeboat": frozenset({"api", "workflows", "activities", "worker"}),
     "api": frozenset({"activities", "worker"}),
     "activities": frozenset({"api", "worker"}),
+    # The command line talks to the public API only.
+    "cli": frozenset({"activities", "workflows", "worker"}),
 }
 # Workflow code runs in the sandbox and must be deterministic: an allow-list, not a deny-list.
 WORKFLOWS_ALLOWED = frozenset(sys.stdlib_module_names) | {"temporalio", "workflows"}

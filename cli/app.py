@@ -1,0 +1,73 @@
+"""The `lifeboat` command: the root of every verb, and the one place errors are printed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from cli import inventory, operations, signin
+from cli.errors import EXIT_CODES_HELP, CliError
+from cli.output import console, errors, no_color
+
+app = typer.Typer(
+    name="lifeboat",
+    help="Back up and restore Kubernetes applications with Lifeboat.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def options(
+    color: Annotated[
+        bool, typer.Option("--color/--no-color", help="Colour in terminal output")
+    ] = True,
+) -> None:
+    if not color:
+        no_color()
+
+
+app.command()(signin.login)
+app.command()(signin.logout)
+app.command()(signin.whoami)
+app.command()(inventory.status)
+app.add_typer(signin.context_app, name="context")
+app.add_typer(inventory.cluster_app, name="cluster")
+app.add_typer(inventory.location_app, name="location")
+app.add_typer(operations.backup_app, name="backup")
+app.add_typer(operations.restore_app, name="restore")
+
+
+@app.command(rich_help_panel="Administration")
+def openapi() -> None:
+    """Print the OpenAPI document (JSON); needs no running server."""
+    # Imported here: the app and its settings are loaded only for the admin verbs.
+    from api.app import create_app
+    from lifeboat.settings import Settings
+
+    console.out(json.dumps(create_app(Settings()).openapi(), indent=2), highlight=False)
+
+
+@app.command(rich_help_panel="Administration")
+def migrate() -> None:
+    """Bring the catalog schema up to date (LIFEBOAT_DATABASE_URL)."""
+    from lifeboat.catalog.migrate import upgrade
+    from lifeboat.settings import Settings
+
+    upgrade(Settings().database_url)
+    console.print("catalog schema is up to date")
+
+
+def main() -> None:
+    """The script entry point: a CliError becomes its message on stderr and its exit code."""
+    try:
+        app()
+    except CliError as exc:
+        errors.print(f"error: {exc.message}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(exc.code)
+    except typer.Abort:
+        errors.print("aborted")
+        sys.exit(1)

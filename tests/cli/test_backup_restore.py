@@ -1,0 +1,136 @@
+"""The journey of the README's "Try it", with the command line: add the dev cluster by name, back
+up sample-shop with --wait, describe it, preview a restore into a mapped namespace, restore."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from minio import Minio
+
+from deploy.local.sample_app import NAMESPACE, deploy_sample_app
+from deploy.local.stack import Stack
+from tests.api.helpers import unique
+from tests.cli.conftest import Lifeboat
+from tests.conftest import Users
+
+
+def _synced(lifeboat: Lifeboat, name: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        cluster: dict[str, Any] = lifeboat.ok("cluster", "get", name, "-o", "json").json()
+        if cluster["last_synced_at"]:
+            return cluster
+        assert time.monotonic() < deadline, f"no sync within {timeout}s: {cluster}"
+        time.sleep(0.5)
+
+
+def test_back_up_describe_and_restore_sample_shop(
+    lifeboat: Lifeboat, stack: Stack, target: dict[str, str], as_user: Users
+) -> None:
+    deploy_sample_app(Path(stack.kubeconfig), Path(stack.csi_home))
+    location = as_user("infraadmin").get(f"/api/v1/backup-locations/{target['location']}").json()
+    lifeboat.login("infraadmin")
+
+    name = unique("dev")
+    added = lifeboat.ok("cluster", "add", name, "--kubeconfig", stack.kubeconfig, "-o", "json")
+    assert added.json()["name"] == name
+    cluster = _synced(lifeboat, name)
+    assert NAMESPACE in cluster["namespaces"]
+    listed = lifeboat.ok("cluster", "list").out
+    assert name in listed and cluster["uid"] in listed
+    assert location["name"] in lifeboat.ok("location", "list").out
+
+    created = lifeboat.ok(
+        "backup", "create", "--cluster", name, "--location", location["name"],
+        "--namespace", NAMESPACE, "--wait", "-o", "json",
+    )  # fmt: skip
+    backup = created.json()  # the progress went to stderr: stdout is the API's object alone
+    assert backup["status"] == "Success", backup
+    assert f"backup {backup['name']} ended Success" in created.err
+    assert backup["volume_count"] == 1 and backup["resource_count"] > 0
+
+    described = lifeboat.ok("backup", "describe", backup["name"]).out
+    assert "Success" in described
+    assert "orders" in described  # the volume's row
+    assert "shop-settings" in described  # a resource's row
+    as_json = lifeboat.ok("backup", "get", backup["uid"], "-o", "json").json()
+    assert as_json["uid"] == backup["uid"] and as_json["volumes"][0]["pvc"] == "orders"
+    assert backup["name"] in lifeboat.ok("backup", "list").out
+
+    copy = unique("shop-copy")
+    preview = lifeboat.ok(
+        "restore", "create", "--backup", backup["name"], "--preview",
+        "--namespace-mapping", f"{NAMESPACE}={copy}", "-o", "json",
+    ).json()  # fmt: skip
+    assert preview["spec"]["preview"] is True
+    namespaced = [r for r in preview["resources"] if r.get("namespace")]
+    assert {r["namespace"] for r in namespaced} == {copy}
+    assert {r["action"] for r in namespaced} == {"create"}  # nothing there yet
+    assert ("shop", "create") in {(r["name"], r["action"]) for r in namespaced}
+    table = lifeboat.ok(
+        "restore", "create", "--backup", backup["uid"], "--preview",
+        "--namespace-mapping", f"{NAMESPACE}={copy}",
+    ).out  # fmt: skip
+    assert copy in table and "create" in table and "orders" in table
+
+    restored = lifeboat.ok(
+        "restore", "create", "--backup", backup["uid"], "--wait",
+        "--namespace-mapping", f"{NAMESPACE}={copy}", "-o", "json",
+    ).json()  # fmt: skip
+    assert restored["status"] == "Success", restored
+    assert [(v["namespace"], v["pvc"], v["status"]) for v in restored["volumes"]] == [
+        (copy, "orders", "Success")
+    ]
+    assert copy in _synced_namespaces(lifeboat, name)
+
+
+def _synced_namespaces(lifeboat: Lifeboat, name: str) -> list[str]:
+    before = lifeboat.ok("cluster", "get", name, "-o", "json").json()["last_synced_at"]
+    assert "sync" in lifeboat.ok("cluster", "sync", name).out.lower()
+    deadline = time.monotonic() + 120
+    while True:
+        cluster = lifeboat.ok("cluster", "get", name, "-o", "json").json()
+        if cluster["last_synced_at"] != before:
+            namespaces: list[str] = cluster["namespaces"]
+            return namespaces
+        assert time.monotonic() < deadline, "no new sync within 120s"
+        time.sleep(0.5)
+
+
+def test_wait_exits_5_with_the_reason_when_the_backup_fails(
+    lifeboat: Lifeboat, stack: Stack, target: dict[str, str], as_user: Users
+) -> None:
+    """A location whose bucket was removed after it was checked: the backup cannot store."""
+    api = as_user("infraadmin")
+    known = api.get(f"/api/v1/backup-locations/{target['location']}").json()
+    bucket = unique("gone")
+    s3 = Minio(
+        stack.s3_endpoint.removeprefix("http://"),
+        stack.s3_access_key,
+        stack.s3_secret_key,
+        secure=False,
+    )
+    s3.make_bucket(bucket)
+    location = api.post(
+        "/api/v1/backup-locations",
+        json={
+            "name": unique("loc"),
+            "endpoint": known["endpoint"],
+            "bucket": bucket,
+            "cloud_account_uid": known["cloud_account_uid"],
+        },
+    )
+    assert location.status_code == 201, location.text
+    s3.remove_bucket(bucket)
+    lifeboat.login("infraadmin")
+
+    result = lifeboat(
+        "backup", "create", "--cluster", target["cluster"], "--location", location.json()["name"],
+        "--namespace", "default", "--wait",
+    )  # fmt: skip
+    assert result.code == 5, result
+    assert "ended Failed: " in result.err
+    assert "see `lifeboat backup describe " in result.err
+    assert "Traceback" not in result.err
