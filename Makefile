@@ -47,5 +47,7 @@ lock:
 	$(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
 
-clean: down
-	rm -rf .state
+# Stops the stack and removes its state and the dev catalog (PostgreSQL `lifeboat`), whose
+# secrets only the removed state's key decrypts.
+clean: setup
+	$(BIN)/python -m deploy.local.stack clean

@@ -14,10 +14,14 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy.engine import make_url
 
 from deploy.local import postgres
 from deploy.local.aws import running_aws, start_aws, stop_aws
@@ -47,6 +51,8 @@ from deploy.local.procs import (
 from deploy.local.s3 import running_s3, start_s3, stop_s3
 from deploy.local.temporal import running_temporal, start_temporal, stop_temporal
 from lifeboat.catalog.migrate import upgrade
+from lifeboat.catalog.session import sync_url
+from lifeboat.secrets import SecretBox, SecretDecryptError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE = REPO_ROOT / ".state"
@@ -157,6 +163,43 @@ def _database(state: Path, database: str | None) -> str:
     return f"sqlite:///{state / 'lifeboat.db'}"
 
 
+def _refuse_a_foreign_catalog(database_url: str, secret_key: str, state: Path) -> None:
+    """Stop, saying what to do, when the catalog holds secrets this state's key does not
+    decrypt: the catalog of another dev stack (another state directory, or one removed while
+    the database stayed). Its clusters would never sync."""
+    engine = sqlalchemy.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            if not sqlalchemy.inspect(connection).has_table("clusters"):
+                return  # a new catalog
+            stored = connection.execute(
+                sqlalchemy.text("select kubeconfig_ciphertext from clusters limit 1")
+            ).scalar()
+    finally:
+        engine.dispose()
+    if stored is None:
+        return
+    try:
+        SecretBox(secret_key).decrypt(stored)
+    except SecretDecryptError:
+        shown = make_url(database_url).render_as_string(hide_password=True)
+        raise SystemExit(
+            f"the catalog in {shown} holds secrets that {state / 'secret-key'} does not "
+            "decrypt: another dev stack made it. Use that stack's state directory "
+            "(LIFEBOAT_STATE_DIR), set LIFEBOAT_DATABASE_URL to another database, or run "
+            "`make clean` to remove the dev catalog and the state and start over"
+        ) from None
+
+
+def clean(state: Path) -> None:
+    """Stop the stack and remove its state and, unless LIFEBOAT_DATABASE_URL names one, the
+    dev catalog database that goes with it (its secrets are sealed with the state's key)."""
+    down(state)
+    if not os.environ.get("LIFEBOAT_DATABASE_URL") and postgres.reachable():
+        postgres.drop_database("lifeboat")
+    shutil.rmtree(state, ignore_errors=True)
+
+
 def _secret_key(state: Path) -> str:
     """A random per-state-directory key: the catalog's secrets stay readable across restarts."""
     path = state / "secret-key"
@@ -178,6 +221,9 @@ def up(
     `local_aws` adds a local AWS API (moto) for the worker to call instead of AWS: tests only.
     """
     state.mkdir(parents=True, exist_ok=True)
+    database_url = _database(state, database_url)
+    # Before anything starts: a catalog another stack's key sealed stops `up` at once.
+    _refuse_a_foreign_catalog(database_url, _secret_key(state), state)
     ports = _Ports(state, fixed=fixed_ports)
     temporal = running_temporal(state / "temporal") or start_temporal(
         state / "temporal", port=ports.for_start("temporal"), ui_port=ports.for_start("temporal_ui")
@@ -196,7 +242,7 @@ def up(
     api_port = ports.for_start("api") if api.pid() is None else ports.remembered("api")
     stack = Stack(
         state=str(state),
-        database_url=_database(state, database_url),
+        database_url=database_url,
         temporal_address=temporal.address,
         temporal_ui=temporal.ui_url,
         s3_endpoint=s3.endpoint,
@@ -277,7 +323,7 @@ def describe(stack: Stack) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploy.local.stack", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "clean"])
     parser.add_argument(
         "--state", type=Path, default=Path(os.environ.get("LIFEBOAT_STATE_DIR", DEFAULT_STATE))
     )
@@ -286,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "down":
         down(state)
         print(f"stopped the dev stack in {state} (data kept)")
+        return 0
+    if args.command == "clean":
+        clean(state)
+        print(f"removed the dev stack in {state} and its catalog")
         return 0
     if args.command == "status":
         info = state / "stack.json"

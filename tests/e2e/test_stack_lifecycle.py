@@ -89,6 +89,13 @@ def test_down_stops_everything_and_up_brings_back_the_data_and_the_cluster_onlin
     finally:
         down(tmp_path)
 
+    # Another stack (a new state directory, so a new secret key) on the same catalog could
+    # never decrypt its kubeconfigs: it stops before starting anything, saying what to do.
+    other = tmp_path / "other"
+    with pytest.raises(SystemExit, match=r"another dev stack made it.*make clean"):
+        up(other, fixed_ports=False, database_url=catalog)
+    assert not any(_pids(other).values())
+
 
 def test_up_keeps_the_catalog_in_lifeboat_database_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
