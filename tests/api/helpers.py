@@ -16,12 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from minio import Minio
 from temporalio.client import Client, WorkflowHistory
 
 from deploy.local.oidc import OidcProvider
 from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
 from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack
 from tests.conftest import Users
+
+
+def dev_s3(stack: Stack) -> Minio:
+    """The dev stack's S3 server, as its administrator (to make or remove buckets)."""
+    return Minio(
+        stack.s3_endpoint.removeprefix("http://"),
+        stack.s3_access_key,
+        stack.s3_secret_key,
+        secure=False,
+    )
 
 
 def unique(prefix: str) -> str:

@@ -7,11 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from minio import Minio
-
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
 from deploy.local.stack import Stack
-from tests.api.helpers import unique
+from tests.api.helpers import dev_s3, unique
 from tests.cli.conftest import Lifeboat
 from tests.conftest import Users
 
@@ -106,12 +104,7 @@ def test_wait_exits_5_with_the_reason_when_the_backup_fails(
     api = as_user("infraadmin")
     known = api.get(f"/api/v1/backup-locations/{target['location']}").json()
     bucket = unique("gone")
-    s3 = Minio(
-        stack.s3_endpoint.removeprefix("http://"),
-        stack.s3_access_key,
-        stack.s3_secret_key,
-        secure=False,
-    )
+    s3 = dev_s3(stack)
     s3.make_bucket(bucket)
     location = api.post(
         "/api/v1/backup-locations",

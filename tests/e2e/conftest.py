@@ -9,10 +9,9 @@ import kubernetes.client
 import kubernetes.config
 import pytest
 from kubernetes.dynamic import DynamicClient
-from minio import Minio
 
 from deploy.local.stack import Stack
-from tests.api.helpers import unique, wait_for_sync
+from tests.api.helpers import dev_s3, unique, wait_for_sync
 from tests.conftest import Users
 
 
@@ -50,12 +49,7 @@ def target(as_user: Users, stack: Stack, kubeconfig_text: str) -> dict[str, str]
     ).json()
     wait_for_sync(api, cluster["uid"])
     bucket = unique("backups")
-    s3 = Minio(
-        stack.s3_endpoint.removeprefix("http://"),
-        stack.s3_access_key,
-        stack.s3_secret_key,
-        secure=False,
-    )
+    s3 = dev_s3(stack)
     s3.make_bucket(bucket)
     keys = {"access_key_id": stack.s3_access_key, "secret_access_key": stack.s3_secret_key}
     account = api.post(
