@@ -18,6 +18,8 @@ from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack, down, up
 from deploy.local.temporal import start_temporal, stop_temporal
 from tests.api.helpers import unique, wait_for_sync
 
+pytestmark = pytest.mark.slow
+
 PROCESSES = (
     "api", "worker", "temporal", "s3", "oidc",
     "kube/etcd", "kube/kube-apiserver", "kube/kube-controller-manager",
