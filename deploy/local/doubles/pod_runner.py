@@ -1,6 +1,6 @@
 """Run the pods of the data mover's Jobs on the dev cluster's fake node (test-only).
 
-    python -m deploy.local.pod_runner --home DIR --kubeconfig K [--selector S] [--workdir W]
+    python -m deploy.local.doubles.pod_runner --home DIR --kubeconfig K [--selector S] [--workdir W]
 
 The test cluster has no scheduler and no kubelet, so the pods of a Job stay Pending forever.
 This process plays both, for the pods matching a label selector only (by default the data
@@ -35,9 +35,9 @@ real Job controller (in kube-controller-manager) sees them run, succeed or fail:
    processes and reports their pods Failed.
 
 Pods that do not match the selector, or that are bound to a node already, are left alone: the
-exec-only pods of `deploy.local.kubelet.run_pod`, a Deployment's replicas. Like the CSI double,
-it polls rather than watches and rebuilds its client after a failed pass, so it rides through
-API server restarts. Files in DIR (the kubelet double's home, which serves the logs):
+exec-only pods of `deploy.local.doubles.kubelet.run_pod`, a Deployment's replicas. Like the CSI
+double, it polls rather than watches and rebuilds its client after a failed pass, so it rides
+through API server restarts. Files in DIR (the kubelet double's home, which serves the logs):
 
     DIR/pods/<ns>/<pod>/<container>/container.log    stdout and stderr (`kubectl logs`)
     DIR/pods/<ns>/<pod>/<container>/termination-log  the termination message file
@@ -66,8 +66,8 @@ from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.csi_server import Kube
-from deploy.local.kubelet_server import CONTAINER_LOG, NODE_NAME, PODS_DIR, container_dir
+from deploy.local.doubles.csi.server import Kube
+from deploy.local.doubles.kubelet_server import CONTAINER_LOG, NODE_NAME, PODS_DIR, container_dir
 
 Obj = dict[str, Any]
 
@@ -84,7 +84,7 @@ MESSAGE_LIMIT = 4096
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
 # A deleted pod's process gets its grace period to end, at most this long here.
 MAX_GRACE = 10.0
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 _CORE = "/api/v1"
 
 log = logging.getLogger("lifeboat.pod-runner")

@@ -1,6 +1,6 @@
 """The dev cluster's hostpath CSI driver: volumes are directories, snapshots are copies of them.
 
-    python -m deploy.local.csi_server --home DIR --kubeconfig K [--ready-delay SECONDS]
+    python -m deploy.local.doubles.csi.server --home DIR --kubeconfig K [--ready-delay SECONDS]
 
 The dev cluster has no node, no CSI driver and no external-provisioner or external-snapshotter,
 so this process plays all of them for the driver `hostpath.csi.lifeboat.dev`, through the real
@@ -39,7 +39,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
-from deploy.local.snapshot_crds import (
+from deploy.local.doubles.snapshot_crds import (
     API_VERSION,
     CLASSES,
     CONTENTS,

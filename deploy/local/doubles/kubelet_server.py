@@ -1,6 +1,6 @@
 """Play a kubelet's exec endpoint for the dev cluster, which has no node to run pods on.
 
-    python -m deploy.local.kubelet_server --home DIR --port P
+    python -m deploy.local.doubles.kubelet_server --home DIR --port P
 
 The API server relays a `pods/exec` websocket upgrade byte for byte to the pod's Node (its
 `InternalIP` and `daemonEndpoints.kubeletEndpoint.Port`), so this HTTPS server on 127.0.0.1
@@ -14,10 +14,10 @@ it goes when the client hangs up or the server stops.
 
 It also serves `GET /containerLogs/<ns>/<pod>/<container>` (`kubectl logs`, the API's
 `pods/log`) from DIR/pods/<ns>/<pod>/<container>/container.log, which the pod runner writes for
-the containers it runs (`deploy.local.pod_runner`).
+the containers it runs (`deploy.local.doubles.pod_runner`).
 
 Files in DIR: tls.crt/tls.key (self-signed, reused on restart), pods/, and exec-log.jsonl (one
-JSON line per finished exec). Started and stopped by `deploy.local.kubelet`.
+JSON line per finished exec). Started and stopped by `deploy.local.doubles.kubelet`.
 """
 
 from __future__ import annotations
@@ -48,14 +48,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from deploy.local.procs import HOST
+from deploy.local.servers.procs import HOST
 
 NODE_NAME = "lifeboat-node"
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
 PODS_DIR = "pods"
 EXEC_LOG_FILE = "exec-log.jsonl"
-# A container's output, written by the pod runner (`deploy.local.pod_runner`), served as its logs.
+# A container's output, written by the pod runner (`deploy.local.doubles.pod_runner`), served as
+# its logs.
 CONTAINER_LOG = "container.log"
 
 # Preferred first: only v5 lets the client say that it closed stdin.
