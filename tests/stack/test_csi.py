@@ -22,7 +22,8 @@ from deploy.local.doubles.csi.driver import (
     stop_csi,
     volume_dir,
 )
-from deploy.local.doubles.csi.server import ACTION_LOG, FINALIZER
+from deploy.local.doubles.csi.objects import FINALIZER
+from deploy.local.doubles.csi.server import ACTION_LOG
 from deploy.local.doubles.snapshot_crds import (
     CONTENTS,
     DRIVER,

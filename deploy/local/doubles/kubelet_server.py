@@ -35,7 +35,6 @@ import os
 import signal
 import ssl
 import struct
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from deploy.local.doubles.main_loop import start_process
 from deploy.local.servers.procs import HOST
 
 NODE_NAME = "lifeboat-node"
@@ -593,15 +593,14 @@ async def _send(writer: asyncio.StreamWriter, status: str, data: bytes) -> None:
 
 async def serve(home: Path, port: int) -> None:
     """Serve on 127.0.0.1:port until SIGTERM or SIGINT, then stop every exec and return."""
-    tls = server_tls(home)
     double = KubeletDouble(home)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, double.stopping.set)
+    start_process(
+        double.stopping.set, stopping="ending running execs", loop=asyncio.get_running_loop()
+    )
+    tls = server_tls(home)
     server = await asyncio.start_server(double.handle, HOST, port, ssl=tls, limit=REQUEST_LIMIT)
     log.info("kubelet test double for node %s serving on https://%s:%d", NODE_NAME, HOST, port)
     await double.stopping.wait()
-    log.info("stopping: ending running execs")
     server.close()
     await double.wait_connections()
     log.info("stopped")
@@ -615,9 +614,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     home: Path = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
     asyncio.run(serve(home, args.port))
 
 

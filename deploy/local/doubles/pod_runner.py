@@ -54,22 +54,20 @@ import datetime
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypedDict
+from typing import IO, TypedDict
 from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.doubles.csi.server import Kube
+from deploy.local.doubles.kube_json import Kube, Obj
 from deploy.local.doubles.kubelet_server import CONTAINER_LOG, NODE_NAME, PODS_DIR, container_dir
-
-Obj = dict[str, Any]
+from deploy.local.doubles.main_loop import run_controller, start_process
 
 DEFAULT_SELECTOR = "app.kubernetes.io/name=lifeboat-mover"
 RUNNER_DIR = "pod-runner"
@@ -77,14 +75,13 @@ RUNS_FILE = "pod-runs.jsonl"
 READY_FILE = "ready"
 TERMINATION_FILE = "termination-log"
 DEFAULT_TERMINATION_PATH = "/dev/termination-log"
-POLL_INTERVAL = 0.3
-RETRY_INTERVAL = 1.0
 # What a kubelet keeps of a termination message, and of the log tail it falls back to.
 MESSAGE_LIMIT = 4096
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
 # A deleted pod's process gets its grace period to end, at most this long here.
 MAX_GRACE = 10.0
 REPO_ROOT = Path(__file__).resolve().parents[3]
+USER_AGENT = "lifeboat-pod-runner"
 _CORE = "/api/v1"
 
 log = logging.getLogger("lifeboat.pod-runner")
@@ -542,31 +539,13 @@ def _now() -> str:
 
 
 def run(home: Path, kubeconfig: Path, selector: str, workdir: Path, stop: threading.Event) -> None:
-    """Reconcile until `stop` is set; writes the ready marker after the first good pass."""
-    kube = Kube(kubeconfig)
+    """Reconcile until `stop` is set, then stop the pods' processes and report them Failed."""
+    kube = Kube(kubeconfig, USER_AGENT)
     runner = PodRunner(home, kube, selector, workdir)
-    ready_file = home / RUNNER_DIR / READY_FILE
-    ready, reachable = False, True
     try:
-        while not stop.is_set():
-            try:
-                runner.reconcile()
-            except Exception as error:  # any failure of a whole pass: retry it, never die
-                kube.reset()
-                if reachable:
-                    log.warning("pass failed, retrying: %s: %s", type(error).__name__, error)
-                reachable = False
-                stop.wait(RETRY_INTERVAL)
-                continue
-            reachable = True
-            if not ready:
-                ready_file.write_text(str(os.getpid()))
-                ready = True
-            stop.wait(POLL_INTERVAL)
+        run_controller(runner.reconcile, kube, home / RUNNER_DIR / READY_FILE, stop)
     finally:
         runner.stop_all()
-        ready_file.unlink(missing_ok=True)
-        kube.reset()
 
 
 def main(argv: Iterable[str] | None = None) -> None:
@@ -577,16 +556,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--selector", default=DEFAULT_SELECTOR, help="which pods to run")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT, help="the processes' cwd")
     args = parser.parse_args(None if argv is None else list(argv))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
     stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("signal %s: stopping the pods", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    start_process(stop.set, stopping="stopping the pods")
     home: Path = args.home.resolve()
     (home / RUNNER_DIR).mkdir(parents=True, exist_ok=True)
     run(home, args.kubeconfig.resolve(), args.selector, args.workdir.resolve(), stop)

@@ -18,12 +18,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.doubles.csi.server import (
-    READY_DELAY_ENV,
-    READY_FILE,
-    SNAPSHOTS_DIR,
-    VOLUMES_DIR,
-)
+from deploy.local.doubles.csi.hostpath import SNAPSHOTS_DIR, VOLUMES_DIR
+from deploy.local.doubles.csi.server import READY_DELAY_ENV, READY_FILE
 from deploy.local.doubles.snapshot_crds import (
     CONTENTS,
     GROUP,
