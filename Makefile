@@ -15,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 # The virtualenv, and kube-apiserver built once from Debian's source package (cached).
 setup: $(STAMP)
-	$(BIN)/python -m deploy.local.kubebuild
+	$(BIN)/python -m deploy.local.servers.kubebuild
 
 up: setup
 	$(BIN)/python -m deploy.local.stack up

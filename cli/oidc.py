@@ -20,7 +20,7 @@ from cli.errors import CliError, Exit
 SCOPES = "openid profile email groups"
 TIMEOUT = 30.0
 # The loopback redirect URI: providers match it exactly, so its port is fixed (the dev provider
-# registers it, deploy/local/oidc.py).
+# registers it, deploy/local/servers/oidc.py).
 CALLBACK_PORT = 8250
 CALLBACK_PATH = "/callback"
 SIGN_IN_TIMEOUT_SECONDS = 300

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from deploy.local import postgres
-from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
+from deploy.local.servers import postgres
+from deploy.local.servers.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
 from deploy.local.stack import Stack, down, up
 from lifeboat.catalog.session import sync_url
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from deploy.local.oidc import CLIENT_SECRET, DEV_PASSWORD
+from deploy.local.servers.oidc import CLIENT_SECRET, DEV_PASSWORD
 from deploy.local.stack import Stack
 from tests.e2e.conftest import target
 

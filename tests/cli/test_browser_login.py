@@ -7,7 +7,7 @@ import subprocess
 
 import httpx
 
-from deploy.local.oidc import DEV_PASSWORD
+from deploy.local.servers.oidc import DEV_PASSWORD
 from tests.cli.conftest import ROOT, Lifeboat
 
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, ScheduleDescription
 
-from deploy.local.oidc import OidcProvider
+from deploy.local.servers.oidc import OidcProvider
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import SchedulePolicy
 from tests.api.helpers import platform_users, unique
