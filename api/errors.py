@@ -46,6 +46,13 @@ class Forbidden(LifeboatError):
     code = "forbidden"
 
 
+class PaymentRequired(LifeboatError):
+    """The license does not allow it (new backups while expired or over its node limit)."""
+
+    status = 402
+    code = "license"
+
+
 class Conflict(LifeboatError):
     status = 409
     code = "conflict"

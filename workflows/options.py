@@ -132,6 +132,11 @@ MOVE_DATA: dict[str, Any] = {
         non_retryable_error_types=["InvalidBackup", "BackupNotFound"],
     ),
 }
+# Checking the license and pausing or resuming Temporal Schedules: the next check retries.
+LICENSE_CHECK: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=5),
+}
 # Reading the identity provider's user list: a few tries, then the next scheduled run retries.
 DIRECTORY_READ: dict[str, Any] = {
     "start_to_close_timeout": timedelta(minutes=5),

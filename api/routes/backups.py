@@ -19,8 +19,9 @@ from temporalio.common import (
 
 from api.authz import Access, Authorize, AuthzContext
 from api.crud import active_cluster, list_visible, save_named
-from api.deps import TemporalDep
+from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
+from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import (
     RETRY_CLAIMS,
@@ -151,9 +152,13 @@ async def check_backup_parts(body: BackupCreate, ctx: AuthzContext) -> tuple[Clu
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
-    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use."""
+async def start_backup(
+    body: BackupCreate, ctx: CreateBackup, state: StateDep, temporal: TemporalDep
+) -> BackupRead:
+    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use
+    (402 while the license stops new backups)."""
     cluster, location_uid = await check_backup_parts(body, ctx)
+    await check_backups_allowed(ctx, state)
     # Read before any rollback of a name clash expires the loaded objects.
     cluster_uid, cluster_name = cluster.uid, cluster.name
     backup = await save_named(
