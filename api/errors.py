@@ -206,5 +206,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 402, 403, 404, 409, 413, 422, 503)
 }

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +17,7 @@ from deploy.local import postgres
 from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
 from deploy.local.stack import Stack, down, up
 from lifeboat.catalog.session import sync_url
+from lifeboat.licensing import public_key_text
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -41,7 +43,18 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[Stack]:
+def license_signer() -> Ed25519PrivateKey:
+    """A license signing key made for this run: the stacks the tests start trust it (their
+    processes inherit LIFEBOAT_LICENSE_PUBLIC_KEYS), so tests mint licenses as a vendor would."""
+    signer = Ed25519PrivateKey.generate()
+    os.environ["LIFEBOAT_LICENSE_PUBLIC_KEYS"] = public_key_text(signer)
+    return signer
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, license_signer: Ed25519PrivateKey
+) -> Iterator[Stack]:
     """Every server, the api and the worker, as `make up` starts them, on free ports."""
     state = tmp_path_factory.mktemp("stack")
     try:
