@@ -9,19 +9,34 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from lifeboat.catalog.licenses import license_status
-from lifeboat.catalog.models import BackupSchedule, LicenseUsage, SuspendedBy, utcnow
+from lifeboat.catalog.licenses import (
+    SUBSCRIPTION,
+    imported,
+    installation,
+    license_status,
+    nodes_used,
+    trusted_keys,
+)
+from lifeboat.catalog.models import BackupSchedule, License, LicenseUsage, SuspendedBy, utcnow
+from lifeboat.license_server import LicenseServerError, activate
+from lifeboat.licensing import LicenseInvalid, check_installation, read_key
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from workflows.contracts import LicenseCheckResult
+from workflows.errors import LICENSE_NOT_RENEWED
 from workflows.ids import backup_schedule_id
 
 log = logging.getLogger("lifeboat.license")
 
 # The usage trend keeps this much history.
 USAGE_KEPT = timedelta(days=400)
+# A subscription's license is renewed once this close to its end, and at least daily (so a
+# change of plan arrives within a day).
+RENEW_BEFORE = timedelta(days=7)
+RENEW_EVERY = timedelta(days=1)
 
 
 class LicenseActivities:
@@ -46,6 +61,58 @@ class LicenseActivities:
                 raise
             # The schedule's own status says its Temporal Schedule is missing.
             log.warning("backup schedule %s has no Temporal Schedule to pause", schedule.uid)
+
+    @activity.defn
+    async def renew_subscription(self) -> None:
+        """Fetch a subscription's license from the license server when it is due; on failure
+        record why (shown with the license) and keep the current license."""
+        now = utcnow()
+        async with self._sessions() as session:
+            row = await imported(session)
+            if row is None or row.kind != SUBSCRIPTION or row.activation_ciphertext is None:
+                return
+            due = (
+                row.key_ciphertext is None
+                or row.expires_at is None
+                or row.expires_at - now < RENEW_BEFORE
+                or row.renewed_at is None
+                or now - row.renewed_at >= RENEW_EVERY
+            )
+            if not due:
+                return
+            this, used = (await installation(session)).uid, await nodes_used(session)
+            activation_id = self._secrets.decrypt(row.activation_ciphertext)
+        try:
+            key = await activate(
+                self._settings.license_server_url,
+                activation_id=activation_id,
+                installation_id=this,
+                nodes_used=used,
+            )
+            document = read_key(key, trusted_keys(self._settings))
+            check_installation(document, this)
+        except (LicenseServerError, LicenseInvalid) as exc:
+            await self._record_renewal(row.uid, error=str(exc))
+            permanent = not isinstance(exc, LicenseServerError) or exc.permanent
+            raise ApplicationError(
+                str(exc), type=LICENSE_NOT_RENEWED, non_retryable=permanent
+            ) from None
+        async with self._sessions.begin() as session:
+            stored = await session.get(License, row.uid, with_for_update=True)
+            if stored is None:  # removed meanwhile
+                return
+            stored.name = document.id
+            stored.key_ciphertext = self._secrets.encrypt(key)
+            stored.node_limit = document.node_limit
+            stored.expires_at = document.valid_until
+            stored.renewed_at, stored.renewal_error = now, ""
+        log.info("subscription license %s renewed until %s", document.id, document.valid_until)
+
+    async def _record_renewal(self, uid: str, *, error: str) -> None:
+        async with self._sessions.begin() as session:
+            stored = await session.get(License, uid, with_for_update=True)
+            if stored is not None:
+                stored.renewal_error = error
 
     @activity.defn
     async def enforce_license(self) -> LicenseCheckResult:

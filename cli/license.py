@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -20,14 +21,20 @@ from cryptography.hazmat.primitives.serialization import (
 from cli.api import Api
 from cli.errors import CliError
 from cli.output import Format, FormatOption, console, emit, print_fields
-from lifeboat.licensing import LicenseDocument, as_file, public_key_text, sign
+from lifeboat.licensing import (
+    ACTIVATION_REQUEST_FORMAT,
+    LicenseDocument,
+    as_file,
+    public_key_text,
+    sign,
+)
 
 license_app = typer.Typer(help="The license: status, import, removal; and minting (vendor side).")
 
 LICENSE_FIELDS = (
     "state", "reason", "backups_allowed", "license_id", "customer", "edition", "node_limit",
     "nodes_used", "valid_from", "valid_until", "grace_days", "days_left", "imported_as",
-    "imported_by", "imported_at",
+    "imported_by", "imported_at", "renewed_at", "renewal_error",
 )  # fmt: skip
 
 
@@ -45,12 +52,15 @@ def status(output: FormatOption = Format.TABLE) -> None:
 def import_license(
     key: Annotated[str | None, typer.Option(help="The one-line license key")] = None,
     file: Annotated[Path | None, typer.Option(help="A license file")] = None,
+    subscription: Annotated[
+        str | None, typer.Option(help="A subscription's activation id (renewed by Lifeboat)")
+    ] = None,
     output: FormatOption = Format.TABLE,
 ) -> None:
-    """Import a license by key or by file (super admins)."""
-    if (key is None) == (file is None):
-        raise CliError("give exactly one of --key and --file")
-    body = {"key": key}
+    """Import a license by key, by file, or by subscription (super admins)."""
+    if sum(form is not None for form in (key, file, subscription)) != 1:
+        raise CliError("give exactly one of --key, --file and --subscription")
+    body = {"key": key} if subscription is None else {"subscription": subscription}
     if file is not None:
         try:
             body = {"file": file.read_text()}
@@ -63,6 +73,13 @@ def import_license(
 def remove(output: FormatOption = Format.TABLE) -> None:
     """Remove the imported license; the installation is back on its trial, or unlicensed."""
     _show(Api().call("DELETE", "/license"), output)
+
+
+@license_app.command("activation-request")
+def activation_request() -> None:
+    """Print this installation's activation request (air-gapped: save it, send it to the
+    vendor, then `license import --file` the license file they answer)."""
+    console.print_json(data=Api().get("/license/activation-request"))
 
 
 @license_app.command("keygen", rich_help_panel="Vendor")
@@ -92,8 +109,21 @@ def mint(
     feature: Annotated[list[str] | None, typer.Option(help="A feature (repeatable)")] = None,
     license_id: Annotated[str | None, typer.Option("--id", help="Default: a new uuid")] = None,
     file: Annotated[Path | None, typer.Option(help="Also write the license file form here")] = None,
+    request: Annotated[
+        Path | None,
+        typer.Option(help="An installation's activation request: the license is for it only"),
+    ] = None,
 ) -> None:
     """Sign a license with a private key and print its license key."""
+    installation_id = None
+    if request is not None:
+        try:
+            asked = json.loads(request.read_text())
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot read --request {request}: {exc}") from exc
+        if not isinstance(asked, dict) or asked.get("format") != ACTIVATION_REQUEST_FORMAT:
+            raise CliError(f"--request {request} is not a Lifeboat activation request")
+        installation_id = asked.get("installation_id")
     try:
         loaded = load_pem_private_key(private_key.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
@@ -112,6 +142,7 @@ def mint(
         valid_until=start + timedelta(days=days),
         grace_days=grace_days,
         issued_at=datetime.now(UTC).replace(microsecond=0),
+        installation_id=installation_id,
     )
     key = sign(document, loaded)
     if file is not None:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 KEY_PREFIX = "lifeboat-license-v1"
 FILE_FORMAT = "lifeboat-license-file-v1"
+ACTIVATION_REQUEST_FORMAT = "lifeboat-activation-request-v1"
 # The vendor's license signing keys (raw Ed25519 public keys, base64url).
 VENDOR_PUBLIC_KEYS = ("h6CTzCPy9AmZp0hYjZaLKorAtBpBUi1hgLJD44AdZhE",)
 EXPIRING_SOON_DAYS = 30
@@ -71,10 +72,13 @@ class LicenseDocument(BaseModel):
     valid_until: datetime
     grace_days: int = Field(default=0, ge=0, le=365)
     issued_at: datetime
+    # Set on licenses issued to one installation (by subscription, or air-gapped in answer to
+    # its activation request): valid there only.
+    installation_id: str | None = Field(default=None, max_length=64)
 
     def canonical(self) -> bytes:
-        """The bytes the signature covers: sorted keys, no spaces."""
-        document = self.model_dump(mode="json")
+        """The bytes the signature covers: sorted keys, no spaces, unset fields left out."""
+        document = self.model_dump(mode="json", exclude_none=True)
         return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -168,6 +172,16 @@ def key_of_file(text: str) -> str:
     return f"{KEY_PREFIX}.{_b64(document.canonical())}.{signature}"
 
 
+def check_installation(document: LicenseDocument, installation_id: str) -> None:
+    """Refuse a license issued to another installation."""
+    if document.installation_id not in (None, installation_id):
+        raise LicenseInvalid(
+            f"the license was issued to installation {document.installation_id}, not to this "
+            f"one ({installation_id}): ask the vendor for a license answering this "
+            "installation's activation request"
+        )
+
+
 def trial(installed_at: datetime) -> LicenseDocument:
     """What a new installation may do before a license is imported."""
     return LicenseDocument(
@@ -203,9 +217,14 @@ class LicenseStatus:
 
 
 def evaluate(
-    document: LicenseDocument | None, *, nodes_used: int, now: datetime, is_trial: bool = False
+    document: LicenseDocument | None,
+    *,
+    nodes_used: int,
+    now: datetime,
+    installation_id: str,
+    is_trial: bool = False,
 ) -> LicenseStatus:
-    """The state of a license (or of the trial) for this usage at this time."""
+    """The state of a license (or of the trial) for this installation, usage and time."""
     if document is None:
         return LicenseStatus(LicenseState.NO_LICENSE, "no license", None, nodes_used, None)
     until = document.valid_until.astimezone(UTC)
@@ -215,6 +234,10 @@ def evaluate(
     def status(state: LicenseState, reason: str) -> LicenseStatus:
         return LicenseStatus(state, reason, document, nodes_used, days_left)
 
+    try:
+        check_installation(document, installation_id)
+    except LicenseInvalid as exc:
+        return status(LicenseState.INVALID, str(exc))
     if now < document.valid_from.astimezone(UTC):
         return status(LicenseState.INVALID, f"the license is valid only from {document.valid_from}")
     if is_trial and now >= until:

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # separated), and how often the worker checks the license against the clusters' nodes
     # (suspending backup schedules while it stops backups, resuming them after).
     license_public_keys: str = ""
+    # The vendor's license server, for licenses by subscription ('' where there is none: an
+    # air-gapped installation imports a license file answering its activation request).
+    license_server_url: str = ""
     license_check_interval_seconds: int = Field(default=300, ge=10)
 
     # The object store the platform reports on in its service status (None: not reported).

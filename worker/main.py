@@ -123,6 +123,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             rules.freeze_virtual_machines,
             rules.thaw_virtual_machines,
             directory.reconcile_users,
+            licensing.renew_subscription,
             licensing.enforce_license,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

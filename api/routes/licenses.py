@@ -1,8 +1,10 @@
 """The license: its status for everyone signed in; import and removal for super admins.
 
-A license comes as a key (one line) or a file (its JSON form); both are checked against the
-trusted keys before anything is stored, and a refused one changes nothing. After each change
-the worker's license check runs at once, suspending or resuming backup schedules.
+Four ways in: a license key (one line) or a license file (its JSON form), both checked against
+the trusted keys before anything is stored (a refused one changes nothing); a subscription's
+activation id, which the worker exchanges with the license server for a key and renews; and,
+air-gapped, a license file the vendor made in answer to this installation's activation request.
+After each change the worker's license check runs at once, suspending or resuming schedules.
 """
 
 from __future__ import annotations
@@ -21,10 +23,26 @@ from temporalio.service import RPCError
 from api.authz import Access, Authorize, AuthzContext, SignedIn
 from api.deps import StateDep, TemporalDep
 from api.errors import PaymentRequired, Unprocessable
-from api.schemas import MULTI_LINE
-from lifeboat.catalog.licenses import imported, license_status, store_license, trusted_keys
+from api.schemas import MULTI_LINE, Text
+from lifeboat.catalog.licenses import (
+    imported,
+    installation,
+    license_status,
+    nodes_used,
+    store_license,
+    store_subscription,
+    trusted_keys,
+)
 from lifeboat.catalog.models import License, LicenseUsage, utcnow
-from lifeboat.licensing import LicenseInvalid, LicenseState, LicenseStatus, key_of_file, read_key
+from lifeboat.licensing import (
+    ACTIVATION_REQUEST_FORMAT,
+    LicenseInvalid,
+    LicenseState,
+    LicenseStatus,
+    check_installation,
+    key_of_file,
+    read_key,
+)
 from lifeboat.rbac.matrix import Action, Kind
 from workflows.ids import license_check_workflow_id, search_attributes
 from workflows.license_check import LicenseCheckWorkflow
@@ -57,19 +75,36 @@ class LicenseRead(BaseModel):
     imported_as: str | None
     imported_by: str | None
     imported_at: datetime | None
+    # A subscription's last renewal, and why the last attempt failed ('' when it worked).
+    renewed_at: datetime | None
+    renewal_error: str
 
 
 class LicenseImport(BaseModel):
-    """Exactly one of `key` (the one-line license key) and `file` (a license file's text)."""
+    """Exactly one of `key` (the one-line license key), `file` (a license file's text) and
+    `subscription` (the subscription's activation id)."""
 
     key: str | None = Field(default=None, max_length=MAX_LICENSE_CHARS, pattern=MULTI_LINE)
     file: str | None = Field(default=None, max_length=MAX_LICENSE_CHARS, pattern=MULTI_LINE)
+    subscription: Text | None = None
 
     @model_validator(mode="after")
     def one_form(self) -> LicenseImport:
-        if (self.key is None) == (self.file is None):
-            raise ValueError("give exactly one of `key` (a license key) or `file` (its text)")
+        if sum(form is not None for form in (self.key, self.file, self.subscription)) != 1:
+            raise ValueError(
+                "give exactly one of `key` (a license key), `file` (a license file's text) or "
+                "`subscription` (an activation id)"
+            )
         return self
+
+
+class ActivationRequest(BaseModel):
+    """What an air-gapped installation sends the vendor, who answers with a license file."""
+
+    format: str = ACTIVATION_REQUEST_FORMAT
+    installation_id: str
+    nodes_used: int
+    requested_at: datetime
 
 
 class UsagePoint(BaseModel):
@@ -103,6 +138,8 @@ async def _read(access: Access, state: StateDep) -> LicenseRead:
         imported_as=row.kind if row else None,
         imported_by=row.owner_id if row else None,
         imported_at=row.created_at if row else None,
+        renewed_at=row.renewed_at if row else None,
+        renewal_error=row.renewal_error if row else "",
     )
 
 
@@ -136,21 +173,38 @@ async def read_license(access: ReadLicense, state: StateDep) -> LicenseRead:
 async def import_license(
     body: LicenseImport, ctx: ImportLicense, state: StateDep, temporal: TemporalDep
 ) -> LicenseRead:
-    """Import a license by key or by file; a license that does not check out changes nothing."""
-    field = "key" if body.key is not None else "file"
-    try:
-        key = body.key.strip() if body.key is not None else key_of_file(body.file or "")
-        document = read_key(key, trusted_keys(state.settings))
-    except LicenseInvalid as exc:
-        raise Unprocessable(str(exc), field=field) from exc
-    await store_license(
-        ctx.session,
-        state.secrets,
-        key=key,
-        document=document,
-        kind=field,
-        imported_by=ctx.caller.subject,
-    )
+    """Import a license by key, file or subscription; one that does not check out (or a
+    subscription without a license server) changes nothing."""
+    if body.subscription is not None:
+        if not state.settings.license_server_url:
+            raise Unprocessable(
+                "this installation has no license server (LIFEBOAT_LICENSE_SERVER_URL); "
+                "without internet access, send the vendor the activation request "
+                "(GET /api/v1/license/activation-request) and import the license file it answers",
+                field="subscription",
+            )
+        await store_subscription(
+            ctx.session,
+            state.secrets,
+            activation_id=body.subscription,
+            imported_by=ctx.caller.subject,
+        )
+    else:
+        field = "key" if body.key is not None else "file"
+        try:
+            key = body.key.strip() if body.key is not None else key_of_file(body.file or "")
+            document = read_key(key, trusted_keys(state.settings))
+            check_installation(document, (await installation(ctx.session)).uid)
+        except LicenseInvalid as exc:
+            raise Unprocessable(str(exc), field=field) from exc
+        await store_license(
+            ctx.session,
+            state.secrets,
+            key=key,
+            document=document,
+            kind=field,
+            imported_by=ctx.caller.subject,
+        )
     await ctx.session.commit()
     await _check_now(temporal, state.settings.task_queue)
     return await _read(ctx, state)
@@ -163,6 +217,17 @@ async def remove_license(ctx: RemoveLicense, state: StateDep, temporal: Temporal
     await ctx.session.commit()
     await _check_now(temporal, state.settings.task_queue)
     return await _read(ctx, state)
+
+
+@router.get("/activation-request")
+async def activation_request(ctx: ImportLicense) -> ActivationRequest:
+    """The activation request of an air-gapped installation: save it as a file, send it to the
+    vendor, and import the license file they answer (it is valid for this installation only)."""
+    return ActivationRequest(
+        installation_id=(await installation(ctx.session)).uid,
+        nodes_used=await nodes_used(ctx.session),
+        requested_at=utcnow(),
+    )
 
 
 @router.get("/usage")

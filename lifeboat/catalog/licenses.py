@@ -30,6 +30,7 @@ from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 
 INSTALLATION = "installation"
+SUBSCRIPTION = "subscription"
 
 
 def trusted_keys(settings: Settings) -> tuple[str, ...]:
@@ -37,8 +38,9 @@ def trusted_keys(settings: Settings) -> tuple[str, ...]:
     return VENDOR_PUBLIC_KEYS + extra
 
 
-async def installed_at(session: AsyncSession) -> datetime:
-    """When this installation first asked (its trial starts then)."""
+async def installation(session: AsyncSession) -> Setting:
+    """This installation: its id (`uid`, which bound licenses name) and since when it exists
+    (`created_at`, when its trial starts)."""
     query = select(Setting).where(Setting.name == INSTALLATION, Setting.owner_id == SYSTEM_OWNER)
     row = await session.scalar(query)
     if row is None:
@@ -49,7 +51,7 @@ async def installed_at(session: AsyncSession) -> datetime:
         except IntegrityError:  # another replica recorded it first
             row = await session.scalar(query)
     assert row is not None
-    return row.created_at
+    return row
 
 
 async def nodes_used(session: AsyncSession) -> int:
@@ -79,13 +81,15 @@ async def license_status(
     now = now or utcnow()
     used = await nodes_used(session)
     row = await imported(session)
-    if row is None or row.key_ciphertext is None:
-        return evaluate(trial(await installed_at(session)), nodes_used=used, now=now, is_trial=True)
+    this = await installation(session)
+    if row is None or row.key_ciphertext is None:  # none, or a subscription not activated yet
+        document = trial(this.created_at)
+        return evaluate(document, nodes_used=used, now=now, installation_id=this.uid, is_trial=True)
     try:
         document = read_key(secrets.decrypt(row.key_ciphertext), trusted_keys(settings))
     except LicenseInvalid as exc:
         return LicenseStatus(LicenseState.INVALID, str(exc), None, used, None)
-    return evaluate(document, nodes_used=used, now=now)
+    return evaluate(document, nodes_used=used, now=now, installation_id=this.uid)
 
 
 async def store_license(
@@ -106,6 +110,23 @@ async def store_license(
         key_ciphertext=secrets.encrypt(key),
         node_limit=document.node_limit,
         expires_at=document.valid_until,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def store_subscription(
+    session: AsyncSession, secrets: SecretBox, *, activation_id: str, imported_by: str
+) -> License:
+    """Make a subscription the installation's license; the worker fetches its key (until then,
+    and if it never comes, the trial applies)."""
+    await session.execute(delete(License))
+    row = License(
+        name=SUBSCRIPTION,
+        owner_id=imported_by,
+        kind=SUBSCRIPTION,
+        activation_ciphertext=secrets.encrypt(activation_id),
     )
     session.add(row)
     await session.flush()

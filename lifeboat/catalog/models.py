@@ -353,11 +353,16 @@ class License(CatalogObject):
     """The imported license (at most one): its key, checked again at every read."""
 
     __tablename__ = "licenses"
-    # How it came: `key` or `file`.
+    # How it came: `key`, `file`, or `subscription` (the worker fetches and renews its key
+    # from the license server with the activation id; no key until the first activation).
     kind: Mapped[str] = mapped_column(String(32), default="key")
     key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     node_limit: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    activation_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the last activation or renewal failed ('' when it worked).
+    renewal_error: Mapped[str] = mapped_column(Text, default="")
 
 
 class LicenseUsage(Base):

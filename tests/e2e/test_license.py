@@ -8,6 +8,7 @@ leaves the catalog on its trial again, which allows the rest of the run's backup
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -20,13 +21,14 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleOverlapPolicy
 
+from deploy.local.license_server import LicenseServerDouble
 from deploy.local.stack import REPO_ROOT, Stack
 from lifeboat.licensing import LicenseDocument, as_file, sign
 from lifeboat.settings import Settings
 from tests.api.helpers import unique, wait_for_sync
-from tests.conftest import Users
+from tests.conftest import SUBSCRIPTION, Users
 from tests.e2e.conftest import Kube
 from workflows.ids import license_check_schedule_id
 
@@ -108,15 +110,11 @@ def test_everyone_reads_the_license_and_only_a_super_admin_imports_one(
     assert garbled.status_code == 422 and garbled.json()["error"]["field"] == "key"
 
     # The license file, as minted by the command line with a vendor's key file.
-    pem = tmp_path / "vendor.pem"
-    signer = Ed25519PrivateKey.generate()
-    pem.write_bytes(signer.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    minted = subprocess.run(
-        [sys.executable, "-m", "cli", "license", "mint", "--private-key", str(pem),
-         "--customer", "Other Corp", "--nodes", "20", "--file", str(tmp_path / "lic.json")],
-        capture_output=True, text=True, cwd=REPO_ROOT, check=False,
+    pem = _pem(Ed25519PrivateKey.generate(), tmp_path / "vendor.pem")
+    _lifeboat(
+        "license", "mint", "--private-key", str(pem), "--customer", "Other Corp", "--nodes", "20",
+        "--file", str(tmp_path / "lic.json"),
     )  # fmt: skip
-    assert minted.returncode == 0, minted.stderr
     untrusted = superadmin.post(
         "/api/v1/license", json={"file": (tmp_path / "lic.json").read_text()}
     )
@@ -153,11 +151,29 @@ def test_an_expired_license_has_its_grace_then_stops_new_backups_but_never_resto
     assert preview.status_code in (200, 201), preview.text
 
 
-def _temporal(stack: Stack, work: Callable[[Client], Any]) -> Any:
-    async def run() -> Any:
-        return await work(await Client.connect(stack.temporal_address))
+def _check_license_now(stack: Stack) -> None:
+    """Run the worker's periodic license check now (as its schedule will, in a while)."""
+    check = license_check_schedule_id(Settings().task_queue)
 
-    return asyncio.run(run())
+    async def trigger() -> None:
+        client = await Client.connect(stack.temporal_address)
+        await client.get_schedule_handle(check).trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
+
+    asyncio.run(trigger())
+
+
+def _pem(signer: Ed25519PrivateKey, path: Path) -> Path:
+    path.write_bytes(signer.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return path
+
+
+def _lifeboat(*args: str) -> str:
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        capture_output=True, text=True, cwd=REPO_ROOT, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return run.stdout
 
 
 def test_nodes_beyond_the_limit_stop_backups_and_suspend_schedules_until_a_bigger_license(
@@ -199,8 +215,7 @@ def test_nodes_beyond_the_limit_stop_backups_and_suspend_schedules_until_a_bigge
         assert refused.status_code == 402, refused.text
 
         # The worker's periodic license check (run now) suspends the schedule.
-        check = license_check_schedule_id(Settings().task_queue)
-        _temporal(stack, lambda client: client.get_schedule_handle(check).trigger())
+        _check_license_now(stack)
         suspended = _until(
             lambda: (s := api.get(path).json())["suspended_by"] == "license" and s,
             "the license check to suspend the schedule",
@@ -223,3 +238,77 @@ def test_nodes_beyond_the_limit_stop_backups_and_suspend_schedules_until_a_bigge
     finally:
         kube.delete("v1", "Node", node)
         api.delete(path, params={"backups": "delete"})
+
+
+def test_a_subscription_activates_renews_and_outlives_its_license_server_being_down(
+    superadmin: httpx.Client, license_server: LicenseServerDouble, stack: Stack
+) -> None:
+    def read() -> dict[str, Any]:
+        body: dict[str, Any] = superadmin.get("/api/v1/license").json()
+        return body
+
+    started = superadmin.post("/api/v1/license", json={"subscription": SUBSCRIPTION})
+    assert started.status_code == 200, started.text
+    assert started.json()["imported_as"] == "subscription"
+    first = _until(lambda: (r := read())["edition"] == "subscription" and r, "the activation")
+    assert (first["customer"], first["node_limit"], first["renewal_error"]) == (
+        "Example Corp", 50, "",
+    )  # fmt: skip
+    # Three days long, so renewed at each check (a week before its end).
+    assert first["state"] == "ExpiringSoon" and first["backups_allowed"]
+
+    _check_license_now(stack)
+    renewed = _until(
+        lambda: (r := read())["license_id"] != first["license_id"] and r, "the renewal"
+    )
+    assert renewed["renewed_at"] > first["renewed_at"]
+
+    license_server.stop()
+    try:
+        _check_license_now(stack)
+        failed = _until(lambda: (r := read())["renewal_error"] and r, "the failed renewal")
+        assert "cannot be reached" in failed["renewal_error"]
+        assert (failed["license_id"], failed["backups_allowed"]) == (renewed["license_id"], True)
+    finally:
+        license_server.start()
+    _check_license_now(stack)
+    back = _until(lambda: not (r := read())["renewal_error"] and r, "a renewal once it is back")
+    assert back["license_id"] != renewed["license_id"]
+
+    unknown = superadmin.post("/api/v1/license", json={"subscription": "sub-nobody-has"})
+    assert unknown.status_code == 200, unknown.text
+    refused = _until(lambda: (r := read())["renewal_error"] and r, "the refused activation")
+    assert "refused the activation id" in refused["renewal_error"]
+    assert refused["edition"] == "trial" and refused["imported_as"] == "subscription"
+
+
+def test_an_air_gapped_installation_imports_the_vendor_s_answer_to_its_request(
+    as_user: Users, superadmin: httpx.Client, license_signer: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    assert as_user("infraadmin").get("/api/v1/license/activation-request").status_code == 403
+    request = superadmin.get("/api/v1/license/activation-request").json()
+    assert request["format"] == "lifeboat-activation-request-v1" and request["installation_id"]
+    asked = tmp_path / "request.json"
+    asked.write_text(json.dumps(request))
+    pem = _pem(license_signer, tmp_path / "vendor.pem")
+
+    # The vendor answers with a license file for this installation only.
+    answer = tmp_path / "answer.json"
+    _lifeboat(
+        "license", "mint", "--private-key", str(pem), "--customer", "Air Corp", "--nodes", "30",
+        "--request", str(asked), "--file", str(answer),
+    )  # fmt: skip
+    imported = superadmin.post("/api/v1/license", json={"file": answer.read_text()})
+    assert imported.status_code == 200, imported.text
+    assert (imported.json()["state"], imported.json()["customer"]) == ("Valid", "Air Corp")
+
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps(request | {"installation_id": "another-installation"}))
+    key = _lifeboat(
+        "license", "mint", "--private-key", str(pem), "--customer", "Air Corp", "--nodes", "30",
+        "--request", str(elsewhere),
+    ).strip()  # fmt: skip
+    refused = superadmin.post("/api/v1/license", json={"key": key})
+    assert refused.status_code == 422, refused.text
+    assert "issued to installation another-installation" in refused.json()["error"]["message"]
+    assert superadmin.get("/api/v1/license").json()["customer"] == "Air Corp"

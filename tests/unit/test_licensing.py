@@ -26,6 +26,7 @@ from lifeboat.licensing import (
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 VENDOR = Ed25519PrivateKey.generate()
 TRUSTED = (public_key_text(VENDOR),)
+HERE = "installation-1"
 
 
 def _document(**changes: object) -> LicenseDocument:
@@ -94,12 +95,14 @@ def test_the_file_form_holds_the_same_license() -> None:
         ({"valid_until": NOW - timedelta(days=8)}, 3, LicenseState.EXPIRED),
         ({}, 11, LicenseState.OVER_LIMIT),
         ({"valid_from": NOW + timedelta(days=1)}, 3, LicenseState.INVALID),
+        ({"installation_id": HERE}, 3, LicenseState.VALID),
+        ({"installation_id": "another-installation"}, 3, LicenseState.INVALID),
     ],
 )
 def test_the_state_follows_time_and_usage(
     changes: dict[str, object], nodes: int, state: LicenseState
 ) -> None:
-    status = evaluate(_document(**changes), nodes_used=nodes, now=NOW)
+    status = evaluate(_document(**changes), nodes_used=nodes, now=NOW, installation_id=HERE)
     assert status.state == state, status.reason
     assert status.enforced == (state in ENFORCED)
     if state == LicenseState.IN_GRACE:
@@ -110,8 +113,10 @@ def test_the_state_follows_time_and_usage(
 
 def test_the_trial_allows_backups_for_its_days_then_asks_for_a_license() -> None:
     installed = NOW - timedelta(days=10)
-    assert evaluate(trial(installed), nodes_used=2, now=NOW, is_trial=True).state == "Valid"
-    ended = evaluate(trial(installed), nodes_used=2, now=NOW + timedelta(days=60), is_trial=True)
+    running = evaluate(trial(installed), nodes_used=2, now=NOW, installation_id=HERE, is_trial=True)
+    assert running.state == LicenseState.VALID
+    later = NOW + timedelta(days=60)
+    ended = evaluate(trial(installed), nodes_used=2, now=later, installation_id=HERE, is_trial=True)
     assert ended.state == LicenseState.NO_LICENSE and ended.enforced
     assert "trial ended" in ended.reason
 
