@@ -207,8 +207,11 @@ async def cancel_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Acc
 
 
 @router.post("/{uid}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
-    """Run again only what failed, under the same name and uid.
+async def retry_backup(
+    uid: Uid, ctx: EditBackup, state: StateDep, temporal: TemporalDep
+) -> Accepted:
+    """Run again only what failed, under the same name and uid (402 while the license stops
+    new backups).
 
     A PartialSuccess redoes its failed volumes (new snapshots, then their data; the resources
     and the volumes that succeeded are kept) and writes a new manifest. A Failed or Aborted
@@ -220,6 +223,7 @@ async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Acce
     cluster = await active_cluster(ctx, backup.cluster_uid, to=Use.BACK_UP)
     if backup.status in ("Success", "Deleting"):
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to retry")
+    await check_backups_allowed(ctx, state)
     failed = [[v["namespace"], v["pvc"]] for v in backup.volumes if v["status"] == "Failed"]
     spec = {k: v for k, v in backup.spec.items() if k != RETRY_CLAIMS}
     if backup.status == "PartialSuccess" and backup.manifest_key:
