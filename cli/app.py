@@ -10,6 +10,7 @@ import typer
 
 from cli import inventory, operations, signin
 from cli.errors import EXIT_CODES_HELP, CliError
+from cli.license import license_app
 from cli.output import console, errors, no_color
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(inventory.cluster_app, name="cluster")
 app.add_typer(inventory.location_app, name="location")
 app.add_typer(operations.backup_app, name="backup")
 app.add_typer(operations.restore_app, name="restore")
+app.add_typer(license_app, name="license")
 
 
 @app.command(rich_help_panel="Administration")
