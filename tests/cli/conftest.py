@@ -76,4 +76,27 @@ class Lifeboat:
 
 @pytest.fixture
 def lifeboat(stack: Stack, tmp_path: Path) -> Lifeboat:
+    """A terminal nobody signed in at yet, for the tests of signing in and contexts."""
     return Lifeboat(tmp_path / "lifeboat" / "config.yaml", stack.api_url)
+
+
+class SignedIn:
+    """One terminal per dev user, signed in once for the session: the tests that only use a
+    sign-in (not change it) share it."""
+
+    def __init__(self, root: Path, server: str) -> None:
+        self._root = root
+        self._server = server
+        self._terminals: dict[str, Lifeboat] = {}
+
+    def __call__(self, username: str) -> Lifeboat:
+        if username not in self._terminals:
+            terminal = Lifeboat(self._root / username / "config.yaml", self._server)
+            terminal.login(username)
+            self._terminals[username] = terminal
+        return self._terminals[username]
+
+
+@pytest.fixture(scope="session")
+def signed_in(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> SignedIn:
+    return SignedIn(tmp_path_factory.mktemp("signed-in"), stack.api_url)

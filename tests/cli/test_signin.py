@@ -108,3 +108,12 @@ def test_a_server_without_scheme_is_a_usage_error(lifeboat: Lifeboat) -> None:
     result = lifeboat("login", "--server", "127.0.0.1:8000", "--username", "a", "--password-stdin")
     assert result.code == 2
     assert "give the API's URL with its scheme, e.g. http://127.0.0.1:8000" in result.err
+
+
+def test_the_device_grant_says_when_the_provider_does_not_offer_it(lifeboat: Lifeboat) -> None:
+    """The dev provider (Canaille) has no device authorization endpoint."""
+    result = lifeboat("login", "--server", lifeboat.server, "--device")
+    assert result.code == 6, result
+    assert "does not offer the device authorization grant" in result.err
+    assert "sign in without --device (in a browser), or with --username" in result.err
+    assert not lifeboat.config.exists()
