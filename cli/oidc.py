@@ -224,7 +224,9 @@ def check_id_token(endpoints: dict[str, Any], client_id: str, id_token: str, non
         key = jwt.PyJWKClient(endpoints["jwks_uri"]).get_signing_key_from_jwt(id_token)
         claims = jwt.decode(
             id_token,
-            key,
+            # The bare key: providers (Canaille among them) label a key RS256 in their key
+            # set and sign with it by another of the algorithms they announce.
+            key.key,
             algorithms=algorithms,
             audience=client_id,
             issuer=endpoints["issuer"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -59,6 +60,25 @@ class Lifeboat:
             cwd=ROOT,
             timeout=timeout,
         )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def at_a_terminal(self, typed: str, *args: str) -> Result:
+        """The command with a terminal for standard input, at which `typed` is typed."""
+        controller, terminal = pty.openpty()
+        os.write(controller, typed.encode())
+        try:
+            done = subprocess.run(
+                self.command(*args),
+                stdin=terminal,
+                capture_output=True,
+                text=True,
+                env=self.env(),
+                cwd=ROOT,
+                timeout=600,
+            )
+        finally:
+            os.close(terminal)
+            os.close(controller)
         return Result(done.returncode, done.stdout, done.stderr)
 
     def ok(self, *args: str, stdin: str = "") -> Result:

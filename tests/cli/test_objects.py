@@ -101,7 +101,11 @@ def test_a_policy_and_a_rule_drive_a_schedule_suspended_resumed_and_run_now(
     unsaid = lifeboat("schedule", "delete", name, "--yes")
     assert unsaid.code == 2 and "--backups" in unsaid.err
     lifeboat.ok("schedule", "delete", name, "--backups", "keep", "--yes")
-    assert f"deleted rule {rule}" in lifeboat.ok("rule", "delete", rule, "--yes").out
+    # At a terminal the question is asked, and only a yes deletes.
+    declined = lifeboat.at_a_terminal("n\n", "rule", "delete", rule)
+    assert declined.code == 1 and f"Delete rule {rule} (" in declined.err, declined
+    lifeboat.ok("rule", "get", rule)
+    assert f"deleted rule {rule}" in lifeboat.at_a_terminal("y\n", "rule", "delete", rule).out
     assert f"deleted policy {policy}" in lifeboat.ok("policy", "delete", policy, "--yes").out
 
 
