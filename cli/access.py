@@ -75,7 +75,9 @@ def list_shares(kind: KindArgument, ref: RefArgument, output: FormatOption = For
 def create_share(
     kind: KindArgument,
     ref: RefArgument,
-    user: Annotated[str, typer.Option(help="Share with this user (their id)")] = "",
+    user: Annotated[
+        str, typer.Option(help="Share with this user: their id (`user list`, `whoami`)")
+    ] = "",
     group: Annotated[str, typer.Option(help="Share with this group")] = "",
     everyone: Annotated[bool, typer.Option("--everyone", help="Share with every user")] = False,
     access: Annotated[

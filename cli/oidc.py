@@ -66,15 +66,14 @@ def _client_auth(client_id: str, client_secret: str) -> dict[str, Any]:
     return {"auth": None, "data": {"client_id": client_id}}
 
 
-def _token_call(
-    issuer: str, client_id: str, client_secret: str, grant: dict[str, str]
+def _post(
+    issuer: str, endpoint: str, client_id: str, client_secret: str, data: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:
-    """The token endpoint's status and JSON answer for `grant`."""
+    """The provider's status and JSON answer to a form posted to `endpoint` as the client."""
     client = _client_auth(client_id, client_secret)
-    endpoint = discover(issuer)["token_endpoint"]
     try:
         response = httpx.post(
-            endpoint, data={**client["data"], **grant}, auth=client["auth"], timeout=TIMEOUT
+            endpoint, data={**client["data"], **data}, auth=client["auth"], timeout=TIMEOUT
         )
     except httpx.HTTPError as exc:
         raise unreachable("identity provider", issuer, exc) from exc
@@ -84,6 +83,14 @@ def _token_call(
         else {"error": response.text[:200]}
     )
     return response.status_code, body
+
+
+def _token_call(
+    issuer: str, client_id: str, client_secret: str, grant: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    """The token endpoint's status and JSON answer for `grant`."""
+    endpoint = discover(issuer)["token_endpoint"]
+    return _post(issuer, endpoint, client_id, client_secret, grant)
 
 
 def _refused(body: dict[str, Any]) -> CliError:
@@ -260,16 +267,9 @@ def device_grant(
             "sign in without --device (in a browser), or with --username",
             Exit.NOT_OFFERED,
         )
-    client = _client_auth(client_id, client_secret)
-    try:
-        response = httpx.post(
-            endpoint, data={**client["data"], "scope": SCOPES}, auth=client["auth"], timeout=TIMEOUT
-        )
-    except httpx.HTTPError as exc:
-        raise unreachable("identity provider", issuer, exc) from exc
-    if response.status_code != 200:
-        raise _refused(response.json())
-    device = response.json()
+    status, device = _post(issuer, endpoint, client_id, client_secret, {"scope": SCOPES})
+    if status != 200:
+        raise _refused(device)
     address = device.get("verification_uri_complete") or device["verification_uri"]
     show_code(address, device["user_code"])
     interval = float(device.get("interval", 5))

@@ -81,11 +81,13 @@ def _document(path: Path) -> Any:
 def create_policy(
     name: Annotated[str, typer.Argument(help="A name for the policy, unique among yours")],
     file: FileOption = None,
-    every_minutes: Annotated[int, typer.Option(help="Back up every N minutes")] = 0,
+    every_minutes: Annotated[
+        int, typer.Option(help="Back up every N minutes", show_default=False)
+    ] = 0,
     daily: Annotated[str, typer.Option(help="Back up once a day at HH:MM")] = "",
     timezone: Annotated[str, typer.Option(help="An IANA time zone for --daily")] = "UTC",
     keep_last: Annotated[
-        int, typer.Option(help="Keep the last N backups (the API's default: 7)")
+        int, typer.Option(help="Keep the last N backups (default: 7)", show_default=False)
     ] = 0,
     output: FormatOption = Format.TABLE,
 ) -> None:
