@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-import jwt
 
 from cli.errors import CliError, Exit
 
@@ -225,6 +224,10 @@ def check_id_token(endpoints: dict[str, Any], client_id: str, id_token: str, non
     answers this sign-in's request (its nonce): else a replayed or injected code signed in."""
     if not id_token:
         raise CliError("the identity provider sent no ID token: try again", Exit.SIGN_IN)
+    # Imported here: only this sign-in checks a signature, and every other command would pay
+    # for loading the cryptography library.
+    import jwt
+
     offered = endpoints.get("id_token_signing_alg_values_supported", ["RS256"])
     algorithms = [a for a in offered if a != "none"]  # an unsigned token proves nothing
     try:
