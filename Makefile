@@ -43,10 +43,12 @@ test-slow: setup
 fuzz: setup
 	$(BIN)/python -m pytest tests/fuzz -m fuzz
 
-# The benchmark compares the data mover with Debian's restic (installed when missing).
+# The benchmarks: the data mover against Debian's restic (installed when missing), and lists
+# in a catalog of 100,000 backups against the query lists used before pagination.
 bench: setup
 	command -v restic >/dev/null || (apt-get update -qq && apt-get install -y -qq restic)
 	$(BIN)/python tests/bench/bench_mover.py
+	$(BIN)/python tests/bench/bench_lists.py
 
 lock:
 	$(BIN)/python -m pip install -q uv

@@ -33,7 +33,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import StateDep, TemporalDep
 from api.routes.backups import BackupCreate, check_backup_parts
 from api.routes.licenses import check_backups_allowed
@@ -342,11 +342,12 @@ async def create_schedule(
 
 
 @router.get("")
-async def list_schedules(ctx: ViewSchedule) -> ListOf[ScheduleRead]:
+async def list_schedules(ctx: ViewSchedule, page: PageDep) -> ListOf[ScheduleRead]:
     """The schedules the caller sees; their status from the catalog (GET one for Temporal's
     view too: next runs, a pause made in Temporal)."""
-    items = await _reads(ctx.session, await list_visible(ctx, BackupSchedule), None)
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, BackupSchedule, page)
+    items = await _reads(ctx.session, rows, None)
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -9,16 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from temporalio.client import Client
 from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
 from api.authz import Access, Authorize, AuthzContext
-from api.crud import active_cluster, list_visible, save_named
+from api.crud import PageDep, active_cluster, list_page, save_named
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.routes.licenses import check_backups_allowed
@@ -280,11 +280,41 @@ async def delete_backup(uid: Uid, ctx: DeleteBackup, temporal: TemporalDep) -> A
     return Accepted(message=f"deleting backup {backup.name}")
 
 
+class BackupFilters:
+    """What All Backups can be narrowed to (with the filters of every list)."""
+
+    def __init__(
+        self,
+        cluster_uid: Annotated[Uid | None, Query()] = None,
+        status: Annotated[Text | None, Query(description="Success, Failed, ...")] = None,
+        schedule_uid: Annotated[Uid | None, Query()] = None,
+    ) -> None:
+        self.cluster_uid, self.status, self.schedule_uid = cluster_uid, status, schedule_uid
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = []
+        if self.cluster_uid:
+            found.append(Backup.cluster_uid == self.cluster_uid)
+        if self.status:
+            found.append(Backup.status == self.status)
+        if self.schedule_uid:
+            found.append(Backup.schedule_uid == self.schedule_uid)
+        return found
+
+
+BackupFiltersDep = Annotated[BackupFilters, Depends()]
+
+
 @router.get("")
-async def list_backups(ctx: ViewBackup) -> ListOf[BackupRead]:
+async def list_backups(
+    ctx: ViewBackup, page: PageDep, filters: BackupFiltersDep
+) -> ListOf[BackupRead]:
     """All Backups: the caller's own and those shared with them (super admins: every one)."""
-    items = [BackupRead.model_validate(b) for b in await list_visible(ctx, Backup)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(
+        ctx, Backup, page, *filters.conditions(), deferred=(Backup.resources, Backup.volumes)
+    )
+    items = [BackupRead.model_validate(b) for b in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     LargeBinary,
     MetaData,
     String,
@@ -400,3 +401,11 @@ BackupLocation.access_key_id = column_property(
     .where(LocationCredentials.uid == BackupLocation.credentials_uid)
     .scalar_subquery()
 )
+
+# What lists are read by (see `AuthzContext.visible` and `api.crud.list_page`): shares to a
+# caller by kind, a kind's shares of one object, and pages by name.
+Index("ix_shares_object_kind_subject", Share.object_kind, Share.subject_kind, Share.subject)
+Index("ix_shares_object_kind_object_uid", Share.object_kind, Share.object_uid)
+Index("ix_backups_name_uid", Backup.name, Backup.uid)
+Index("ix_backups_schedule_uid", Backup.schedule_uid)
+Index("ix_restores_name_uid", Restore.name, Restore.uid)
