@@ -29,7 +29,7 @@ from api.authz import Authorize, AuthzContext
 from api.crud import delete_object, list_visible, save_unique
 from api.deps import AppState, StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
-from api.routes.cloud_accounts import S3Keys
+from api.routes.cloud_accounts import AzureKeys, S3Keys
 from api.schemas import Labels, ListOf, Name, ObjectRead, Text, Uid, base_url
 from lifeboat.catalog.models import (
     Backup,
@@ -38,6 +38,7 @@ from lifeboat.catalog.models import (
     LocationCredentials,
     new_uid,
 )
+from lifeboat.credentials import field_names
 from lifeboat.locations import KINDS, LocationKind
 from lifeboat.rbac.matrix import Action, Kind, Permission
 from lifeboat.settings import Mode
@@ -73,6 +74,8 @@ Bucket = Annotated[
 ]
 Region = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9-]*$")]
 Prefix = Annotated[Text, StringConstraints(max_length=1024), AfterValidator(lambda p: p.strip("/"))]
+# A location's own keys (federated mode): those of its kind of storage.
+LocationKeys = S3Keys | AzureKeys
 
 
 class BackupLocationFields(BaseModel):
@@ -83,11 +86,14 @@ class BackupLocationFields(BaseModel):
     region: Region = ""
     prefix: Prefix = ""
     cloud_account_uid: Uid | None = Field(
-        default=None, description="classic mode: an aws or s3-compatible cloud account"
-    )
-    credentials: S3Keys | None = Field(
         default=None,
-        description="federated mode: the location's own S3 keys, write-only (on an update, "
+        description="classic mode: a cloud account whose keys fit the provider (s3: an aws or "
+        "s3-compatible one; azure: an azure one)",
+    )
+    credentials: LocationKeys | None = Field(
+        default=None,
+        description="federated mode: the location's own keys (s3: access_key_id and "
+        "secret_access_key; azure: account_name and account_key), write-only (on an update, "
         "omit them to keep the current ones)",
     )
 
@@ -118,7 +124,8 @@ class BackupLocationRead(ObjectRead):
     prefix: str
     cloud_account_uid: str | None
     access_key_id: str | None = Field(
-        description="the access key id of the location's own credentials (federated mode)"
+        description="the public part of the location's own credentials (federated mode): the "
+        "access key id, or the Azure storage account"
     )
 
 
@@ -129,20 +136,28 @@ async def _usable_keys(
     *,
     current: BackupLocation | None,
 ) -> None:
-    """Refuse keys the mode does not use, or a location left without any (422 naming the
-    field): a cloud account in classic mode, the location's own credentials in federated."""
+    """Refuse keys the mode or the kind of storage does not use, or a location left without
+    any (422 naming the field): a cloud account in classic mode, the location's own
+    credentials in federated."""
+    fields = ", ".join(field_names(KINDS[kind].keys))
     if ctx.settings.mode is Mode.FEDERATED:
         if body.cloud_account_uid:
             raise Unprocessable(
-                "cloud accounts are not used in federated mode: give the location its own S3 "
-                "keys in credentials (access_key_id, secret_access_key) instead",
+                "cloud accounts are not used in federated mode: give the location its own "
+                f"keys in credentials ({fields}) instead",
                 field="cloud_account_uid",
             )
         if body.credentials is None and (current is None or not current.credentials_uid):
             raise Unprocessable(
-                "a backup location in federated mode carries its own S3 keys: give "
-                "credentials (access_key_id, secret_access_key)",
+                "a backup location in federated mode carries its own keys: give "
+                f"credentials ({fields})",
                 field="credentials",
+            )
+        if body.credentials is not None and tuple(type(body.credentials).model_fields) != (
+            field_names(KINDS[kind].keys)
+        ):
+            raise Unprocessable(
+                f"the credentials of an {kind} location are {fields}", field="credentials"
             )
         return
     if body.credentials is not None:
@@ -153,8 +168,8 @@ async def _usable_keys(
         )
     if not body.cloud_account_uid:
         raise Unprocessable(
-            "give cloud_account_uid: the aws or s3-compatible cloud account to reach the "
-            "bucket with",
+            f"give cloud_account_uid: the {' or '.join(sorted(KINDS[kind].providers))} cloud "
+            "account to reach the bucket with",
             field="cloud_account_uid",
         )
     await _usable_account(ctx, body.cloud_account_uid, kind)
@@ -190,14 +205,14 @@ async def _usable_account(ctx: AuthzContext, uid: str, kind: LocationKind) -> Cl
     return account
 
 
-async def _stage(ctx: AuthzContext, state: AppState, keys: S3Keys) -> str:
+async def _stage(ctx: AuthzContext, state: AppState, keys: LocationKeys) -> str:
     """Store new keys, encrypted, for the check to read by uid; not yet any location's."""
     uid = new_uid()
     ctx.session.add(
         LocationCredentials(
             uid=uid,
             owner_id=ctx.caller.subject,
-            access_key_id=keys.access_key_id,
+            access_key_id=keys.identity,
             credentials_ciphertext=state.secrets.encrypt(json.dumps(keys.model_dump())),
         )
     )

@@ -19,6 +19,7 @@ class LocationKind(enum.StrEnum):
     """A kind of object storage (a location's `provider`)."""
 
     S3 = "s3"
+    AZURE = "azure"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lifeboat.credentials import AccessKeys, CloudKeys, CloudProvider
+from lifeboat.credentials import AccessKeys, AzureKeys, CloudKeys, CloudProvider
+from lifeboat.locations.azure import AzureBackend
 from lifeboat.locations.backend import (
     TRANSFER,
     LocationAddress,
@@ -34,6 +35,16 @@ def _open_s3(
     )
 
 
+def _open_azure(
+    address: LocationAddress, keys: CloudKeys, connections: int, timeouts: Timeouts
+) -> LocationBackend:
+    if not isinstance(keys, AzureKeys):
+        raise TypeError(f"an Azure location needs AzureKeys, not {type(keys).__name__}")
+    return AzureBackend(
+        address.endpoint, address.bucket, keys, connections=connections, timeouts=timeouts
+    )
+
+
 @dataclass(frozen=True)
 class Kind:
     """What one kind of location is reached with, and how it is opened."""
@@ -48,6 +59,7 @@ KINDS: dict[LocationKind, Kind] = {
     LocationKind.S3: Kind(
         AccessKeys, frozenset({CloudProvider.AWS, CloudProvider.S3_COMPATIBLE}), _open_s3
     ),
+    LocationKind.AZURE: Kind(AzureKeys, frozenset({CloudProvider.AZURE}), _open_azure),
 }
 
 
