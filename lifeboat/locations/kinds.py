@@ -46,7 +46,7 @@ def _open_azure(
 
 
 @dataclass(frozen=True)
-class Kind:
+class StorageKind:
     """What one kind of location is reached with, and how it is opened."""
 
     keys: type[CloudKeys]
@@ -55,11 +55,11 @@ class Kind:
     open: Opener
 
 
-KINDS: dict[LocationKind, Kind] = {
-    LocationKind.S3: Kind(
+KINDS: dict[LocationKind, StorageKind] = {
+    LocationKind.S3: StorageKind(
         AccessKeys, frozenset({CloudProvider.AWS, CloudProvider.S3_COMPATIBLE}), _open_s3
     ),
-    LocationKind.AZURE: Kind(AzureKeys, frozenset({CloudProvider.AZURE}), _open_azure),
+    LocationKind.AZURE: StorageKind(AzureKeys, frozenset({CloudProvider.AZURE}), _open_azure),
 }
 
 
