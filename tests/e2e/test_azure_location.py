@@ -4,13 +4,19 @@ of a volume goes into its container and is restored from it byte for byte."""
 from __future__ import annotations
 
 import base64
+import json
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from deploy.local.stack import Stack
+from activities.mover.command import ENV_ACCESS_KEY, ENV_LOCATION_KEY, ENV_SECRET_KEY
+from deploy.local.stack import REPO_ROOT, Stack
 from tests.api.helpers import unique
 from tests.api.test_locations import _refused
 from tests.azurite import AzuriteServer, running_azurite
@@ -94,3 +100,34 @@ def test_an_azure_location_is_checked_then_backs_up_and_restores_a_volume(
     restore = journey._wait(api, f"/api/v1/restores/{restored.json()['uid']}")
     assert restore["status"] == "Success", (restore["reason"], restore["volumes"])
     assert journey._checksums(journey._bound_dir(stack, namespace, "data")) == expected
+
+
+def test_the_mover_command_moves_a_volume_through_an_azure_container(
+    azurite: AzuriteServer, tmp_path: Path
+) -> None:
+    """What a mover Job runs: the location's keys come from its environment, as the pair the
+    Job's Secret holds (the storage account and its key)."""
+    container = unique("mover")
+    _service(azurite).create_container(container)
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.mkdir()
+    expected = journey._fill(source)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        ENV_ACCESS_KEY: azurite.account_name,
+        ENV_SECRET_KEY: azurite.account_key,
+        ENV_LOCATION_KEY: "location-key-of-the-azure-test",
+    }
+    where = ["--provider", "azure", "--endpoint", azurite.endpoint, "--bucket", container]
+
+    def mover(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "activities.mover", *args, *where],
+            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    summary = json.loads(mover("backup", "--source", str(source)))
+    mover("restore", "--snapshot", summary["snapshot_id"], "--target", str(target))
+    assert journey._checksums(target) == expected
