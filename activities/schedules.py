@@ -13,6 +13,7 @@ from lifeboat.catalog.models import Backup, BackupSchedule, SchedulePolicy
 from lifeboat.policies import IntervalSchedule, Schedule, SchedulePolicySpec
 from lifeboat.retention import RetainedBackup, expired
 from lifeboat.schedules import ScheduleModel, fires_on, run_anchor
+from lifeboat.specs import BackupSpec
 from workflows.contracts import PrepareScheduledInput, ScheduledBackupInput
 
 _SCHEDULE: TypeAdapter[ScheduleModel] = TypeAdapter(Schedule)
@@ -70,15 +71,15 @@ class ScheduleActivities:
             )
             if made is not None:
                 return made.uid  # a retry of this step: the backup is already there
-            spec = dict(schedule.spec)
+            # The schedule's backup request: a backup spec and its location.
             backup = Backup(
                 name=name,
                 owner_id=schedule.owner_id,
                 labels=dict(schedule.labels),
                 cluster_uid=schedule.cluster_uid,
-                location_uid=spec.pop("location_uid"),
+                location_uid=schedule.spec["location_uid"],
                 schedule_uid=schedule.uid,
-                spec=spec,
+                spec=BackupSpec.from_json(schedule.spec),
             )
             session.add(backup)
             await session.flush()

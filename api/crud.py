@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 
 from api.authz import AuthzContext
 from api.errors import Conflict
-from lifeboat.catalog.models import CatalogObject, Cluster, ClusterStatus, Share
+from lifeboat.catalog.models import CatalogObject, Cluster, Share
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.status import ClusterStatus
 
 T = TypeVar("T", bound=CatalogObject)
 

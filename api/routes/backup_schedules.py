@@ -37,7 +37,7 @@ from api.crud import delete_object, list_visible, save_unique
 from api.deps import TemporalDep
 from api.routes.backups import BackupCreate, check_backup_parts
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Uid
-from lifeboat.catalog.models import Backup, BackupSchedule, ScheduleStatus, utcnow
+from lifeboat.catalog.models import Backup, BackupSchedule, utcnow
 from lifeboat.catalog.models import (
     SchedulePolicy as Policy,
 )
@@ -50,6 +50,7 @@ from lifeboat.schedules import (
     run_anchor,
     schedule_spec,
 )
+from lifeboat.status import BackupStatus, ScheduleStatus
 from workflows.contracts import BackupInput, ScheduledBackupInput
 from workflows.deletion import DeletionWorkflow
 from workflows.ids import (
@@ -403,7 +404,7 @@ async def delete_schedule(
     for backup in made:
         backup.schedule_uid = None  # kept backups outlive their schedule
         if doomed:
-            backup.status = "Deleting"
+            backup.status = BackupStatus.DELETING
     await delete_object(ctx, row)
     for backup_uid, owner_id, cluster_uid in doomed:
         await temporal.start_workflow(

@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from lifeboat.status import VolumeStatus
 from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.backup import BackupWorkflow
 from workflows.contracts import (
@@ -132,7 +133,7 @@ class Cluster:
         @activity.defn(name="move_volume")
         async def move(input: MoveVolumeInput) -> MoveVolumeResult:
             self._step("move")
-            return MoveVolumeResult("ns", "data", "Success", bytes_total=10)
+            return MoveVolumeResult("ns", "data", VolumeStatus.SUCCESS, bytes_total=10)
 
         @activity.defn(name="write_manifest")
         async def manifest(input: BackupInput) -> str:
