@@ -29,6 +29,7 @@ from activities.kube import PAGE_SIZE, REQUEST_TIMEOUT, api_client
 from activities.locations import OpenLocation
 from lifeboat.archive import Sealer, resource_key
 from lifeboat.specs import BackupResolution, BackupSpec, RestoreSpec
+from lifeboat.status import RestorePhase
 from lifeboat.virtual_machines import DATA_VOLUME_TYPE, VIRTUAL_MACHINE_TYPE
 
 # Types never backed up, with the reason: rebuilt by controllers, or history rather than state.
@@ -352,7 +353,7 @@ CLAIMS_PHASE_END = next(
 
 
 def plan(
-    entries: list[ExportedObject], selection: RestoreSpec, phase: str = "all"
+    entries: list[ExportedObject], selection: RestoreSpec, phase: RestorePhase = RestorePhase.ALL
 ) -> list[ExportedObject]:
     """The archived objects to restore, in restore order.
 
@@ -371,9 +372,9 @@ def plan(
             or (e.namespace is None and e.kind != "Namespace")
         )
     ]
-    if phase == "claims":
+    if phase == RestorePhase.CLAIMS:
         chosen = [e for e in chosen if _order(e) <= CLAIMS_PHASE_END]
-    elif phase == "rest":
+    elif phase == RestorePhase.REST:
         chosen = [e for e in chosen if _order(e) > CLAIMS_PHASE_END]
     return sorted(chosen, key=_order)
 

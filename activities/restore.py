@@ -25,7 +25,7 @@ from activities.resources import ExportedObject, apply_objects, plan, transform
 from lifeboat.catalog.models import Backup, Restore, utcnow
 from lifeboat.secrets import SecretBox
 from lifeboat.specs import RestoreSpec
-from lifeboat.status import RestoreStatus, Stage, VolumeStatus
+from lifeboat.status import RestorePhase, RestoreStatus, Stage, VolumeStatus
 from workflows.contracts import (
     RecordRestoredVolumesInput,
     RecordRestoreInput,
@@ -122,9 +122,9 @@ class RestoreActivities:
             row = await session.get(Restore, input.restore_uid)
             if row is not None:
                 # The claims phase recorded its results first: keep them.
-                earlier = row.resources if input.phase == "rest" else []
+                earlier = row.resources if input.phase == RestorePhase.REST else []
                 row.resources = [*earlier, *results]
-                if input.phase == "claims":
+                if input.phase == RestorePhase.CLAIMS:
                     # What becomes of each volume's data, known once its claim's fate is.
                     row.volumes = plan_volumes(
                         manifest.volumes, spec, results, preview=input.dry_run

@@ -56,6 +56,21 @@ class Stage(enum.StrEnum):
     DONE = "Done"
 
 
+class RestorePhase(enum.StrEnum):
+    """Which of a backup's objects a restore step applies."""
+
+    # What volumes need (CRDs, namespaces, classes, claims), before their data is restored.
+    CLAIMS = "claims"
+    # The others, once the data is back.
+    REST = "rest"
+    ALL = "all"
+
+
+class RulePhase(enum.StrEnum):
+    PRE = "pre"
+    POST = "post"
+
+
 class VolumeStatus(enum.StrEnum):
     """One volume's data in a backup or a restore."""
 

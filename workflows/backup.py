@@ -15,7 +15,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from lifeboat.status import BackupStatus, Stage
+from lifeboat.status import BackupStatus, RulePhase, Stage
 from workflows import options
 from workflows.contracts import (
     BackupInput,
@@ -97,7 +97,7 @@ class BackupWorkflow:
     async def _pre_rules(self, input: BackupInput, plan: BackupPlan) -> Any:
         """Start the background actions, run the foreground ones; return the hold to end."""
         await self._stage(input, Stage.PRE_RULES)
-        rules = RulesInput(input.backup_uid, plan.pre_rule_uid, "pre")
+        rules = RulesInput(input.backup_uid, plan.pre_rule_uid, RulePhase.PRE)
         self.pre_started = True
         hold = (
             workflow.start_activity_method(
@@ -164,7 +164,7 @@ class BackupWorkflow:
         try:
             result: RulesResult = await workflow.execute_activity_method(
                 RuleActivities.run_rules,
-                RulesInput(input.backup_uid, plan.post_rule_uid, "post", pods),
+                RulesInput(input.backup_uid, plan.post_rule_uid, RulePhase.POST, pods),
                 **options.POST_RULES,
             )
         except ActivityError as exc:

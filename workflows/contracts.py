@@ -13,7 +13,9 @@ from lifeboat.status import (
     BackupStatus,
     ClusterStatus,
     DiscoveryStatus,
+    RestorePhase,
     RestoreStatus,
+    RulePhase,
     Stage,
     VolumeStatus,
 )
@@ -266,8 +268,7 @@ class BackupResult:
 class RestoreInput:
     restore_uid: str
     dry_run: bool = False
-    # "claims": what volumes need (CRDs, namespaces, classes, claims); "rest": the others.
-    phase: str = "all"
+    phase: RestorePhase = RestorePhase.ALL
 
 
 @dataclass
@@ -294,7 +295,7 @@ class RulesInput:
 
     backup_uid: str
     rule_uid: str
-    phase: str  # pre | post
+    phase: RulePhase
     pods: list[str] | None = None
 
 

@@ -12,7 +12,7 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from lifeboat.status import RestoreStatus, Stage
+from lifeboat.status import RestorePhase, RestoreStatus, Stage
 from workflows import options
 from workflows.contracts import (
     MoveVolumeResult,
@@ -45,7 +45,7 @@ class RestoreWorkflow:
         try:
             claims: RestoreResult = await workflow.execute_activity_method(
                 RestoreActivities.restore_resources,
-                RestoreInput(input.restore_uid, input.dry_run, phase="claims"),
+                RestoreInput(input.restore_uid, input.dry_run, phase=RestorePhase.CLAIMS),
                 **options.RESOURCES,
             )
             moved: list[MoveVolumeResult] = []
@@ -62,7 +62,7 @@ class RestoreWorkflow:
                     )
                 )
             workflow.logger.info("restore: %d claims phase objects", claims.created)
-            rest = RestoreInput(input.restore_uid, input.dry_run, phase="rest")
+            rest = RestoreInput(input.restore_uid, input.dry_run, phase=RestorePhase.REST)
             if workflow.patched("record-volumes-before-the-rest"):
                 # Recorded first, so the status the rest sets is final: it never reads
                 # Success for a moment before a failed volume makes it a PartialSuccess.
