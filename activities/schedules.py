@@ -13,7 +13,6 @@ from lifeboat.catalog.models import Backup, BackupSchedule, SchedulePolicy
 from lifeboat.policies import IntervalSchedule, Schedule, SchedulePolicySpec
 from lifeboat.retention import RetainedBackup, expired
 from lifeboat.schedules import ScheduleModel, fires_on, run_anchor
-from lifeboat.specs import BackupSpec
 from workflows.contracts import PrepareScheduledInput, ScheduledBackupInput
 
 _SCHEDULE: TypeAdapter[ScheduleModel] = TypeAdapter(Schedule)
@@ -71,15 +70,14 @@ class ScheduleActivities:
             )
             if made is not None:
                 return made.uid  # a retry of this step: the backup is already there
-            # The schedule's backup request: a backup spec and its location.
             backup = Backup(
                 name=name,
                 owner_id=schedule.owner_id,
                 labels=dict(schedule.labels),
                 cluster_uid=schedule.cluster_uid,
-                location_uid=schedule.spec["location_uid"],
+                location_uid=schedule.spec.location_uid,
                 schedule_uid=schedule.uid,
-                spec=BackupSpec.from_json(schedule.spec),
+                spec=schedule.spec.backup(),
             )
             session.add(backup)
             await session.flush()

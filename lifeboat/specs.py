@@ -56,6 +56,17 @@ class BackupSpec(_Stored):
 
 
 @dataclass
+class ScheduledBackupSpec(BackupSpec):
+    """What each run of a backup schedule backs up, and to which location."""
+
+    location_uid: str = ""
+
+    def backup(self) -> BackupSpec:
+        """The spec of one run's backup (its location is the backup's own column)."""
+        return BackupSpec.from_json(self.to_json())
+
+
+@dataclass
 class BackupResolution:
     """What a backup's spec resolved to when it was validated, and what a retry redoes."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
@@ -50,6 +50,7 @@ from lifeboat.schedules import (
     run_anchor,
     schedule_spec,
 )
+from lifeboat.specs import ScheduledBackupSpec
 from lifeboat.status import BackupStatus, ScheduleStatus
 from workflows.contracts import BackupInput, ScheduledBackupInput
 from workflows.deletion import DeletionWorkflow
@@ -84,7 +85,7 @@ class ScheduleCreate(BaseModel):
 class ScheduleRead(ObjectRead):
     policy_uid: str
     cluster_uid: str
-    spec: dict[str, Any]
+    spec: ScheduledBackupSpec
     suspended: bool
     status: ScheduleStatus = Field(
         default=ScheduleStatus.ACTIVE,
@@ -317,7 +318,7 @@ async def create_schedule(
         owner_id=ctx.caller.subject,
         policy_uid=policy.uid,
         cluster_uid=cluster.uid,
-        spec=body.backup.model_dump(exclude={"name", "labels", "cluster_uid"}),
+        spec=ScheduledBackupSpec.from_json(body.backup.model_dump()),
         due_since=utcnow(),
     )
     row = await save_unique(ctx, row)

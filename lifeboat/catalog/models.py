@@ -36,7 +36,13 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from lifeboat.specs import RESOLUTION_KEYS, BackupResolution, BackupSpec, RestoreSpec
+from lifeboat.specs import (
+    RESOLUTION_KEYS,
+    BackupResolution,
+    BackupSpec,
+    RestoreSpec,
+    ScheduledBackupSpec,
+)
 from lifeboat.status import (
     BackupStatus,
     ClusterStatus,
@@ -90,17 +96,24 @@ class EnumText(TypeDecorator[E]):
         return None if value is None else self.enum_type(value)
 
 
-class RestoreSpecJSON(TypeDecorator[RestoreSpec]):
-    """A restore's spec, stored as its JSON document and read back typed."""
+Spec = TypeVar("Spec", RestoreSpec, ScheduledBackupSpec)
+
+
+class SpecJSON(TypeDecorator[Spec]):
+    """A spec (`lifeboat.specs`), stored as its JSON document and read back typed."""
 
     impl = JSON
     cache_ok = True
 
-    def process_bind_param(self, value: RestoreSpec | None, dialect: Dialect) -> Any:
+    def __init__(self, spec_type: type[Spec]) -> None:
+        super().__init__()
+        self.spec_type: type[Spec] = spec_type
+
+    def process_bind_param(self, value: Spec | None, dialect: Dialect) -> Any:
         return None if value is None else value.to_json()
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> RestoreSpec | None:
-        return None if value is None else RestoreSpec.from_json(value)
+    def process_result_value(self, value: Any, dialect: Dialect) -> Spec | None:
+        return None if value is None else self.spec_type.from_json(value)
 
 
 def new_uid() -> str:
@@ -307,7 +320,9 @@ class BackupSchedule(CatalogObject):
     __tablename__ = "backup_schedules"
     policy_uid: Mapped[str] = mapped_column(ForeignKey("schedule_policies.uid"))
     cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
-    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    spec: Mapped[ScheduledBackupSpec] = mapped_column(
+        SpecJSON(ScheduledBackupSpec), default=lambda: ScheduledBackupSpec()
+    )
     suspended: Mapped[bool] = mapped_column(default=False)
     # Why its Temporal Schedule does not follow the policy's last change ('' when it does).
     policy_update_error: Mapped[str] = mapped_column(Text, default="")
@@ -363,7 +378,7 @@ class Restore(CatalogObject):
     # No foreign keys: the record of a restore outlives its backup and its cluster.
     backup_uid: Mapped[str] = mapped_column(String(36), index=True)
     cluster_uid: Mapped[str] = mapped_column(String(36), index=True)
-    spec: Mapped[RestoreSpec] = mapped_column(RestoreSpecJSON(), default=lambda: RestoreSpec())
+    spec: Mapped[RestoreSpec] = mapped_column(SpecJSON(RestoreSpec), default=lambda: RestoreSpec())
     status: Mapped[RestoreStatus] = mapped_column(
         EnumText(RestoreStatus, 16), default=RestoreStatus.PENDING
     )

@@ -11,7 +11,13 @@ from pydantic import BaseModel
 from api.routes.backups import BackupCreate
 from api.routes.restores import RestoreCreate
 from lifeboat.catalog.models import Backup, Restore
-from lifeboat.specs import BackupResolution, BackupSpec, ReplacePolicy, RestoreSpec
+from lifeboat.specs import (
+    BackupResolution,
+    BackupSpec,
+    ReplacePolicy,
+    RestoreSpec,
+    ScheduledBackupSpec,
+)
 
 # A backup row as a VM backup stored it before the typed specs, halfway through a retry.
 STORED = {
@@ -39,6 +45,7 @@ STORED = {
     [
         (BackupCreate, BackupSpec, {"name", "labels", "cluster_uid", "location_uid"}, set()),
         (RestoreCreate, RestoreSpec, {"name", "backup_uid", "cluster_uid"}, {"preview"}),
+        (BackupCreate, ScheduledBackupSpec, {"name", "labels", "cluster_uid"}, set()),
     ],
 )
 def test_every_request_field_is_kept_in_its_spec(
