@@ -34,6 +34,7 @@ from api.routes import (
     discovery,
     eks,
     health,
+    licenses,
     lighthouses,
     restores,
     roles,
@@ -179,5 +180,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cloud_accounts.router, prefix="/api/v1")
     app.include_router(backup_locations.router, prefix="/api/v1")
     app.include_router(lighthouses.router, prefix="/api/v1")
+    app.include_router(licenses.router, prefix="/api/v1")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app

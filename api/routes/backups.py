@@ -20,8 +20,9 @@ from temporalio.common import (
 
 from api.authz import Access, Authorize, AuthzContext
 from api.crud import active_cluster, list_visible, save_named
-from api.deps import TemporalDep
+from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
+from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import (
     Backup,
@@ -157,9 +158,13 @@ async def check_backup_parts(body: BackupCreate, ctx: AuthzContext) -> tuple[Clu
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
-    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use."""
+async def start_backup(
+    body: BackupCreate, ctx: CreateBackup, state: StateDep, temporal: TemporalDep
+) -> BackupRead:
+    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use
+    (402 while the license stops new backups)."""
     cluster, location_uid = await check_backup_parts(body, ctx)
+    await check_backups_allowed(ctx, state)
     # Read before any rollback of a name clash expires the loaded objects.
     cluster_uid, cluster_name = cluster.uid, cluster.name
     backup = await save_named(
@@ -208,8 +213,11 @@ async def cancel_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Acc
 
 
 @router.post("/{uid}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
-    """Run again only what failed, under the same name and uid.
+async def retry_backup(
+    uid: Uid, ctx: EditBackup, state: StateDep, temporal: TemporalDep
+) -> Accepted:
+    """Run again only what failed, under the same name and uid (402 while the license stops
+    new backups).
 
     A PartialSuccess redoes its failed volumes (new snapshots, then their data; the resources
     and the volumes that succeeded are kept) and writes a new manifest. A Failed or Aborted
@@ -221,6 +229,7 @@ async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Acce
     cluster = await active_cluster(ctx, backup.cluster_uid, to=Use.BACK_UP)
     if backup.status in (BackupStatus.SUCCESS, BackupStatus.DELETING):
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to retry")
+    await check_backups_allowed(ctx, state)
     failed = [
         (v["namespace"], v["pvc"]) for v in backup.volumes if v["status"] == VolumeStatus.FAILED
     ]

@@ -280,6 +280,11 @@ class Cluster(CatalogObject):
     external_id: Mapped[str] = mapped_column(String(2048), default="")
     # When the stored kubeconfig's credentials stop working (refreshed before then).
     credentials_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Licensed usage: the nodes its last sync counted (None: the kubeconfig may not list
+    # nodes) and the cluster's identity (its kube-system namespace uid), so that one cluster
+    # registered by several users is counted once.
+    node_count: Mapped[int | None] = mapped_column()
+    identity: Mapped[str] = mapped_column(String(64), default="")
 
 
 class DiscoveryConfig(CatalogObject):
@@ -316,6 +321,14 @@ class Lighthouse(CatalogObject):
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class SuspendedBy(enum.StrEnum):
+    """Who suspended a backup schedule: a user (only a user resumes it) or the license (it
+    resumes by itself once a license allows backups again)."""
+
+    USER = "user"
+    LICENSE = "license"
+
+
 class BackupSchedule(CatalogObject):
     __tablename__ = "backup_schedules"
     policy_uid: Mapped[str] = mapped_column(ForeignKey("schedule_policies.uid"))
@@ -324,6 +337,8 @@ class BackupSchedule(CatalogObject):
         SpecJSON(ScheduledBackupSpec), default=lambda: ScheduledBackupSpec()
     )
     suspended: Mapped[bool] = mapped_column(default=False)
+    # A SuspendedBy, '' while it runs.
+    suspended_by: Mapped[str] = mapped_column(String(16), default="")
     # Why its Temporal Schedule does not follow the policy's last change ('' when it does).
     policy_update_error: Mapped[str] = mapped_column(Text, default="")
     # Runs are owed from here on: since it was made, resumed or last given a new calendar.
@@ -402,11 +417,28 @@ class Share(CatalogObject):
 
 
 class License(CatalogObject):
+    """The imported license (at most one): its key, checked again at every read."""
+
     __tablename__ = "licenses"
-    kind: Mapped[str] = mapped_column(String(32), default="trial")
+    # How it came: `key`, `file`, or `subscription` (the worker fetches and renews its key
+    # from the license server with the activation id; no key until the first activation).
+    kind: Mapped[str] = mapped_column(String(32), default="key")
     key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     node_limit: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    activation_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the last activation or renewal failed ('' when it worked).
+    renewal_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class LicenseUsage(Base):
+    """Licensed nodes in use, as each license check counted them (the usage trend)."""
+
+    __tablename__ = "license_usage"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    nodes: Mapped[int] = mapped_column()
 
 
 class Setting(CatalogObject):
