@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from lifeboat.catalog.models import CloudAccount, Cluster, ClusterStatus
+from lifeboat.catalog.models import CloudAccount, Cluster
 from lifeboat.credentials import AccessKeys, read_keys
 from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, current_token, with_token_plugin
 from lifeboat.kubeconfig import parse_kubeconfig
 from lifeboat.licensing import UNCOUNTED_CLUSTER_NODES
 from lifeboat.secrets import SecretBox
+from lifeboat.status import ClusterStatus
 from lifeboat.virtual_machines import GROUP, PLURAL, VERSION, summary
 from workflows.contracts import ClusterInventory, ClusterSyncInput, VirtualMachineInfo
 from workflows.errors import CLUSTER_NOT_FOUND

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -220,6 +220,13 @@ class Access:
         """The context for acting on a kind known only from the request body."""
         check_allowed(self.caller, kind, action, self.settings)
         return AuthzContext(self.caller, self.session, self.settings, kind, action)
+
+    def owned(self, model: type[CatalogObject]) -> ColumnElement[bool]:
+        """The caller's own objects of a model; every owner's for a super admin, who manages
+        everything (its restrictions are in `lifeboat.rbac.access`)."""
+        if self.caller.is_super_admin:
+            return true()
+        return model.owner_id == self.caller.subject
 
 
 @dataclass

@@ -16,9 +16,10 @@ from sqlalchemy.orm import defer
 from api.authz import AuthzContext
 from api.errors import Conflict, Unprocessable
 from api.schemas import Subject, Text
-from lifeboat.catalog.models import CatalogObject, Cluster, ClusterStatus, Share
+from lifeboat.catalog.models import CatalogObject, Cluster, Share
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.status import ClusterStatus
 
 T = TypeVar("T", bound=CatalogObject)
 

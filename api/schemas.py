@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from lifeboat.status import ClusterStatus
+
 SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_DOCUMENT_CHARS = 256 * 1024
@@ -93,7 +95,7 @@ class ClusterCreate(BaseModel):
 class ClusterRead(ObjectRead):
     server_url: str
     provider: str
-    status: str
+    status: ClusterStatus
     status_reason: str
     kubernetes_version: str
     namespaces: list[str]

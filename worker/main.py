@@ -21,6 +21,7 @@ from activities.license import LicenseActivities
 from activities.lighthouse import LighthouseActivities
 from activities.locations import LocationActivities
 from activities.mover.runners import mover_for
+from activities.restore import RestoreActivities
 from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
 from activities.volumes import VolumeActivities
@@ -75,6 +76,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     eks = EksActivities(sessions, secrets, settings.aws_endpoint_url)
     lighthouses = LighthouseActivities(sessions, secrets)
     backups = BackupActivities(sessions, secrets)
+    restores = RestoreActivities(sessions, secrets)
     rules = RuleActivities(sessions, secrets)
     volumes = VolumeActivities(sessions, secrets, mover_for(settings))
     schedules = ScheduleActivities(sessions)
@@ -87,6 +89,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         activities=[
             kube.take_inventory,
             catalog.record_inventory,
+            catalog.set_stage,
             clusters.running_work,
             clusters.delete_sync_schedule,
             clusters.delete_cluster_record,
@@ -100,12 +103,11 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             lighthouses.record_lighthouse_check,
             backups.validate_backup,
             backups.lock_namespaces,
-            backups.set_stage,
             backups.export_resources,
             backups.write_manifest,
             backups.record_backup,
-            backups.restore_resources,
-            backups.record_restore,
+            restores.restore_resources,
+            restores.record_restore,
             backups.delete_archive,
             backups.delete_backup_record,
             rules.run_rules,
@@ -117,8 +119,8 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             volumes.restore_volume,
             volumes.forget_volume_data,
             volumes.prune_location,
-            backups.volumes_to_restore,
-            backups.record_restored_volumes,
+            restores.volumes_to_restore,
+            restores.record_restored_volumes,
             rules.hold_background_actions,
             rules.freeze_virtual_machines,
             rules.thaw_virtual_machines,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
@@ -38,7 +38,7 @@ from api.deps import StateDep, TemporalDep
 from api.routes.backups import BackupCreate, check_backup_parts
 from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Uid
-from lifeboat.catalog.models import Backup, BackupSchedule, ScheduleStatus, SuspendedBy, utcnow
+from lifeboat.catalog.models import Backup, BackupSchedule, SuspendedBy, utcnow
 from lifeboat.catalog.models import (
     SchedulePolicy as Policy,
 )
@@ -51,6 +51,8 @@ from lifeboat.schedules import (
     run_anchor,
     schedule_spec,
 )
+from lifeboat.specs import ScheduledBackupSpec
+from lifeboat.status import BackupStatus, ScheduleStatus
 from workflows.contracts import BackupInput, ScheduledBackupInput
 from workflows.deletion import DeletionWorkflow
 from workflows.ids import (
@@ -84,7 +86,7 @@ class ScheduleCreate(BaseModel):
 class ScheduleRead(ObjectRead):
     policy_uid: str
     cluster_uid: str
-    spec: dict[str, Any]
+    spec: ScheduledBackupSpec
     suspended: bool
     suspended_by: str = Field(
         default="",
@@ -327,7 +329,7 @@ async def create_schedule(
         owner_id=ctx.caller.subject,
         policy_uid=policy.uid,
         cluster_uid=cluster.uid,
-        spec=body.backup.model_dump(exclude={"name", "labels", "cluster_uid"}),
+        spec=ScheduledBackupSpec.from_json(body.backup.model_dump()),
         due_since=utcnow(),
     )
     row = await save_unique(ctx, row)
@@ -428,7 +430,7 @@ async def delete_schedule(
     for backup in made:
         backup.schedule_uid = None  # kept backups outlive their schedule
         if doomed:
-            backup.status = "Deleting"
+            backup.status = BackupStatus.DELETING
     await delete_object(ctx, row)
     for backup_uid, owner_id, cluster_uid in doomed:
         await temporal.start_workflow(

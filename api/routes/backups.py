@@ -6,6 +6,7 @@ cluster backups" shares only the sharer's own backups of that cluster).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,7 +25,6 @@ from api.errors import Conflict, Forbidden, Unprocessable
 from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import (
-    RETRY_CLAIMS,
     Backup,
     BackupLocation,
     CatalogObject,
@@ -35,6 +35,8 @@ from lifeboat.catalog.models import (
 )
 from lifeboat.rbac.access import AccessLevel, Use, may_serve_cluster
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.specs import BackupSpec
+from lifeboat.status import RUNNING, BackupStatus, RestoreStatus, Stage, VolumeStatus
 from lifeboat.virtual_machines import VirtualMachineRef
 from workflows.backup import BackupWorkflow
 from workflows.contracts import BackupInput
@@ -70,13 +72,17 @@ class BackupCreate(BaseModel):
     )
     labels: Labels = Field(default_factory=dict)
 
+    def spec(self) -> BackupSpec:
+        """The request, validated, as the backup stores it (without where and its name)."""
+        return BackupSpec.from_json(self.model_dump())
+
 
 class BackupRead(ObjectRead):
     cluster_uid: str
     location_uid: str
     schedule_uid: str | None
-    status: str
-    stage: str
+    status: BackupStatus
+    stage: Stage
     reason: str
     resource_count: int
     volume_count: int
@@ -169,7 +175,7 @@ async def start_backup(
             owner_id=ctx.caller.subject,
             cluster_uid=cluster_uid,
             location_uid=location_uid,
-            spec=body.model_dump(exclude={"name", "labels", "cluster_uid", "location_uid"}),
+            spec=body.spec(),
         ),
         body.name,
         default=f"{cluster_name}-{utcnow():%Y%m%d%H%M%S}",
@@ -200,7 +206,7 @@ async def _start(temporal: Client, backup: Backup, ctx: AuthzContext) -> None:
 async def cancel_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
     """Cancel a running backup: post rules still run and its snapshots are removed."""
     backup = await ctx.load(Backup, uid)
-    if backup.status not in ("Pending", "InProgress"):
+    if backup.status not in RUNNING:
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to cancel")
     await temporal.get_workflow_handle(backup_workflow_id(uid)).cancel()
     return Accepted(message=f"cancelling backup {backup.name}")
@@ -221,25 +227,28 @@ async def retry_backup(
     await _ensure_idle(ctx, backup)
     # A retry runs the backup's rules in its cluster again.
     cluster = await active_cluster(ctx, backup.cluster_uid, to=Use.BACK_UP)
-    if backup.status in ("Success", "Deleting"):
+    if backup.status in (BackupStatus.SUCCESS, BackupStatus.DELETING):
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to retry")
     await check_backups_allowed(ctx, state)
-    failed = [[v["namespace"], v["pvc"]] for v in backup.volumes if v["status"] == "Failed"]
-    spec = {k: v for k, v in backup.spec.items() if k != RETRY_CLAIMS}
-    if backup.status == "PartialSuccess" and backup.manifest_key:
+    failed = [
+        (v["namespace"], v["pvc"]) for v in backup.volumes if v["status"] == VolumeStatus.FAILED
+    ]
+    retry_claims: list[tuple[str, str]] | None = None
+    if backup.status == BackupStatus.PARTIAL_SUCCESS and backup.manifest_key:
         if not failed:
             raise Conflict(
                 f"backup {backup.name} has no failed volume to redo ({backup.reason}): "
                 "take a new backup"
             )
-        spec[RETRY_CLAIMS] = failed
+        retry_claims = failed
         what = f"{len(failed)} failed volume(s)"
     else:
         backup.volumes, backup.resources, backup.manifest_key = [], [], ""
         backup.resource_count = backup.volume_count = backup.size_bytes = 0
         what = "the whole backup"
-    backup.spec, backup.attempt = spec, backup.attempt + 1
-    backup.status, backup.stage, backup.reason = "Pending", "", ""
+    backup.resolution = replace(backup.resolution, retry_claims=retry_claims)
+    backup.attempt += 1
+    backup.status, backup.stage, backup.reason = BackupStatus.PENDING, Stage.NOT_STARTED, ""
     backup.started_at = backup.finished_at = None
     name = backup.name
     await ctx.session.commit()
@@ -249,11 +258,12 @@ async def retry_backup(
 
 async def _ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
     """Not running, and no restore reads it (a deletion may be asked again: it is safe)."""
-    if backup.status in ("Pending", "InProgress"):
+    if backup.status in RUNNING:
         raise Conflict(f"backup {backup.name} is {backup.status}: cancel it first")
     restoring = await ctx.session.scalar(
         select(Restore.name).where(
-            Restore.backup_uid == backup.uid, Restore.status.in_(("Pending", "InProgress"))
+            Restore.backup_uid == backup.uid,
+            Restore.status.in_((RestoreStatus.PENDING, RestoreStatus.IN_PROGRESS)),
         )
     )
     if restoring:
@@ -265,7 +275,7 @@ async def delete_backup(uid: Uid, ctx: DeleteBackup, temporal: TemporalDep) -> A
     """Delete a backup: archive objects, then the catalog row (a workflow; safe to repeat)."""
     backup = await ctx.load(Backup, uid)
     await _ensure_idle(ctx, backup)
-    backup.status = "Deleting"
+    backup.status = BackupStatus.DELETING
     await ctx.session.commit()
     await temporal.start_workflow(
         DeletionWorkflow.run,
@@ -286,7 +296,7 @@ class BackupFilters:
     def __init__(
         self,
         cluster_uid: Annotated[Uid | None, Query()] = None,
-        status: Annotated[Text | None, Query(description="Success, Failed, ...")] = None,
+        status: Annotated[BackupStatus | None, Query()] = None,
         schedule_uid: Annotated[Uid | None, Query()] = None,
     ) -> None:
         self.cluster_uid, self.status, self.schedule_uid = cluster_uid, status, schedule_uid
@@ -322,7 +332,7 @@ async def get_backup(uid: Uid, ctx: ViewBackup, temporal: TemporalDep) -> Backup
     """A backup with its per-object and per-volume results, and live progress while it runs."""
     backup = await ctx.load(Backup, uid)
     data: dict[str, Any] = BackupRead.model_validate(backup).model_dump()
-    running = backup.status in ("Pending", "InProgress")
+    running = backup.status in RUNNING
     return BackupDetail(
         **data,
         resources=backup.resources,

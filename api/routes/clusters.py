@@ -25,11 +25,12 @@ from api.schemas import (
     Uid,
     VirtualMachineRead,
 )
-from lifeboat.catalog.models import BackupSchedule, Cluster, ClusterStatus
+from lifeboat.catalog.models import BackupSchedule, Cluster
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
 from lifeboat.rbac.access import Use, credentials_read_refusal
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
+from lifeboat.status import ClusterStatus
 from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync_schedule import (
     cluster_sync_state,

@@ -41,6 +41,7 @@ from lifeboat.catalog.models import Cluster, DiscoveryConfig
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
 from lifeboat.label_selectors import LabelSelectorError, check_label_selector
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.status import DiscoveryStatus
 from workflows.contracts import DiscoveryInput
 from workflows.discovery import DiscoveryWorkflow
 from workflows.ids import discovery_schedule_id, discovery_workflow_id, search_attributes
@@ -109,7 +110,9 @@ class DiscoveryConfigRead(ObjectRead):
     label_selector: str
     namespaces: list[str]
     interval_seconds: int
-    status: str = Field(description="Pending, Ready, Degraded (some shoots failed) or Failed")
+    status: DiscoveryStatus = Field(
+        description="Pending, Ready, Degraded (some shoots failed) or Failed"
+    )
     status_reason: str
     last_run_at: datetime | None
     discovered_clusters: int = Field(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
@@ -17,6 +17,8 @@ from api.schemas import ListOf, Name, ObjectRead, Text, TextMap, Uid
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.specs import ReplacePolicy, RestoreSpec
+from lifeboat.status import RestoreStatus, Stage
 from workflows.contracts import RestoreInput
 from workflows.ids import restore_workflow_id, search_attributes
 from workflows.restore import RestoreWorkflow
@@ -36,7 +38,7 @@ class RestoreCreate(BaseModel):
     name: Name | None = None
     namespace_mapping: TextMap = Field(default_factory=dict, max_length=500)
     storage_class_mapping: TextMap = Field(default_factory=dict, max_length=100)
-    replace_policy: Literal["keep", "replace"] = "keep"
+    replace_policy: ReplacePolicy = ReplacePolicy.KEEP
     include_namespaces: list[Text] = Field(default_factory=list, max_length=500)
     include_types: list[Text] = Field(default_factory=list, max_length=200)
     exclude_types: list[Text] = Field(default_factory=list, max_length=200)
@@ -45,9 +47,9 @@ class RestoreCreate(BaseModel):
 class RestoreRead(ObjectRead):
     backup_uid: str
     cluster_uid: str
-    spec: dict[str, Any]
-    status: str
-    stage: str
+    spec: RestoreSpec
+    status: RestoreStatus
+    stage: Stage
     reason: str
     resources: list[dict[str, Any]]
     volumes: list[dict[str, Any]] = Field(
@@ -90,10 +92,7 @@ async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool)
             owner_id=ctx.caller.subject,
             backup_uid=backup_uid,
             cluster_uid=target_uid,
-            spec={
-                **body.model_dump(exclude={"name", "backup_uid", "cluster_uid"}),
-                "preview": preview,
-            },
+            spec=RestoreSpec.from_json({**body.model_dump(), "preview": preview}),
             started_at=utcnow(),
         ),
         body.name,
@@ -147,7 +146,7 @@ class RestoreFilters:
         self,
         cluster_uid: Annotated[Uid | None, Query()] = None,
         backup_uid: Annotated[Uid | None, Query()] = None,
-        status: Annotated[Text | None, Query(description="Success, Failed, ...")] = None,
+        status: Annotated[RestoreStatus | None, Query()] = None,
     ) -> None:
         self.cluster_uid, self.backup_uid, self.status = cluster_uid, backup_uid, status
 

@@ -8,14 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lifeboat.catalog.models import (
-    SYSTEM_OWNER,
-    Cluster,
-    ClusterStatus,
-    License,
-    Setting,
-    utcnow,
-)
+from lifeboat.catalog.models import SYSTEM_OWNER, Cluster, License, Setting, utcnow
 from lifeboat.licensing import (
     VENDOR_PUBLIC_KEYS,
     LicenseDocument,
@@ -28,6 +21,7 @@ from lifeboat.licensing import (
 )
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
+from lifeboat.status import ClusterStatus
 
 INSTALLATION = "installation"
 SUBSCRIPTION = "subscription"
