@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # timeout) and how often the in-worker mover reports.
     progress_interval_seconds: float = Field(default=2.0, gt=0, le=60)
 
+    # The worker's /metrics (its own and the Temporal SDK's), on all interfaces of its pod.
+    worker_metrics_port: int = Field(default=9464, ge=1, le=65535)
+
     cluster_sync_interval_seconds: int = Field(default=300, ge=30)
     # Bounds what a user may send: kubeconfigs beyond this are refused with 413.
     max_request_bytes: int = 1024 * 1024
