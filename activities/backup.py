@@ -31,6 +31,7 @@ from activities.resources import (
 from activities.rules import has_background_actions
 from activities.virtual_machines import resolve_virtual_machines
 from activities.volumes import prune_locked
+from lifeboat import metrics
 from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
 from lifeboat.catalog.models import (
     RETRY_CLAIMS,
@@ -318,6 +319,7 @@ class BackupActivities:
             backup.finished_at = utcnow()
             backup.stage = "Done" if status == "Success" else backup.stage
             await _update_protected_bytes(session, backup.cluster_uid)
+        metrics.backup_finished(backup)
         return BackupResult(backup_uid=input.backup_uid, status=status, reason=reason)
 
     @activity.defn
@@ -381,6 +383,8 @@ class BackupActivities:
                     status, reason = _restore_outcome(restore.resources, restore.volumes)
                     restore.stage, restore.finished_at = "Done", utcnow()
                 restore.status, restore.reason = status, reason
+        if restore is not None and input.phase != "claims" and not input.dry_run:
+            metrics.restore_finished(restore)
         return RestoreResult(
             restore_uid=input.restore_uid,
             status=status,
@@ -404,6 +408,8 @@ class BackupActivities:
                     else v
                     for v in restore.volumes
                 ]
+        if restore is not None:
+            metrics.restore_finished(restore)
 
     @activity.defn
     async def delete_archive(self, input: BackupInput) -> int:

@@ -16,6 +16,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from lifeboat import metrics
 from lifeboat.catalog.models import BackupLocation, CloudAccount, LocationCredentials
 from lifeboat.secrets import SecretBox, SecretDecryptError
 from workflows.contracts import LocationCheckInput, LocationCheckResult
@@ -267,6 +268,8 @@ class LocationActivities:
                 )
         except KeysUnusable as exc:
             return _refused(exc.field, exc.reason)
-        return await asyncio.to_thread(
+        result = await asyncio.to_thread(
             probe_bucket, input, keys.access_key_id, keys.secret_access_key
         )
+        metrics.location_checked(input.endpoint, input.bucket, ok=result.ok)
+        return result

@@ -25,6 +25,8 @@ from api.errors import (
     error_response,
     install_error_handlers,
 )
+from api.metrics import RequestMetrics
+from api.metrics import router as metrics_router
 from api.routes import (
     backup_locations,
     backup_schedules,
@@ -164,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(clusters.router, prefix="/api/v1")
     app.include_router(discovery.router, prefix="/api/v1")
@@ -180,4 +183,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backup_locations.router, prefix="/api/v1")
     app.include_router(lighthouses.router, prefix="/api/v1")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    # Outermost: requests that BodyLimit refuses are counted too.
+    app.add_middleware(RequestMetrics)
     return app

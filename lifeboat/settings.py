@@ -113,8 +113,10 @@ class Settings(BaseSettings):
     # timeout) and how often the in-worker mover reports.
     progress_interval_seconds: float = Field(default=2.0, gt=0, le=60)
 
-    # The worker's /metrics (its own and the Temporal SDK's), on all interfaces of its pod.
-    worker_metrics_port: int = Field(default=9464, ge=1, le=65535)
+    # The worker's /metrics (Lifeboat's series and the Temporal SDK's); 0: not served. The
+    # manifests serve it on 0.0.0.0:9464; the dev stack on a free loopback port.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     cluster_sync_interval_seconds: int = Field(default=300, ge=30)
     # Bounds what a user may send: kubeconfigs beyond this are refused with 413.

@@ -27,6 +27,7 @@ from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import connect_with_retry
+from worker.metrics import serve_metrics
 from workflows.backup import BackupWorkflow
 from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync import ClusterSyncWorkflow
@@ -132,6 +133,7 @@ async def run(settings: Settings) -> None:
     Once connected, the client rides out a Temporal restart on the same address by itself:
     its polls are retried until the server answers again.
     """
+    serve_metrics(settings)  # before connecting: it sets the SDK's runtime
     # Until connected there is nothing to drain: the default signal handling stops us.
     client = await connect_with_retry(settings)
     worker = build_worker(client, settings)
