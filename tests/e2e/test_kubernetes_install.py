@@ -5,8 +5,6 @@ these tests check the objects, not running pods."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -28,18 +26,6 @@ SECRET_KEYS = {
     "LIFEBOAT_DATABASE_URL", "LIFEBOAT_SECRET_KEY", "LIFEBOAT_OIDC_ISSUER",
     "LIFEBOAT_OIDC_AUDIENCE",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def kubectl() -> str:
-    """kubectl with its built-in kustomize (the machine's; CI must have it)."""
-    found = shutil.which("kubectl")
-    if found is None:
-        message = "kubectl is not on PATH"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}; CI needs it (CI=true)")
-        pytest.skip(message)
-    return found
 
 
 def render(kubectl: str, overlay: str) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """/metrics of the api and the worker after a scheduled backup: the domain series carry the
-values the catalog recorded for it.
+values the catalog recorded for it, and the alerts and the dashboard (deploy/kubernetes/
+monitoring) name only series these endpoints export.
 
 An api and a worker of their own (a task queue of their own) start with fresh counters, so
 the counts are exact whatever other tests run on the shared stack.
@@ -7,40 +8,94 @@ the counts are exact whatever other tests run on the shared stack.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+import yaml
 
 from deploy.local.oidc import OidcProvider
 from deploy.local.procs import HOST, free_port
 from deploy.local.stack import Stack
 from tests.api.helpers import platform_users, unique
-from tests.conftest import Users
 from tests.e2e.conftest import Kube
 from tests.e2e.test_backup_restore import _bound_dir, _claim
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "monitoring"
+# Series of the Temporal SDK that appear only once what they count has happened.
+SDK_ONLY_ON_FAILURE = {"temporal_long_request_failure"}
+SERIES = re.compile(r"\b(?:lifeboat|temporal)_[a-z0-9_]+\b")
+MATCHERS = re.compile(r"\b((?:lifeboat|temporal)_[a-z0-9_]+)\{([^}]*)\}")
+LABEL = re.compile(r"([a-z_]+)\s*(?:=~|!~|!=|=)")
 
 
-def scrape(url: str) -> Samples:
-    """Every sample of a /metrics page, by name and labels."""
+@dataclass
+class Sample:
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+@dataclass
+class Page:
+    """A scraped /metrics page: its samples, and every series name it declares
+    (`lifeboat_restores_finished_total` is declared before any restore has ended)."""
+
+    samples: list[Sample]
+    names: set[str]
+
+    def value(self, name: str, **labels: str) -> float:
+        found = [s.value for s in self.samples if s.name == name and s.labels == labels]
+        assert len(found) == 1, f"{name}{labels}: {len(found)} samples"
+        return found[0]
+
+    def labels_of(self, name: str) -> set[str] | None:
+        """The label names of a series, None when it has no sample yet."""
+        seen = [set(s.labels) for s in self.samples if s.name == name]
+        return set().union(*seen) if seen else None
+
+
+# Read as Prometheus reads it: prometheus-client's own parser renames counters to `_total`.
+TYPE_LINE = re.compile(r"^# TYPE (\S+) (\S+)$")
+SAMPLE_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$")
+LABEL_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def scrape(url: str) -> Page:
     text = httpx.get(url, timeout=30).raise_for_status().text
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    samples, names = [], set()
+    for line in text.splitlines():
+        if declared := TYPE_LINE.match(line):
+            name, kind = declared.groups()
+            suffixes = ["_bucket", "_count", "_sum"] if kind == "histogram" else [""]
+            names |= {name + suffix for suffix in suffixes}
+        elif line and not line.startswith("#"):
+            sample = SAMPLE_LINE.match(line)
+            assert sample, f"not a sample: {line}"
+            name, labels, value = sample.groups()
+            samples.append(Sample(name, dict(LABEL_PAIR.findall(labels or "")), float(value)))
+            names.add(name)
+    return Page(samples, names)
 
 
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, frozenset(labels.items()))]
+@dataclass
+class AfterBackup:
+    """Both pages, scraped after the schedule's backup ended, and what the API says of it."""
+
+    worker: Page
+    api: Page
+    backup: dict[str, Any]
+    schedule: dict[str, Any]
+    cluster: dict[str, Any]
 
 
 def _ended_backups(api: httpx.Client, schedule_uid: str) -> list[dict[str, Any]]:
@@ -51,107 +106,132 @@ def _ended_backups(api: httpx.Client, schedule_uid: str) -> list[dict[str, Any]]
     ]
 
 
-@dataclass
-class Measured:
-    users: Users
-    worker_metrics: str
-
-
 @pytest.fixture(scope="module")
-def measured(
-    stack: Stack, provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Measured]:
-    """An api and a worker of their own; the worker serves /metrics on a free port."""
+def after_backup(
+    stack: Stack,
+    provider: OidcProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    target: dict[str, str],
+    kube: Kube,
+) -> Iterator[AfterBackup]:
+    """An api and a worker of their own (the worker's /metrics on a free port) run a daily
+    schedule now, on a volume holding the same 1 MiB twice."""
     port = free_port()
     settings = {
         "LIFEBOAT_TASK_QUEUE": unique("lifeboat-metrics"),
         "LIFEBOAT_WORKER_METRICS_PORT": str(port),
     }
-    home = tmp_path_factory.mktemp("metrics")
-    with platform_users(stack, provider, home, settings) as users:
-        yield Measured(users, f"http://{HOST}:{port}/metrics")
+    with platform_users(stack, provider, tmp_path_factory.mktemp("metrics"), settings) as users:
+        api = users("infraadmin")
+        namespace = unique("metered")
+        kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        _claim(kube, namespace, "data")
+        volume = _bound_dir(stack, namespace, "data")
+        block = os.urandom(1024 * 1024)  # the second copy dedupes
+        (volume / "a.bin").write_bytes(block)
+        (volume / "b.bin").write_bytes(block)
+        # Half a day away: only run-now makes a backup during the test.
+        at = (datetime.now().astimezone() + timedelta(hours=12)).strftime("%H:%M")
+        policy = api.post("/api/v1/schedule-policies", json={
+            "name": unique("daily"), "schedule": {"type": "daily", "time": at},
+        })  # fmt: skip
+        assert policy.status_code == 201, policy.text
+        schedule = api.post("/api/v1/backup-schedules", json={
+            "name": unique("metered"), "policy_uid": policy.json()["uid"],
+            "backup": {"cluster_uid": target["cluster"], "location_uid": target["location"],
+                       "namespaces": [namespace]},
+        })  # fmt: skip
+        assert schedule.status_code == 201, schedule.text
+        uid = schedule.json()["uid"]
+        assert api.post(f"/api/v1/backup-schedules/{uid}/run-now").status_code == 202
+        deadline = time.monotonic() + 180
+        while not (ended := _ended_backups(api, uid)):
+            assert time.monotonic() < deadline, "the schedule's backup did not end"
+            time.sleep(1)
+        for path in ("/nothing/1", "/nothing/2"):
+            assert api.get(path).status_code == 404
+        yield AfterBackup(
+            worker=scrape(f"http://{HOST}:{port}/metrics"),
+            api=scrape(f"{str(api.base_url).rstrip('/')}/metrics"),
+            backup=api.get(f"/api/v1/backups/{ended[0]['uid']}").json(),
+            schedule=schedule.json(),
+            cluster=api.get(f"/api/v1/clusters/{target['cluster']}").json(),
+        )
 
 
-def test_a_scheduled_backup_shows_in_both_metrics_endpoints(
-    measured: Measured, target: dict[str, str], kube: Kube, stack: Stack
+def test_the_worker_exports_what_the_catalog_recorded_for_the_backup(
+    after_backup: AfterBackup,
 ) -> None:
-    api = measured.users("infraadmin")
-    namespace = unique("metered")
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    _claim(kube, namespace, "data")
-    volume = _bound_dir(stack, namespace, "data")
-    block = os.urandom(1024 * 1024)  # twice the same: the second copy dedupes
-    (volume / "a.bin").write_bytes(block)
-    (volume / "b.bin").write_bytes(block)
-    # Daily, half a day away: only run-now makes a backup during the test.
-    at = (datetime.now().astimezone() + timedelta(hours=12)).strftime("%H:%M")
-    policy = api.post("/api/v1/schedule-policies", json={
-        "name": unique("daily"), "schedule": {"type": "daily", "time": at},
-    })  # fmt: skip
-    assert policy.status_code == 201, policy.text
-    schedule = api.post("/api/v1/backup-schedules", json={
-        "name": unique("metered"), "policy_uid": policy.json()["uid"],
-        "backup": {"cluster_uid": target["cluster"], "location_uid": target["location"],
-                   "namespaces": [namespace]},
-    })  # fmt: skip
-    assert schedule.status_code == 201, schedule.text
-    uid = schedule.json()["uid"]
-    assert api.post(f"/api/v1/backup-schedules/{uid}/run-now").status_code == 202
-
-    deadline = time.monotonic() + 180
-    while not (made := _ended_backups(api, uid)):
-        assert time.monotonic() < deadline, "the schedule's backup did not end"
-        time.sleep(1)
-    backup = api.get(f"/api/v1/backups/{made[0]['uid']}").json()
+    backup, worker = after_backup.backup, after_backup.worker
     assert backup["status"] == "Success", backup["reason"]
     read = sum(v["bytes_total"] for v in backup["volumes"])
     uploaded = sum(v["bytes_uploaded"] for v in backup["volumes"])
-    assert read == 2 * len(block)
+    assert read == 2 * 1024 * 1024
     assert 0 < uploaded < read, "the second copy was deduplicated"
 
-    worker = scrape(measured.worker_metrics)
-    assert value(worker, "lifeboat_backups_finished_total", status="Success") == 1
-    assert value(worker, "lifeboat_backup_duration_seconds_count", status="Success") == 1
-    assert value(worker, "lifeboat_backup_read_bytes_total") == read
-    assert value(worker, "lifeboat_backup_uploaded_bytes_total") == uploaded
-    assert value(worker, "lifeboat_backup_dedup_ratio_sum") == pytest.approx(read / uploaded)
-    owner = schedule.json()["owner_id"]
+    assert worker.value("lifeboat_backups_finished_total", status="Success") == 1
+    assert worker.value("lifeboat_backup_duration_seconds_count", status="Success") == 1
+    assert worker.value("lifeboat_backup_read_bytes_total") == read
+    assert worker.value("lifeboat_backup_uploaded_bytes_total") == uploaded
+    assert worker.value("lifeboat_backup_dedup_ratio_sum") == pytest.approx(read / uploaded)
+    schedule = {
+        "schedule": after_backup.schedule["name"],
+        "owner": after_backup.schedule["owner_id"],
+    }
     finished = datetime.fromisoformat(backup["finished_at"]).timestamp()
-    last = value(
-        worker, "lifeboat_schedule_last_success_timestamp_seconds",
-        schedule=schedule.json()["name"], owner=owner,
-    )  # fmt: skip
+    last = worker.value("lifeboat_schedule_last_success_timestamp_seconds", **schedule)
     assert last == pytest.approx(finished, abs=1e-3)
-    interval = value(
-        worker, "lifeboat_schedule_interval_seconds", schedule=schedule.json()["name"], owner=owner
-    )
+    interval = worker.value("lifeboat_schedule_interval_seconds", **schedule)
     assert interval == timedelta(days=1).total_seconds()
-    cluster = api.get(f"/api/v1/clusters/{target['cluster']}").json()
-    for status in ("Online", "Offline"):
-        assert value(
-            worker, "lifeboat_cluster_status",
-            cluster=cluster["name"], owner=cluster["owner_id"], status=status,
-        ) == (status == "Online")  # fmt: skip
-    assert value(worker, "lifeboat_catalog_up") == 1
+    cluster = {"cluster": after_backup.cluster["name"], "owner": after_backup.cluster["owner_id"]}
+    assert worker.value("lifeboat_cluster_status", **cluster, status="Online") == 1
+    assert worker.value("lifeboat_cluster_status", **cluster, status="Offline") == 0
+    assert worker.value("lifeboat_catalog_up") == 1
     # The Temporal SDK's own series, from the same port.
-    assert any(name.startswith("temporal_") for name, _ in worker), sorted(worker)[:20]
+    assert worker.labels_of("temporal_long_request") is not None, sorted(worker.names)
 
-    api_metrics = f"{str(api.base_url).rstrip('/')}/metrics"
-    served = scrape(api_metrics)
-    run_now = "/api/v1/backup-schedules/{uid}/run-now"
-    assert (
-        value(served, "lifeboat_api_requests_total", method="POST", route=run_now, status="202")
-        == 1
-    )
-    assert (
-        value(served, "lifeboat_api_request_duration_seconds_count", method="POST", route=run_now)
-        == 1
-    )
+
+def test_the_api_counts_requests_by_route_template(after_backup: AfterBackup) -> None:
+    api = after_backup.api
+    run_now = {"method": "POST", "route": "/api/v1/backup-schedules/{uid}/run-now"}
+    assert api.value("lifeboat_api_requests_total", **run_now, status="202") == 1
+    assert api.value("lifeboat_api_request_duration_seconds_count", **run_now) == 1
     # Paths no route has are one series, whatever was asked.
-    for path in ("/nothing/1", "/nothing/2"):
-        assert api.get(path).status_code == 404
-    served = scrape(api_metrics)
-    assert (
-        value(served, "lifeboat_api_requests_total", method="GET", route="unmatched", status="404")
-        >= 2
-    )
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    assert api.value("lifeboat_api_requests_total", **unmatched) == 2
+
+
+def _expressions() -> list[str]:
+    rule = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
+    alerts = [r["expr"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    dashboard = json.loads((MONITORING / "lifeboat-dashboard.json").read_text())
+    panels = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert alerts and panels
+    return alerts + panels
+
+
+def test_alerts_and_dashboard_name_only_exported_series(
+    after_backup: AfterBackup, kubectl: str
+) -> None:
+    rendered = subprocess.run(
+        [kubectl, "kustomize", str(MONITORING)], check=True, capture_output=True, text=True
+    ).stdout
+    kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
+    assert kinds == ["ConfigMap", "PrometheusRule", "ServiceMonitor", "ServiceMonitor"]
+    pages = (after_backup.worker, after_backup.api)
+    exported = set().union(*(p.names for p in pages)) | SDK_ONLY_ON_FAILURE
+    rule = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
+    alerts = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert {
+        "LifeboatBackupFailed", "LifeboatScheduleWithoutSuccess", "LifeboatClusterOffline",
+        "LifeboatWorkerNotPolling", "LifeboatLocationUnreachable",
+    } <= alerts  # fmt: skip
+    for expr in _expressions():
+        named = set(SERIES.findall(expr))
+        assert named, f"names no Lifeboat or Temporal series: {expr}"
+        assert named <= exported, f"{sorted(named - exported)} are not exported: {expr}"
+        for name, matchers in MATCHERS.findall(expr):
+            labels = next((p.labels_of(name) for p in pages if p.labels_of(name)), None)
+            if labels is not None:  # a series without samples yet has no labels to check
+                wanted = set(LABEL.findall(matchers))
+                assert wanted <= labels, f"{name} has no label {wanted - labels}: {expr}"
