@@ -46,8 +46,9 @@ from api.routes import (
     users,
 )
 from lifeboat.catalog.session import create_engine, create_sessionmaker
+from lifeboat.logs import configure_logging
 from lifeboat.secrets import SecretBox
-from lifeboat.settings import Settings
+from lifeboat.settings import LogFormat, Settings
 
 
 class BodyLimit:
@@ -139,6 +140,8 @@ class BoundedH11Protocol(H11Protocol):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for the given settings (from the environment when None)."""
     settings = settings or Settings()
+    if settings.log_format is LogFormat.JSON:  # else uvicorn's logging, as it set it up
+        configure_logging(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -184,5 +187,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lighthouses.router, prefix="/api/v1")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     # Outermost: requests that BodyLimit refuses are counted too.
-    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestMetrics, log_requests=settings.log_format is LogFormat.JSON)
     return app

@@ -8,6 +8,7 @@ reaches it.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from fastapi import APIRouter, Response
@@ -24,6 +25,7 @@ LATENCY = Histogram(
     "Time to answer an API request, by method and route template.",
     ["method", "route"],
 )
+log = logging.getLogger("lifeboat.api.requests")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # What requests that matched no route are labelled (404s of any path, for one).
 UNMATCHED = "unmatched"
@@ -37,10 +39,12 @@ async def metrics() -> Response:
 
 
 class RequestMetrics:
-    """ASGI middleware: one count and one duration per answered request."""
+    """ASGI middleware: one count and one duration per answered request, and with
+    `log_requests` one log line (`lifeboat.api.requests`): the access log of JSON logs."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, log_requests: bool = False) -> None:
         self.app = app
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,8 +64,12 @@ class RequestMetrics:
         finally:
             template = _template(scope)
             method = scope["method"] if scope["method"] in METHODS else "other"
+            took = time.perf_counter() - started
             REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(time.perf_counter() - started)
+            LATENCY.labels(method, template).observe(took)
+            if self.log_requests:
+                # The template, not the path: no query string, nothing a client made up.
+                log.info("%s %s %d %.0f ms", method, template, status, took * 1000)
 
 
 def _template(scope: Scope) -> str:

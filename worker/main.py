@@ -24,6 +24,7 @@ from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
 from activities.volumes import VolumeActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
+from lifeboat.logs import configure_logging
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import connect_with_retry
@@ -157,8 +158,9 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run(Settings()))
+    settings = Settings()
+    configure_logging(settings.log_format)
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,9 @@ class AfterBackup:
     backup: dict[str, Any]
     schedule: dict[str, Any]
     cluster: dict[str, Any]
+    # The api's and the worker's logs (LIFEBOAT_LOG_FORMAT=json), and the caller's token.
+    logs: dict[str, str]
+    token: str
 
 
 def _ended_backups(api: httpx.Client, schedule_uid: str) -> list[dict[str, Any]]:
@@ -120,8 +123,10 @@ def after_backup(
     settings = {
         "LIFEBOAT_TASK_QUEUE": unique("lifeboat-metrics"),
         "LIFEBOAT_WORKER_METRICS_PORT": str(port),
+        "LIFEBOAT_LOG_FORMAT": "json",
     }
-    with platform_users(stack, provider, tmp_path_factory.mktemp("metrics"), settings) as users:
+    home = tmp_path_factory.mktemp("metrics")
+    with platform_users(stack, provider, home, settings) as users:
         api = users("infraadmin")
         namespace = unique("metered")
         kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
@@ -156,6 +161,8 @@ def after_backup(
             backup=api.get(f"/api/v1/backups/{ended[0]['uid']}").json(),
             schedule=schedule.json(),
             cluster=api.get(f"/api/v1/clusters/{target['cluster']}").json(),
+            logs={p: (home / p / "log").read_text() for p in ("api", "worker")},
+            token=api.headers["Authorization"].removeprefix("Bearer "),
         )
 
 
@@ -235,3 +242,38 @@ def test_alerts_and_dashboard_name_only_exported_series(
             if labels is not None:  # a series without samples yet has no labels to check
                 wanted = set(LABEL.findall(matchers))
                 assert wanted <= labels, f"{name} has no label {wanted - labels}: {expr}"
+
+
+def test_the_logs_are_json_lines_about_their_workflow_and_caller_and_hold_no_secret(
+    after_backup: AfterBackup, stack: Stack, kubeconfig_text: str
+) -> None:
+    lines = {
+        # Every line but the process manager's own (`--- start ...` and a blank line).
+        process: [json.loads(line) for line in text.splitlines() if line and line[0] != "-"]
+        for process, text in after_backup.logs.items()
+    }
+    for entry in (e for entries in lines.values() for e in entries):
+        assert {"time", "level", "logger", "message"} <= set(entry), entry
+    # The api's line for the run-now request names its caller and the schedule.
+    [run_now] = [e for e in lines["api"] if "/run-now" in e["message"]]
+    assert run_now["user"] == "infraadmin"
+    assert run_now["object_uid"] == after_backup.schedule["uid"]
+    # The route's template, never the path the client sent.
+    assert re.fullmatch(
+        r"POST /api/v1/backup-schedules/\{uid\}/run-now 202 \d+ ms", run_now["message"]
+    )
+    assert [e for e in lines["api"] if e["logger"] == "uvicorn.error"], "uvicorn's lines too"
+    # The worker's lines about the backup's workflow name it and the backup.
+    backup = after_backup.backup["uid"]
+    about = [e for e in lines["worker"] if e.get("workflow_id") == f"backup-{backup}"]
+    assert about, lines["worker"]
+    assert {e["object_uid"] for e in about} == {backup}
+    assert not [e for e in about if "workflow_id" in e["message"]], "the SDK's suffix is off"
+    kubeconfig = yaml.safe_load(kubeconfig_text)
+    user = kubeconfig["users"][0]["user"]
+    secrets = [
+        stack.s3_secret_key, stack.secret_key, after_backup.token,
+        *(user[k] for k in ("token", "client-key-data") if k in user),
+    ]  # fmt: skip
+    for process, text in after_backup.logs.items():
+        assert not [s for s in secrets if s in text], f"a secret is in the {process} log"
