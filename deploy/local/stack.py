@@ -325,6 +325,7 @@ def describe(stack: Stack) -> str:
     return f"""Lifeboat dev stack is up (state in {stack.state})
   API docs      {stack.api_url}/docs
   API           {stack.api_url}/api/v1   (health: {stack.api_url}/healthz)
+  Metrics       {stack.api_url}/metrics   (worker: {stack.worker_metrics_url or "not served"})
   Temporal UI   {stack.temporal_ui}   (gRPC {stack.temporal_address})
   S3            {stack.s3_endpoint}   (access key {stack.s3_access_key})
   Kubernetes    {stack.kube_server}   (kubeconfig {stack.kubeconfig})
