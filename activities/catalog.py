@@ -40,6 +40,8 @@ class CatalogActivities:
                 cluster.pvc_count = inventory.pvc_count
                 cluster.pvc_requested_bytes = inventory.pvc_requested_bytes
                 cluster.virtual_machines = [asdict(vm) for vm in inventory.virtual_machines]
+                cluster.node_count = inventory.node_count
+                cluster.identity = inventory.identity
             return ClusterSyncResult(
                 cluster_uid=cluster.uid, status=cluster.status, reason=cluster.status_reason
             )

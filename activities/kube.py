@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from lifeboat.catalog.models import CloudAccount, Cluster, ClusterStatus
 from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, aws_keys, current_token, with_token_plugin
 from lifeboat.kubeconfig import parse_kubeconfig
+from lifeboat.licensing import UNCOUNTED_CLUSTER_NODES
 from lifeboat.secrets import SecretBox
 from lifeboat.virtual_machines import GROUP, PLURAL, VERSION, summary
 from workflows.contracts import ClusterInventory, ClusterSyncInput, VirtualMachineInfo
@@ -127,6 +128,7 @@ def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
             )
             pvcs = list(paginate(core.list_persistent_volume_claim_for_all_namespaces))
             virtual_machines = list_virtual_machines(client)
+            node_count, identity = _licensed_size(core)
     except ApiException as exc:
         if exc.status in (401, 403):
             return ClusterInventory(
@@ -155,7 +157,31 @@ def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
         pvc_count=len(pvcs),
         pvc_requested_bytes=requested,
         virtual_machines=virtual_machines,
+        node_count=node_count,
+        identity=identity,
     )
+
+
+def _licensed_size(core: kubernetes.client.CoreV1Api) -> tuple[int, str]:
+    """The cluster's nodes and identity (its kube-system namespace uid), for the license.
+
+    A kubeconfig that may not list nodes counts as one node; one that may not read kube-system
+    leaves the identity empty (the cluster then counts on its own, never merged with another).
+    """
+    try:
+        nodes = sum(1 for _ in paginate(core.list_node))
+    except ApiException as exc:
+        if exc.status not in (401, 403):
+            raise
+        nodes = UNCOUNTED_CLUSTER_NODES
+    try:
+        system = core.read_namespace("kube-system", _request_timeout=REQUEST_TIMEOUT)
+        identity = system.metadata.uid if system.metadata else ""
+    except ApiException as exc:
+        if exc.status not in (401, 403, 404):
+            raise
+        identity = ""
+    return nodes, identity or ""
 
 
 async def cluster_kubeconfig(

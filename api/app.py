@@ -36,6 +36,7 @@ from api.routes import (
     discovery,
     eks,
     health,
+    licenses,
     lighthouses,
     restores,
     roles,
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cloud_accounts.router, prefix="/api/v1")
     app.include_router(backup_locations.router, prefix="/api/v1")
     app.include_router(lighthouses.router, prefix="/api/v1")
+    app.include_router(licenses.router, prefix="/api/v1")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     # Outermost: requests that BodyLimit refuses are counted too.
     app.add_middleware(RequestMetrics, log_requests=settings.log_format is LogFormat.JSON)

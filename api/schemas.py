@@ -57,7 +57,12 @@ T = TypeVar("T")
 
 class ListOf(BaseModel, Generic[T]):
     items: list[T]
+    # The number of items on this page.
     count: int
+    next: str | None = Field(
+        default=None,
+        description="More items follow: pass this as `after` for the next page (null: the last)",
+    )
 
 
 class ObjectRead(BaseModel):

@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     # without SCIM (0: never). Signing in again shows them by name at once.
     user_unseen_days: int = Field(default=0, ge=0, le=36500)
 
+    # Licenses: public keys trusted besides the vendor's (raw Ed25519, base64url, comma
+    # separated), and how often the worker checks the license against the clusters' nodes
+    # (suspending backup schedules while it stops backups, resuming them after).
+    license_public_keys: str = ""
+    # The vendor's license server, for licenses by subscription ('' where there is none: an
+    # air-gapped installation imports a license file answering its activation request).
+    license_server_url: str = ""
+    license_check_interval_seconds: int = Field(default=300, ge=10)
+
     # The object store the platform reports on in its service status (None: not reported).
     s3_endpoint: str | None = None
     # Where the worker calls the AWS APIs (listing EKS clusters); empty means AWS itself. The

@@ -17,6 +17,7 @@ from activities.directory import DirectoryActivities
 from activities.discovery import DiscoveryActivities
 from activities.eks import EksActivities
 from activities.kube import KubeActivities
+from activities.license import LicenseActivities
 from activities.lighthouse import LighthouseActivities
 from activities.locations import LocationActivities
 from activities.mover_runner import mover_for
@@ -35,12 +36,14 @@ from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.deletion import DeletionWorkflow
 from workflows.discovery import DiscoveryWorkflow
 from workflows.eks import EksClustersWorkflow
+from workflows.ids import license_check_schedule_id, user_directory_schedule_id
+from workflows.license_check import LicenseCheckWorkflow
 from workflows.lighthouse_check import LighthouseCheckWorkflow
 from workflows.location_check import LocationCheckWorkflow
+from workflows.platform_schedules import ensure_platform_schedule
 from workflows.restore import RestoreWorkflow
 from workflows.scheduled_backup import ScheduledBackupWorkflow
 from workflows.user_directory import UserDirectoryWorkflow
-from workflows.user_directory_schedule import ensure_user_directory_schedule
 
 log = logging.getLogger("lifeboat.worker")
 
@@ -56,6 +59,7 @@ WORKFLOWS = [
     DiscoveryWorkflow,
     ScheduledBackupWorkflow,
     UserDirectoryWorkflow,
+    LicenseCheckWorkflow,
 ]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -77,6 +81,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     volumes = VolumeActivities(sessions, secrets, mover_for(settings))
     schedules = ScheduleActivities(sessions)
     directory = DirectoryActivities(sessions, settings)
+    licensing = LicenseActivities(sessions, settings, secrets, client)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -120,6 +125,8 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             rules.freeze_virtual_machines,
             rules.thaw_virtual_machines,
             directory.reconcile_users,
+            licensing.renew_subscription,
+            licensing.enforce_license,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         # Progress reaches the API no later than this (else only every 0.8 x a heartbeat
@@ -139,10 +146,21 @@ async def run(settings: Settings) -> None:
     client = await connect_with_retry(settings)
     worker = build_worker(client, settings)
     directory = settings.directory_scim_url or settings.user_unseen_days
-    await ensure_user_directory_schedule(
+    await ensure_platform_schedule(
         client,
+        UserDirectoryWorkflow.run,
+        schedule_id=user_directory_schedule_id(settings.task_queue),
+        kind="user-directory",
         task_queue=settings.task_queue,
         every=timedelta(seconds=settings.directory_sync_interval_seconds) if directory else None,
+    )
+    await ensure_platform_schedule(
+        client,
+        LicenseCheckWorkflow.run,
+        schedule_id=license_check_schedule_id(settings.task_queue),
+        kind="license",
+        task_queue=settings.task_queue,
+        every=timedelta(seconds=settings.license_check_interval_seconds),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

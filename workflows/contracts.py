@@ -38,6 +38,9 @@ class ClusterInventory:
     pvc_requested_bytes: int = 0
     # Empty when the cluster has no KubeVirt.
     virtual_machines: list[VirtualMachineInfo] = field(default_factory=list)
+    # For the license: its nodes (None: not counted) and identity (kube-system's uid).
+    node_count: int | None = None
+    identity: str = ""
 
 
 @dataclass
@@ -80,6 +83,16 @@ class LighthouseCheckInput:
     """The lighthouse to check; the activity fetches its endpoint and credentials."""
 
     lighthouse_uid: str
+
+
+@dataclass
+class LicenseCheckResult:
+    """What a license check found and did: the state, the nodes, schedules changed (uids)."""
+
+    state: str = ""
+    nodes_used: int = 0
+    suspended: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select
 from temporalio.client import Client, WorkflowFailureError
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import AppState, StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from api.routes.cloud_accounts import S3_PROVIDERS, S3Keys
@@ -281,10 +281,11 @@ async def create_location(
 
 
 @router.get("")
-async def list_locations(ctx: ViewLocation) -> ListOf[BackupLocationRead]:
+async def list_locations(ctx: ViewLocation, page: PageDep) -> ListOf[BackupLocationRead]:
     """The locations the caller owns or that are shared with them."""
-    items = [BackupLocationRead.model_validate(b) for b in await list_visible(ctx, BackupLocation)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, BackupLocation, page)
+    items = [BackupLocationRead.model_validate(b) for b in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -9,18 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from temporalio.client import Client
 from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
 from api.authz import Access, Authorize, AuthzContext
-from api.crud import active_cluster, list_visible, save_named
-from api.deps import TemporalDep
+from api.crud import PageDep, active_cluster, list_page, save_named
+from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
+from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import (
     RETRY_CLAIMS,
@@ -151,9 +152,13 @@ async def check_backup_parts(body: BackupCreate, ctx: AuthzContext) -> tuple[Clu
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
-    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use."""
+async def start_backup(
+    body: BackupCreate, ctx: CreateBackup, state: StateDep, temporal: TemporalDep
+) -> BackupRead:
+    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use
+    (402 while the license stops new backups)."""
     cluster, location_uid = await check_backup_parts(body, ctx)
+    await check_backups_allowed(ctx, state)
     # Read before any rollback of a name clash expires the loaded objects.
     cluster_uid, cluster_name = cluster.uid, cluster.name
     backup = await save_named(
@@ -202,8 +207,11 @@ async def cancel_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Acc
 
 
 @router.post("/{uid}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
-    """Run again only what failed, under the same name and uid.
+async def retry_backup(
+    uid: Uid, ctx: EditBackup, state: StateDep, temporal: TemporalDep
+) -> Accepted:
+    """Run again only what failed, under the same name and uid (402 while the license stops
+    new backups).
 
     A PartialSuccess redoes its failed volumes (new snapshots, then their data; the resources
     and the volumes that succeeded are kept) and writes a new manifest. A Failed or Aborted
@@ -215,6 +223,7 @@ async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Acce
     cluster = await active_cluster(ctx, backup.cluster_uid, to=Use.BACK_UP)
     if backup.status in ("Success", "Deleting"):
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to retry")
+    await check_backups_allowed(ctx, state)
     failed = [[v["namespace"], v["pvc"]] for v in backup.volumes if v["status"] == "Failed"]
     spec = {k: v for k, v in backup.spec.items() if k != RETRY_CLAIMS}
     if backup.status == "PartialSuccess" and backup.manifest_key:
@@ -271,11 +280,41 @@ async def delete_backup(uid: Uid, ctx: DeleteBackup, temporal: TemporalDep) -> A
     return Accepted(message=f"deleting backup {backup.name}")
 
 
+class BackupFilters:
+    """What All Backups can be narrowed to (with the filters of every list)."""
+
+    def __init__(
+        self,
+        cluster_uid: Annotated[Uid | None, Query()] = None,
+        status: Annotated[Text | None, Query(description="Success, Failed, ...")] = None,
+        schedule_uid: Annotated[Uid | None, Query()] = None,
+    ) -> None:
+        self.cluster_uid, self.status, self.schedule_uid = cluster_uid, status, schedule_uid
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = []
+        if self.cluster_uid:
+            found.append(Backup.cluster_uid == self.cluster_uid)
+        if self.status:
+            found.append(Backup.status == self.status)
+        if self.schedule_uid:
+            found.append(Backup.schedule_uid == self.schedule_uid)
+        return found
+
+
+BackupFiltersDep = Annotated[BackupFilters, Depends()]
+
+
 @router.get("")
-async def list_backups(ctx: ViewBackup) -> ListOf[BackupRead]:
+async def list_backups(
+    ctx: ViewBackup, page: PageDep, filters: BackupFiltersDep
+) -> ListOf[BackupRead]:
     """All Backups: the caller's own and those shared with them (super admins: every one)."""
-    items = [BackupRead.model_validate(b) for b in await list_visible(ctx, Backup)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(
+        ctx, Backup, page, *filters.conditions(), deferred=(Backup.resources, Backup.volumes)
+    )
+    items = [BackupRead.model_validate(b) for b in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -21,7 +21,7 @@ from pydantic import (
 from sqlalchemy import ColumnElement, func, select
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import StateDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Document, Labels, ListOf, Name, ObjectRead, Text, Uid
@@ -152,10 +152,11 @@ async def create_cloud_account(
 
 
 @router.get("")
-async def list_cloud_accounts(ctx: ViewCloudAccount) -> ListOf[CloudAccountRead]:
+async def list_cloud_accounts(ctx: ViewCloudAccount, page: PageDep) -> ListOf[CloudAccountRead]:
     """The cloud accounts the caller owns or that are shared with them."""
-    items = [CloudAccountRead.model_validate(a) for a in await list_visible(ctx, CloudAccount)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, CloudAccount, page)
+    items = [CloudAccountRead.model_validate(a) for a in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -33,7 +33,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible
+from api.crud import PageDep, delete_object, list_page
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Accepted, Document, Labels, ListOf, Name, ObjectRead, Text, Uid
@@ -216,10 +216,11 @@ async def create_config(
 
 
 @router.get("")
-async def list_configs(ctx: ViewConfig) -> ListOf[DiscoveryConfigRead]:
+async def list_configs(ctx: ViewConfig, page: PageDep) -> ListOf[DiscoveryConfigRead]:
     """Every discovery configuration, with its last run's status."""
-    items = await _reads(ctx, await list_visible(ctx, DiscoveryConfig))
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, DiscoveryConfig, page)
+    items = await _reads(ctx, rows)
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

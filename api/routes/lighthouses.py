@@ -26,7 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import StateDep, TemporalDep
 from api.errors import Unprocessable
 from api.schemas import Document, Labels, ListOf, Name, ObjectRead, Text, Uid, base_url
@@ -246,10 +246,11 @@ async def create_lighthouse(
 
 
 @router.get("")
-async def list_lighthouses(ctx: ViewLighthouse) -> ListOf[LighthouseRead]:
+async def list_lighthouses(ctx: ViewLighthouse, page: PageDep) -> ListOf[LighthouseRead]:
     """The lighthouses the caller owns or that are shared with them, with their last status."""
-    items = [_read(lighthouse) for lighthouse in await list_visible(ctx, Lighthouse)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, Lighthouse, page)
+    items = [_read(lighthouse) for lighthouse in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement
 
 from api.authz import Authorize, AuthzContext
-from api.crud import active_cluster, list_visible, save_named
+from api.crud import PageDep, active_cluster, list_page, save_named
 from api.deps import TemporalDep
 from api.errors import Unprocessable
 from api.schemas import ListOf, Name, ObjectRead, Text, TextMap, Uid
@@ -139,10 +140,40 @@ async def preview_restore(
     return RestoreRead.model_validate(restore)
 
 
+class RestoreFilters:
+    """What the restores list can be narrowed to (with the filters of every list)."""
+
+    def __init__(
+        self,
+        cluster_uid: Annotated[Uid | None, Query()] = None,
+        backup_uid: Annotated[Uid | None, Query()] = None,
+        status: Annotated[Text | None, Query(description="Success, Failed, ...")] = None,
+    ) -> None:
+        self.cluster_uid, self.backup_uid, self.status = cluster_uid, backup_uid, status
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = []
+        if self.cluster_uid:
+            found.append(Restore.cluster_uid == self.cluster_uid)
+        if self.backup_uid:
+            found.append(Restore.backup_uid == self.backup_uid)
+        if self.status:
+            found.append(Restore.status == self.status)
+        return found
+
+
+RestoreFiltersDep = Annotated[RestoreFilters, Depends()]
+
+
 @router.get("")
-async def list_restores(ctx: ViewRestore) -> ListOf[RestoreRead]:
-    items = [RestoreRead.model_validate(r) for r in await list_visible(ctx, Restore)]
-    return ListOf(items=items, count=len(items))
+async def list_restores(
+    ctx: ViewRestore, page: PageDep, filters: RestoreFiltersDep
+) -> ListOf[RestoreRead]:
+    rows, next_page = await list_page(
+        ctx, Restore, page, *filters.conditions(), deferred=(Restore.resources, Restore.volumes)
+    )
+    items = [RestoreRead.model_validate(r) for r in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

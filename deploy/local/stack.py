@@ -23,12 +23,12 @@ from pathlib import Path
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from deploy.local import postgres
-from deploy.local.aws import running_aws, start_aws, stop_aws
-from deploy.local.csi import running_csi, start_csi, stop_csi
-from deploy.local.kube import running_kube, start_kube, stop_kube
-from deploy.local.kubelet import start_kubelet, stop_kubelet
-from deploy.local.oidc import (
+from deploy.local.doubles.aws import running_aws, start_aws, stop_aws
+from deploy.local.doubles.csi.driver import running_csi, start_csi, stop_csi
+from deploy.local.doubles.kubelet import start_kubelet, stop_kubelet
+from deploy.local.servers import postgres
+from deploy.local.servers.kube import running_kube, start_kube, stop_kube
+from deploy.local.servers.oidc import (
     CLIENT_ID,
     DEV_PASSWORD,
     DIRECTORY_CLIENT_ID,
@@ -40,7 +40,7 @@ from deploy.local.oidc import (
     start_oidc,
     stop_oidc,
 )
-from deploy.local.procs import (
+from deploy.local.servers.procs import (
     HOST,
     ManagedProcess,
     free_port,
@@ -48,8 +48,8 @@ from deploy.local.procs import (
     port_is_free,
     reserve_ports,
 )
-from deploy.local.s3 import running_s3, start_s3, stop_s3
-from deploy.local.temporal import running_temporal, start_temporal, stop_temporal
+from deploy.local.servers.s3 import running_s3, start_s3, stop_s3
+from deploy.local.servers.temporal import running_temporal, start_temporal, stop_temporal
 from lifeboat.catalog.migrate import upgrade
 from lifeboat.catalog.session import sync_url
 from lifeboat.secrets import SecretBox, SecretDecryptError

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     LargeBinary,
     MetaData,
     String,
@@ -231,6 +232,11 @@ class Cluster(CatalogObject):
     external_id: Mapped[str] = mapped_column(String(2048), default="")
     # When the stored kubeconfig's credentials stop working (refreshed before then).
     credentials_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Licensed usage: the nodes its last sync counted (None: the kubeconfig may not list
+    # nodes) and the cluster's identity (its kube-system namespace uid), so that one cluster
+    # registered by several users is counted once.
+    node_count: Mapped[int | None] = mapped_column()
+    identity: Mapped[str] = mapped_column(String(64), default="")
 
 
 class DiscoveryConfig(CatalogObject):
@@ -270,12 +276,22 @@ class ScheduleStatus(enum.StrEnum):
     OVERDUE = "Overdue"
 
 
+class SuspendedBy(enum.StrEnum):
+    """Who suspended a backup schedule: a user (only a user resumes it) or the license (it
+    resumes by itself once a license allows backups again)."""
+
+    USER = "user"
+    LICENSE = "license"
+
+
 class BackupSchedule(CatalogObject):
     __tablename__ = "backup_schedules"
     policy_uid: Mapped[str] = mapped_column(ForeignKey("schedule_policies.uid"))
     cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
     suspended: Mapped[bool] = mapped_column(default=False)
+    # A SuspendedBy, '' while it runs.
+    suspended_by: Mapped[str] = mapped_column(String(16), default="")
     # Why its Temporal Schedule does not follow the policy's last change ('' when it does).
     policy_update_error: Mapped[str] = mapped_column(Text, default="")
     # Runs are owed from here on: since it was made, resumed or last given a new calendar.
@@ -335,11 +351,28 @@ class Share(CatalogObject):
 
 
 class License(CatalogObject):
+    """The imported license (at most one): its key, checked again at every read."""
+
     __tablename__ = "licenses"
-    kind: Mapped[str] = mapped_column(String(32), default="trial")
+    # How it came: `key`, `file`, or `subscription` (the worker fetches and renews its key
+    # from the license server with the activation id; no key until the first activation).
+    kind: Mapped[str] = mapped_column(String(32), default="key")
     key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     node_limit: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    activation_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the last activation or renewal failed ('' when it worked).
+    renewal_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class LicenseUsage(Base):
+    """Licensed nodes in use, as each license check counted them (the usage trend)."""
+
+    __tablename__ = "license_usage"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    nodes: Mapped[int] = mapped_column()
 
 
 class Setting(CatalogObject):
@@ -368,3 +401,11 @@ BackupLocation.access_key_id = column_property(
     .where(LocationCredentials.uid == BackupLocation.credentials_uid)
     .scalar_subquery()
 )
+
+# What lists are read by (see `AuthzContext.visible` and `api.crud.list_page`): shares to a
+# caller by kind, a kind's shares of one object, and pages by name.
+Index("ix_shares_object_kind_subject", Share.object_kind, Share.subject_kind, Share.subject)
+Index("ix_shares_object_kind_object_uid", Share.object_kind, Share.object_uid)
+Index("ix_backups_name_uid", Backup.name, Backup.uid)
+Index("ix_backups_schedule_uid", Backup.schedule_uid)
+Index("ix_restores_name_uid", Restore.name, Restore.uid)

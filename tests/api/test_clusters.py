@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import update
 from temporalio.client import Client
 
-from deploy.local.procs import free_port
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import Cluster, ClusterStatus, User
 from lifeboat.catalog.session import create_engine, create_sessionmaker

@@ -43,8 +43,8 @@ from pathlib import Path
 from minio import Minio
 
 from activities.mover import ChunkStore, s3_client
-from deploy.local.procs import ManagedProcess
-from deploy.local.s3 import S3Server, start_s3, stop_s3
+from deploy.local.servers.procs import ManagedProcess
+from deploy.local.servers.s3 import S3Server, start_s3, stop_s3
 
 BUCKET = "bench"
 LOCATION_KEY = "benchmark-location-key-0123456789"
@@ -432,7 +432,7 @@ def main() -> None:
     if shutil.which("restic") is None:
         raise SystemExit("restic is missing: apt-get install -y restic")
     version = subprocess.run(["restic", "version"], capture_output=True, text=True).stdout
-    print(f"{os.cpu_count()} CPUs; {version.strip()}; SeaweedFS via deploy.local.s3")
+    print(f"{os.cpu_count()} CPUs; {version.strip()}; SeaweedFS via deploy.local.servers.s3")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-mover-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:

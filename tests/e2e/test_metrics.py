@@ -23,8 +23,8 @@ import httpx
 import pytest
 import yaml
 
-from deploy.local.oidc import OidcProvider
-from deploy.local.procs import HOST, free_port
+from deploy.local.servers.oidc import OidcProvider
+from deploy.local.servers.procs import HOST, free_port
 from deploy.local.stack import Stack
 from tests.api.helpers import platform_users, unique
 from tests.e2e.conftest import Kube
@@ -102,11 +102,8 @@ class AfterBackup:
 
 
 def _ended_backups(api: httpx.Client, schedule_uid: str) -> list[dict[str, Any]]:
-    return [
-        b
-        for b in api.get("/api/v1/backups").json()["items"]
-        if b["schedule_uid"] == schedule_uid and b["status"] not in ("Pending", "InProgress")
-    ]
+    made = api.get("/api/v1/backups", params={"schedule_uid": schedule_uid}).json()["items"]
+    return [b for b in made if b["status"] not in ("Pending", "InProgress")]
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The data mover as a Kubernetes Job (LIFEBOAT_MOVER_RUNNER=job), on the real stack.
 
 The test cluster has no scheduler and no kubelet: the pod runner of the fake node
-(`deploy.local.pod_runner`) binds the Jobs' pods, runs them as local processes and reports
+(`deploy.local.doubles.pod_runner`) binds the Jobs' pods, runs them as local processes and reports
 their status through the API server, so the real Job controller completes or fails the Jobs.
 """
 
@@ -34,10 +34,10 @@ from activities.kube import api_client
 from activities.locations import OpenLocation
 from activities.mover_runner import JobMover, MoverHeartbeat, MoverTask, remove_jobs
 from activities.volumes import BACKUP_LABEL, RESTORE_LABEL
-from deploy.local.kubelet import pod_runs
-from deploy.local.oidc import OidcProvider
-from deploy.local.pod_runner import DEFAULT_SELECTOR, PodRun
-from deploy.local.procs import free_port
+from deploy.local.doubles.kubelet import pod_runs
+from deploy.local.doubles.pod_runner import DEFAULT_SELECTOR, PodRun
+from deploy.local.servers.oidc import OidcProvider
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import Stack
 from tests.api.helpers import platform_users, unique, workflow_histories
 from tests.conftest import Users

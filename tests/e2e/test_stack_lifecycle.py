@@ -12,11 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
-from deploy.local.procs import ManagedProcess, free_port, pid_alive
+from deploy.local.servers.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
+from deploy.local.servers.procs import ManagedProcess, free_port, pid_alive
+from deploy.local.servers.temporal import start_temporal, stop_temporal
 from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack, down, up
-from deploy.local.temporal import start_temporal, stop_temporal
 from tests.api.helpers import unique, wait_for_sync
+
+pytestmark = pytest.mark.slow
 
 PROCESSES = (
     "api", "worker", "temporal", "s3", "oidc",

@@ -29,7 +29,7 @@ from activities.mover import (
 )
 from activities.mover.chunks import CHUNK_MAX
 from activities.mover.prune import forget, prune
-from deploy.local.s3 import S3Server, start_s3, stop_s3
+from deploy.local.servers.s3 import S3Server, start_s3, stop_s3
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "mover-tests"

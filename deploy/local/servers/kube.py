@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from deploy.local import kubebuild
-from deploy.local.procs import HOST, ManagedProcess, StartError, free_port, http_ok
+from deploy.local.servers import kubebuild
+from deploy.local.servers.procs import HOST, ManagedProcess, StartError, free_port, http_ok
 
 CLUSTER_NAME = "lifeboat-dev"
 ADMIN_USER = "lifeboat-admin"

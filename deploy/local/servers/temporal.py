@@ -7,7 +7,14 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok, installed_binary, tcp_open
+from deploy.local.servers.procs import (
+    HOST,
+    ManagedProcess,
+    free_port,
+    http_ok,
+    installed_binary,
+    tcp_open,
+)
 
 NAMESPACE = "default"
 # Registered at start so workflows can be found by business keys in the Web UI.

@@ -7,7 +7,7 @@ that node (`run_pod`) can then be exec'd into through the real API server: comma
 local processes in home/pods/<namespace>/<pod>/<container>/, and home/exec-log.jsonl records
 each one.
 
-With it runs the pod runner (`deploy.local.pod_runner`): the scheduler and kubelet for the
+With it runs the pod runner (`deploy.local.doubles.pod_runner`): the scheduler and kubelet for the
 pods of the data mover's Jobs, which it binds to the node, runs as local processes and reports
 on through the API server; home/pod-runs.jsonl records each (`pod_runs`). Other pods are
 left alone.
@@ -35,21 +35,21 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.kubelet_server import (
+from deploy.local.doubles.kubelet_server import (
     EXEC_LOG_FILE,
     NODE_NAME,
     PODS_DIR,
     ExecRecord,
     container_dir,
 )
-from deploy.local.pod_runner import READY_FILE, RUNNER_DIR, RUNS_FILE, PodRun
-from deploy.local.procs import HOST, ManagedProcess, StartError, free_port, http_ok
+from deploy.local.doubles.pod_runner import READY_FILE, RUNNER_DIR, RUNS_FILE, PodRun
+from deploy.local.servers.procs import HOST, ManagedProcess, StartError, free_port, http_ok
 
 _NAME = "kubelet"
 _POD_RUNNER = "pod-runner"
 _INFO_FILE = "node.json"
-# The server is started as `python -m deploy.local.kubelet_server` from the state directory.
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+# The server is started as `python -m deploy.local.doubles.kubelet_server` from the state directory.
+_REPO_ROOT = Path(__file__).resolve().parents[3]
 START_TIMEOUT = 30.0
 # Pods never run, so the image is never pulled; it only has to be a valid reference.
 PLACEHOLDER_IMAGE = "lifeboat-exec-double:never-pulled"
@@ -89,7 +89,7 @@ def start_kubelet(home: Path, kubeconfig: Path, *, port: int | None = None) -> F
     if node is None:
         node = FakeNode(NODE_NAME, port or free_port(), home / PODS_DIR)
         cmd = [
-            sys.executable, "-m", "deploy.local.kubelet_server",
+            sys.executable, "-m", "deploy.local.doubles.kubelet_server",
             "--home", str(home), "--port", str(node.port),
         ]  # fmt: skip
         url = f"https://{HOST}:{node.port}/healthz"
@@ -121,7 +121,7 @@ def _start_pod_runner(home: Path, kubeconfig: Path) -> None:
     # A marker left by a killed runner must not pass for the new one's.
     ready.unlink(missing_ok=True)
     cmd = [
-        sys.executable, "-m", "deploy.local.pod_runner",
+        sys.executable, "-m", "deploy.local.doubles.pod_runner",
         "--home", str(home), "--kubeconfig", str(kubeconfig.resolve()),
         "--workdir", str(_REPO_ROOT),
     ]  # fmt: skip

@@ -1,10 +1,10 @@
 """Run the dev stack's OIDC provider: Canaille on a threaded werkzeug server on 127.0.0.1.
 
-    python -m deploy.local.oidc_server --home DIR --port P
+    python -m deploy.local.servers.oidc_server --home DIR --port P
 
 Users, groups and the client live in Canaille's memory backend and are seeded at every start;
 the RSA signing key is kept in DIR/jwks.json so tokens issued before a restart still verify.
-Started and stopped by `deploy.local.oidc`.
+Started and stopped by `deploy.local.servers.oidc`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from flask import Flask
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
-from deploy.local.oidc import (
+from deploy.local.servers.oidc import (
     CLIENT_ID,
     CLIENT_REDIRECT_URIS,
     CLIENT_SCOPES,
@@ -36,7 +36,7 @@ from deploy.local.oidc import (
     SEEDED_GROUPS,
     SEEDED_USERS,
 )
-from deploy.local.procs import HOST
+from deploy.local.servers.procs import HOST
 
 GRANT_TYPES = ("password", "authorization_code", "refresh_token", "client_credentials")
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")

@@ -1,6 +1,6 @@
 """Run the pods of the data mover's Jobs on the dev cluster's fake node (test-only).
 
-    python -m deploy.local.pod_runner --home DIR --kubeconfig K [--selector S] [--workdir W]
+    python -m deploy.local.doubles.pod_runner --home DIR --kubeconfig K [--selector S] [--workdir W]
 
 The test cluster has no scheduler and no kubelet, so the pods of a Job stay Pending forever.
 This process plays both, for the pods matching a label selector only (by default the data
@@ -35,9 +35,9 @@ real Job controller (in kube-controller-manager) sees them run, succeed or fail:
    processes and reports their pods Failed.
 
 Pods that do not match the selector, or that are bound to a node already, are left alone: the
-exec-only pods of `deploy.local.kubelet.run_pod`, a Deployment's replicas. Like the CSI double,
-it polls rather than watches and rebuilds its client after a failed pass, so it rides through
-API server restarts. Files in DIR (the kubelet double's home, which serves the logs):
+exec-only pods of `deploy.local.doubles.kubelet.run_pod`, a Deployment's replicas. Like the CSI
+double, it polls rather than watches and rebuilds its client after a failed pass, so it rides
+through API server restarts. Files in DIR (the kubelet double's home, which serves the logs):
 
     DIR/pods/<ns>/<pod>/<container>/container.log    stdout and stderr (`kubectl logs`)
     DIR/pods/<ns>/<pod>/<container>/termination-log  the termination message file
@@ -54,22 +54,20 @@ import datetime
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypedDict
+from typing import IO, TypedDict
 from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.csi_server import Kube
-from deploy.local.kubelet_server import CONTAINER_LOG, NODE_NAME, PODS_DIR, container_dir
-
-Obj = dict[str, Any]
+from deploy.local.doubles.kube_json import Kube, Obj
+from deploy.local.doubles.kubelet_server import CONTAINER_LOG, NODE_NAME, PODS_DIR, container_dir
+from deploy.local.doubles.main_loop import run_controller, start_process
 
 DEFAULT_SELECTOR = "app.kubernetes.io/name=lifeboat-mover"
 RUNNER_DIR = "pod-runner"
@@ -77,14 +75,13 @@ RUNS_FILE = "pod-runs.jsonl"
 READY_FILE = "ready"
 TERMINATION_FILE = "termination-log"
 DEFAULT_TERMINATION_PATH = "/dev/termination-log"
-POLL_INTERVAL = 0.3
-RETRY_INTERVAL = 1.0
 # What a kubelet keeps of a termination message, and of the log tail it falls back to.
 MESSAGE_LIMIT = 4096
 FALLBACK_LINES, FALLBACK_BYTES = 80, 2048
 # A deleted pod's process gets its grace period to end, at most this long here.
 MAX_GRACE = 10.0
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
+USER_AGENT = "lifeboat-pod-runner"
 _CORE = "/api/v1"
 
 log = logging.getLogger("lifeboat.pod-runner")
@@ -542,31 +539,13 @@ def _now() -> str:
 
 
 def run(home: Path, kubeconfig: Path, selector: str, workdir: Path, stop: threading.Event) -> None:
-    """Reconcile until `stop` is set; writes the ready marker after the first good pass."""
-    kube = Kube(kubeconfig)
+    """Reconcile until `stop` is set, then stop the pods' processes and report them Failed."""
+    kube = Kube(kubeconfig, USER_AGENT)
     runner = PodRunner(home, kube, selector, workdir)
-    ready_file = home / RUNNER_DIR / READY_FILE
-    ready, reachable = False, True
     try:
-        while not stop.is_set():
-            try:
-                runner.reconcile()
-            except Exception as error:  # any failure of a whole pass: retry it, never die
-                kube.reset()
-                if reachable:
-                    log.warning("pass failed, retrying: %s: %s", type(error).__name__, error)
-                reachable = False
-                stop.wait(RETRY_INTERVAL)
-                continue
-            reachable = True
-            if not ready:
-                ready_file.write_text(str(os.getpid()))
-                ready = True
-            stop.wait(POLL_INTERVAL)
+        run_controller(runner.reconcile, kube, home / RUNNER_DIR / READY_FILE, stop)
     finally:
         runner.stop_all()
-        ready_file.unlink(missing_ok=True)
-        kube.reset()
 
 
 def main(argv: Iterable[str] | None = None) -> None:
@@ -577,16 +556,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--selector", default=DEFAULT_SELECTOR, help="which pods to run")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT, help="the processes' cwd")
     args = parser.parse_args(None if argv is None else list(argv))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
     stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("signal %s: stopping the pods", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    start_process(stop.set, stopping="stopping the pods")
     home: Path = args.home.resolve()
     (home / RUNNER_DIR).mkdir(parents=True, exist_ok=True)
     run(home, args.kubeconfig.resolve(), args.selector, args.workdir.resolve(), stop)

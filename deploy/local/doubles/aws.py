@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok, installed_binary
+from deploy.local.servers.procs import HOST, ManagedProcess, free_port, http_ok, installed_binary
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The dev cluster's hostpath CSI driver: install its API objects, start, find and stop it.
 
-The driver itself is `deploy.local.csi_server`, run as its own process. Under its home:
+The driver itself is `deploy.local.doubles.csi.server`, run as its own process. Under its home:
 
     home/volumes/<pv>/          each volume's data (the PV's hostPath)
     home/snapshots/<handle>/    each snapshot's point-in-time copy
@@ -18,14 +18,9 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.csi_server import (
-    READY_DELAY_ENV,
-    READY_FILE,
-    SNAPSHOTS_DIR,
-    VOLUMES_DIR,
-)
-from deploy.local.procs import ManagedProcess
-from deploy.local.snapshot_crds import (
+from deploy.local.doubles.csi.hostpath import SNAPSHOTS_DIR, VOLUMES_DIR
+from deploy.local.doubles.csi.server import READY_DELAY_ENV, READY_FILE
+from deploy.local.doubles.snapshot_crds import (
     CONTENTS,
     GROUP,
     SNAPSHOT_CLASS,
@@ -34,10 +29,11 @@ from deploy.local.snapshot_crds import (
     VERSION,
     install_snapshot_api,
 )
+from deploy.local.servers.procs import ManagedProcess
 
 _NAME = "csi"
-# The driver is started as `python -m deploy.local.csi_server` from its home directory.
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+# The driver is started as `python -m deploy.local.doubles.csi.server` from its home directory.
+_REPO_ROOT = Path(__file__).resolve().parents[4]
 START_TIMEOUT = 60.0
 
 
@@ -88,7 +84,7 @@ def start_csi(home: Path, kubeconfig: Path, *, ready_delay: float = 0.0) -> CsiD
     # A marker left by a killed driver must not pass for the new one's.
     (home / READY_FILE).unlink(missing_ok=True)
     cmd = [
-        sys.executable, "-m", "deploy.local.csi_server",
+        sys.executable, "-m", "deploy.local.doubles.csi.server",
         "--home", str(home), "--kubeconfig", str(kubeconfig.resolve()),
     ]  # fmt: skip
 

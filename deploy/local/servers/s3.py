@@ -11,7 +11,14 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok, installed_binary, tcp_open
+from deploy.local.servers.procs import (
+    HOST,
+    ManagedProcess,
+    free_port,
+    http_ok,
+    installed_binary,
+    tcp_open,
+)
 
 DEV_ACCESS_KEY = "lifeboat-dev"
 DEV_SECRET_KEY = "lifeboat-dev-secret-key"

@@ -1,13 +1,14 @@
-"""The platform's user directory sync schedule, kept as the settings say at each worker start.
+"""The platform's own schedules, kept as the settings say at each worker start.
 
-Client-side code, not a workflow: one Temporal Schedule `user-directory-sync-<task queue>`,
-present while a SCIM directory or an unseen limit is configured (the worker says so by giving
-an interval), running `UserDirectoryWorkflow` at that interval.
+Client-side code, not a workflow. One Temporal Schedule per platform (its task queue) for each
+periodic job of the platform itself: `user-directory-sync-<task queue>` (while a SCIM directory
+or an unseen limit is configured) and `license-check-<task queue>`.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -22,32 +23,38 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.types import MethodAsyncNoParam
 
-from workflows.ids import search_attributes, user_directory_schedule_id
-from workflows.user_directory import UserDirectoryWorkflow
+from workflows.ids import search_attributes
 
 
-def user_directory_schedule(task_queue: str, every: timedelta) -> Schedule:
+def platform_schedule(
+    run: MethodAsyncNoParam[Any, Any], *, schedule_id: str, kind: str, task_queue: str,
+    every: timedelta,
+) -> Schedule:  # fmt: skip
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            UserDirectoryWorkflow.run,
-            id=user_directory_schedule_id(task_queue),
+            run,
+            id=schedule_id,
             task_queue=task_queue,
             # The platform's own work: owned by `system`, as its catalog rows are.
-            typed_search_attributes=search_attributes(
-                owner="system", cluster="", kind="user-directory"
-            ),
+            typed_search_attributes=search_attributes(owner="system", cluster="", kind=kind),
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
 
 
-async def ensure_user_directory_schedule(
-    client: Client, *, task_queue: str, every: timedelta | None
+async def ensure_platform_schedule(
+    client: Client,
+    run: MethodAsyncNoParam[Any, Any],
+    *,
+    schedule_id: str,
+    kind: str,
+    task_queue: str,
+    every: timedelta | None,
 ) -> None:
     """Create or update the schedule to run `every` so often; remove it when None."""
-    schedule_id = user_directory_schedule_id(task_queue)
     handle = client.get_schedule_handle(schedule_id)
     if every is None:
         try:
@@ -56,7 +63,9 @@ async def ensure_user_directory_schedule(
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
         return
-    wanted = user_directory_schedule(task_queue, every)
+    wanted = platform_schedule(
+        run, schedule_id=schedule_id, kind=kind, task_queue=task_queue, every=every
+    )
     try:
         await client.create_schedule(schedule_id, wanted, trigger_immediately=True)
     except ScheduleAlreadyRunningError:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
+from deploy.local.servers.procs import HOST, ManagedProcess, free_port, http_ok
 
 # Dev stack only: every seeded user shares this password.
 DEV_PASSWORD = "lifeboat-dev"
@@ -41,8 +41,8 @@ SEEDED_GROUPS: tuple[str, ...] = (*ROLE_GROUPS.values(), *TEAM_GROUPS)
 
 _NAME = "oidc"
 _INFO_FILE = "info.json"
-# The server is started as `python -m deploy.local.oidc_server` from the state directory.
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+# The server is started as `python -m deploy.local.servers.oidc_server` from the state directory.
+_REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def start_oidc(home: Path, *, port: int | None = None) -> OidcProvider:
         port=port,
     )
     cmd = [
-        sys.executable, "-m", "deploy.local.oidc_server",
+        sys.executable, "-m", "deploy.local.servers.oidc_server",
         "--home", str(home.resolve()), "--port", str(port),
     ]  # fmt: skip
     ManagedProcess(_NAME, home).start(

@@ -40,8 +40,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from deploy.local.kube import certificate_builder, certificate_name
-from deploy.local.procs import HOST
+from deploy.local.servers.kube import certificate_builder, certificate_name
+from deploy.local.servers.procs import HOST
 
 VERSION_PATH = "/v1/identities/version"
 CLUSTER_PATH = "/v1/clusters/inspectcurrent"

@@ -1,6 +1,6 @@
 """Play a kubelet's exec endpoint for the dev cluster, which has no node to run pods on.
 
-    python -m deploy.local.kubelet_server --home DIR --port P
+    python -m deploy.local.doubles.kubelet_server --home DIR --port P
 
 The API server relays a `pods/exec` websocket upgrade byte for byte to the pod's Node (its
 `InternalIP` and `daemonEndpoints.kubeletEndpoint.Port`), so this HTTPS server on 127.0.0.1
@@ -14,10 +14,10 @@ it goes when the client hangs up or the server stops.
 
 It also serves `GET /containerLogs/<ns>/<pod>/<container>` (`kubectl logs`, the API's
 `pods/log`) from DIR/pods/<ns>/<pod>/<container>/container.log, which the pod runner writes for
-the containers it runs (`deploy.local.pod_runner`).
+the containers it runs (`deploy.local.doubles.pod_runner`).
 
 Files in DIR: tls.crt/tls.key (self-signed, reused on restart), pods/, and exec-log.jsonl (one
-JSON line per finished exec). Started and stopped by `deploy.local.kubelet`.
+JSON line per finished exec). Started and stopped by `deploy.local.doubles.kubelet`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import os
 import signal
 import ssl
 import struct
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,14 +47,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from deploy.local.procs import HOST
+from deploy.local.doubles.main_loop import start_process
+from deploy.local.servers.procs import HOST
 
 NODE_NAME = "lifeboat-node"
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
 PODS_DIR = "pods"
 EXEC_LOG_FILE = "exec-log.jsonl"
-# A container's output, written by the pod runner (`deploy.local.pod_runner`), served as its logs.
+# A container's output, written by the pod runner (`deploy.local.doubles.pod_runner`), served as
+# its logs.
 CONTAINER_LOG = "container.log"
 
 # Preferred first: only v5 lets the client say that it closed stdin.
@@ -592,15 +593,14 @@ async def _send(writer: asyncio.StreamWriter, status: str, data: bytes) -> None:
 
 async def serve(home: Path, port: int) -> None:
     """Serve on 127.0.0.1:port until SIGTERM or SIGINT, then stop every exec and return."""
-    tls = server_tls(home)
     double = KubeletDouble(home)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, double.stopping.set)
+    start_process(
+        double.stopping.set, stopping="ending running execs", loop=asyncio.get_running_loop()
+    )
+    tls = server_tls(home)
     server = await asyncio.start_server(double.handle, HOST, port, ssl=tls, limit=REQUEST_LIMIT)
     log.info("kubelet test double for node %s serving on https://%s:%d", NODE_NAME, HOST, port)
     await double.stopping.wait()
-    log.info("stopping: ending running execs")
     server.close()
     await double.wait_connections()
     log.info("stopped")
@@ -614,9 +614,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     home: Path = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
     asyncio.run(serve(home, args.port))
 
 

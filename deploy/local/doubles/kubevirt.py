@@ -21,9 +21,9 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.kubelet import run_pod
-from deploy.local.kubelet_server import PODS_DIR, container_dir
-from deploy.local.snapshot_crds import (
+from deploy.local.doubles.kubelet import run_pod
+from deploy.local.doubles.kubelet_server import PODS_DIR, container_dir
+from deploy.local.doubles.snapshot_crds import (
     ESTABLISH_TIMEOUT,
     STORAGE_CLASS,
     create_or_replace_crd,

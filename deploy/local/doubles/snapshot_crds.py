@@ -4,7 +4,7 @@ A real cluster gets these CRDs from kubernetes-csi/external-snapshotter; the dev
 no way to fetch them, so they are written here by hand with the fields Lifeboat reads and
 writes, and the same group, version, kinds, scopes and status subresources, so code that works
 here works against the real ones unchanged. Beside them: the StorageClass and the default
-VolumeSnapshotClass of the hostpath test driver (`deploy.local.csi_server`).
+VolumeSnapshotClass of the hostpath test driver (`deploy.local.doubles.csi.server`).
 """
 
 from __future__ import annotations

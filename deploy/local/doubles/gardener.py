@@ -22,7 +22,11 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.snapshot_crds import ESTABLISH_TIMEOUT, create_or_replace_crd, wait_established
+from deploy.local.doubles.snapshot_crds import (
+    ESTABLISH_TIMEOUT,
+    create_or_replace_crd,
+    wait_established,
+)
 
 GROUP = "core.gardener.cloud"
 VERSION = "v1beta1"
