@@ -29,6 +29,8 @@ from lifeboat.catalog.models import (
     BackupSchedule,
     Cluster,
     ClusterStatus,
+    License,
+    LicenseUsage,
     Restore,
     SchedulePolicy,
 )
@@ -113,7 +115,8 @@ def location_checked(endpoint: str, bucket: str, *, ok: bool) -> None:
 
 class CatalogCollector(Collector):
     """Gauges read from the catalog at each scrape: every schedule's last success and
-    interval, every cluster's status, and whether the catalog could be read at all."""
+    interval, every cluster's status, the license's usage and limits, and whether the catalog
+    could be read at all."""
 
     def __init__(self, database_url: str) -> None:
         self._engine = sqlalchemy.create_engine(sync_url(database_url), pool_pre_ping=True)
@@ -124,7 +127,11 @@ class CatalogCollector(Collector):
         )
         try:
             with Session(self._engine) as session:
-                families = [*_schedule_families(session), _cluster_family(session)]
+                families = [
+                    *_schedule_families(session),
+                    _cluster_family(session),
+                    *_license_families(session),
+                ]
         except sqlalchemy.exc.SQLAlchemyError as exc:
             log.warning("metrics: the catalog cannot be read: %s", type(exc).__name__)
             catalog_up.add_metric([], 0)
@@ -191,3 +198,26 @@ def _cluster_family(session: Session) -> Metric:
         for each in ClusterStatus:
             status.add_metric([name, owner, each.value], 1 if current == each else 0)
     return status
+
+
+def _license_families(session: Session) -> list[Metric]:
+    used = GaugeMetricFamily(
+        "lifeboat_license_nodes_used",
+        "Licensed nodes in use, as the last license check counted them.",
+    )
+    limit = GaugeMetricFamily(
+        "lifeboat_license_node_limit", "Nodes the imported license allows (none: the trial)."
+    )
+    expiry = GaugeMetricFamily(
+        "lifeboat_license_expiry_timestamp_seconds",
+        "When the imported license ends (Unix time; none: the trial).",
+    )
+    nodes = session.scalar(select(LicenseUsage.nodes).order_by(LicenseUsage.id.desc()).limit(1))
+    if nodes is not None:
+        used.add_metric([], nodes)
+    imported = session.scalar(select(License).where(License.key_ciphertext.is_not(None)).limit(1))
+    if imported is not None:
+        limit.add_metric([], imported.node_limit)
+        if imported.expires_at is not None:
+            expiry.add_metric([], imported.expires_at.timestamp())
+    return [used, limit, expiry]

@@ -22,10 +22,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from deploy.local.servers.oidc import OidcProvider
 from deploy.local.servers.procs import HOST, free_port
 from deploy.local.stack import Stack
+from lifeboat.catalog.models import LicenseUsage
 from tests.api.helpers import platform_users, unique
 from tests.e2e.conftest import Kube
 from tests.e2e.test_backup_restore import _bound_dir, _claim
@@ -164,7 +167,7 @@ def after_backup(
 
 
 def test_the_worker_exports_what_the_catalog_recorded_for_the_backup(
-    after_backup: AfterBackup,
+    after_backup: AfterBackup, catalog: sessionmaker[Session]
 ) -> None:
     backup, worker = after_backup.backup, after_backup.worker
     assert backup["status"] == "Success", backup["reason"]
@@ -191,6 +194,12 @@ def test_the_worker_exports_what_the_catalog_recorded_for_the_backup(
     assert worker.value("lifeboat_cluster_status", **cluster, status="Online") == 1
     assert worker.value("lifeboat_cluster_status", **cluster, status="Offline") == 0
     assert worker.value("lifeboat_catalog_up") == 1
+    # License usage as the last license check recorded it (none yet: no sample).
+    with catalog() as session:
+        nodes = session.scalar(select(LicenseUsage.nodes).order_by(LicenseUsage.id.desc()).limit(1))
+    assert "lifeboat_license_nodes_used" in worker.names
+    used = [s.value for s in worker.samples if s.name == "lifeboat_license_nodes_used"]
+    assert used == ([] if nodes is None else [nodes])
     # The Temporal SDK's own series, from the same port.
     assert worker.labels_of("temporal_long_request") is not None, sorted(worker.names)
 
