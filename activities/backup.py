@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import asdict
 from enum import StrEnum
 from typing import Any
 
 import kubernetes.client
-from minio.deleteobjects import DeleteObject
-from minio.error import S3Error
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -76,27 +73,15 @@ def _index_key(location_prefix: str, backup_uid: str) -> str:
 
 
 def _get(location: OpenLocation, key: str) -> Any:
-    response = location.client.get_object(location.bucket, key)
-    try:
-        return Sealer(location.key).open_json(response.read(), name=key)
-    finally:
-        response.close()
-        response.release_conn()
+    return Sealer(location.key).open_json(location.backend.get(key), name=key)
 
 
 def _put(location: OpenLocation, key: str, value: Any) -> None:
-    data = Sealer(location.key).seal_json(value, name=key)
-    location.client.put_object(location.bucket, key, io.BytesIO(data), len(data))
+    location.backend.put(key, Sealer(location.key).seal_json(value, name=key))
 
 
 def _exists(location: OpenLocation, key: str) -> bool:
-    try:
-        location.client.stat_object(location.bucket, key)
-    except S3Error as exc:
-        if exc.code in ("NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
+    return location.backend.exists(key)
 
 
 def _resolve_namespaces(kubeconfig: dict[str, Any], spec: dict[str, Any]) -> list[str]:
@@ -174,7 +159,7 @@ class BackupActivities:
         else:
             namespaces = await asyncio.to_thread(_resolve_namespaces, kubeconfig, spec)
         location = await self._location(location_uid)
-        if not await asyncio.to_thread(location.client.bucket_exists, location.bucket):
+        if not await asyncio.to_thread(location.backend.bucket_exists):
             raise _invalid(f"the bucket {location.bucket} of the backup location is gone")
         async with self._sessions.begin() as session:
             backup = await self._backup(session, input.backup_uid)
@@ -423,13 +408,8 @@ class BackupActivities:
 
         def remove() -> int:
             prefix = backup_prefix(location.prefix, input.backup_uid) + "/"
-            keys = [
-                DeleteObject(o.object_name)
-                for o in location.client.list_objects(location.bucket, prefix, recursive=True)
-                if o.object_name
-            ]
-            for error in location.client.remove_objects(location.bucket, keys):
-                raise RuntimeError(f"cannot delete {error.name}: {error.message}")
+            keys = [key for key, _ in location.backend.list_objects(prefix)]
+            location.backend.delete(keys)
             return len(keys)
 
         removed = await asyncio.to_thread(remove)

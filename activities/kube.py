@@ -21,7 +21,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from lifeboat.catalog.models import CloudAccount, Cluster, ClusterStatus
-from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, aws_keys, current_token, with_token_plugin
+from lifeboat.credentials import AccessKeys, read_keys
+from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, current_token, with_token_plugin
 from lifeboat.kubeconfig import parse_kubeconfig
 from lifeboat.licensing import UNCOUNTED_CLUSTER_NODES
 from lifeboat.secrets import SecretBox
@@ -204,7 +205,7 @@ async def cluster_kubeconfig(
         raise ApplicationError(f"cluster {cluster_uid} is gone", type=CLUSTER_NOT_FOUND)
     kubeconfig = parse_kubeconfig(secrets.decrypt(cluster.kubeconfig_ciphertext))
     if account is not None and current_token(kubeconfig).startswith(TOKEN_PREFIX):
-        keys = aws_keys(secrets, account.credentials_ciphertext)
+        keys = read_keys(secrets, account.credentials_ciphertext, AccessKeys)
         kubeconfig = with_token_plugin(kubeconfig, cluster.external_id, keys)
     return kubeconfig
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
-import io
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -233,7 +232,7 @@ def export_resources(
             name=meta["name"],
         )
         data = sealer.seal_json(obj, name=key)
-        location.client.put_object(location.bucket, key, io.BytesIO(data), len(data))
+        location.backend.put(key, data)
         exported.append(
             ExportedObject(
                 api_version=obj["apiVersion"],

@@ -5,7 +5,7 @@ ready; then the data mover reads each snapshot through a temporary claim restore
 and writes deduplicated, compressed, encrypted chunks to the location; snapshots and
 temporary claims are deleted whatever the outcome (the data lives in the location).
 
-Where the mover runs (`activities.mover_runner`, chosen by LIFEBOAT_MOVER_RUNNER): in the
+Where the mover runs (`activities.mover.runners`, chosen by LIFEBOAT_MOVER_RUNNER): in the
 worker on the claim's hostPath directory (`local`, the dev stack), or as a Kubernetes Job in
 the claim's namespace mounting it (`job`, production). Restores fill the restored claims the
 same way.
@@ -31,8 +31,7 @@ from activities.heartbeat import ThreadHeartbeat
 from activities.kube import REQUEST_TIMEOUT, api_client, cluster_kubeconfig, paginate
 from activities.locations import LocationUnavailable, OpenLocation, open_location
 from activities.mover.prune import forget, prune
-from activities.mover.store import ChunkStore
-from activities.mover_runner import (
+from activities.mover.runners import (
     LocalMover,
     Mover,
     MoverFailed,
@@ -41,6 +40,7 @@ from activities.mover_runner import (
     last_resume,
     remove_jobs,
 )
+from activities.mover.store import ChunkStore
 from lifeboat.catalog.models import RETRY_CLAIMS, Backup, BackupLocation, Restore, utcnow
 from lifeboat.secrets import SecretBox
 from workflows.contracts import (
@@ -209,7 +209,7 @@ class VolumeActivities:
 
     async def _store(self, location_uid: str) -> ChunkStore:
         location = await self._location(location_uid)
-        return ChunkStore(location.client, location.bucket, location.prefix, location.key)
+        return ChunkStore(location.backend, location.prefix, location.key)
 
     @activity.defn
     async def snapshot_volumes(self, input: BackupInput) -> list[VolumeRef]:

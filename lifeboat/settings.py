@@ -113,10 +113,11 @@ class Settings(BaseSettings):
     # not Lifeboat, calls that.
     aws_endpoint_url: str = ""
 
-    # The data mover: `local` in the worker (the dev stack's default), or `job`: a Kubernetes
-    # Job per volume in the claim's namespace, running `python -m activities.mover` in
-    # `mover_image` (an image with Lifeboat installed and `python` on its PATH).
-    mover_runner: MoverRunner = MoverRunner.LOCAL
+    # The data mover: `job`, a Kubernetes Job per volume in the claim's namespace, running
+    # `python -m activities.mover` in `mover_image` (an image with Lifeboat installed and
+    # `python` on its PATH); or `local`, in the worker, on hostPath volumes (the dev stack's
+    # choice: its settings set it).
+    mover_runner: MoverRunner = MoverRunner.JOB
     mover_image: str = f"lifeboat:{__version__}"
     # A mover Job still running after this long is stopped and its volume reported Failed;
     # below the activity's own 12 h limit, so the Job's end is what gets reported.

@@ -20,7 +20,7 @@ from activities.kube import KubeActivities
 from activities.license import LicenseActivities
 from activities.lighthouse import LighthouseActivities
 from activities.locations import LocationActivities
-from activities.mover_runner import mover_for
+from activities.mover.runners import mover_for
 from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
 from activities.volumes import VolumeActivities

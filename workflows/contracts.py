@@ -58,8 +58,9 @@ class ClusterSyncResult:
 
 @dataclass
 class LocationCheckInput:
-    """Where a backup location's bucket is, and whose S3 keys to reach it with: a cloud
-    account's, or a location's own (`LocationCredentials`); the activity fetches them."""
+    """Where a backup location's bucket is, and whose keys to reach it with: a cloud
+    account's, or a location's own (`LocationCredentials`); the activity fetches them.
+    `provider` is the kind of storage (`lifeboat.locations.LocationKind`)."""
 
     endpoint: str
     bucket: str
@@ -67,6 +68,7 @@ class LocationCheckInput:
     prefix: str = ""
     cloud_account_uid: str = ""
     credentials_uid: str = ""
+    provider: str = "s3"
 
 
 @dataclass

@@ -105,6 +105,7 @@ class Stack:
             "LIFEBOAT_DIRECTORY_CLIENT_ID": DIRECTORY_CLIENT_ID,
             "LIFEBOAT_DIRECTORY_CLIENT_SECRET": DIRECTORY_CLIENT_SECRET,
             "LIFEBOAT_S3_ENDPOINT": self.s3_endpoint,
+            "LIFEBOAT_MOVER_RUNNER": "local",  # the dev cluster's volumes are hostPath ones
             **({"LIFEBOAT_AWS_ENDPOINT_URL": self.aws_endpoint} if self.aws_endpoint else {}),
             # Each seeded role group carries its built-in role.
             "LIFEBOAT_ROLE_MAPPING": json.dumps(

@@ -156,6 +156,21 @@ def test_layer_follows_import_rules(layer: str) -> None:
     assert not found, "import rule broken (see ARCHITECTURE.md):\n" + "\n".join(found)
 
 
+# Object storage clients, each imported only by its location backend (lifeboat.locations).
+STORAGE_CLIENTS = {"minio": "lifeboat/locations/s3.py"}
+
+
+def test_only_its_location_backend_imports_a_storage_client() -> None:
+    found = [
+        f"{imp.path}:{imp.line}: imports {imp.module!r}; only {STORAGE_CLIENTS[imp.top]} may"
+        for layer in PACKAGES
+        for path, package, source in _modules(layer)
+        for imp in collect_imports(source, path, package)
+        if imp.top in STORAGE_CLIENTS and path != STORAGE_CLIENTS[imp.top]
+    ]
+    assert not found, "\n".join(found)
+
+
 SYNTHETIC_WORKFLOW = """\
 from __future__ import annotations
 import asyncio

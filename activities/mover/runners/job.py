@@ -1,18 +1,9 @@
-"""Where the data mover runs for one claim: in the worker (`local`) or as a Kubernetes Job in
-the claim's namespace (`job`), as LIFEBOAT_MOVER_RUNNER says.
-
-Both runners take a `MoverTask` and give the mover's summary as the command prints it (a dict),
-or raise `MoverFailed` for a failure no retry cures (the volume is then reported Failed with
-that reason); any other exception fails the attempt, and Temporal retries it. Both heartbeat
-through one `MoverHeartbeat`: bytes for the progress bar, and a backup's resume point, which
-the next attempt passes back.
-
-`LocalMover` calls the mover library on the claim's hostPath directory: only the dev stack's
-volumes have one.
+"""The mover as a Kubernetes Job in the claim's namespace (LIFEBOAT_MOVER_RUNNER=job, the
+default).
 
 `JobMover` runs the mover command, `python -m activities.mover backup|restore`, as a Job from
 LIFEBOAT_MOVER_IMAGE with the claim mounted at /data (read-only for a backup). The location's
-S3 keys and encryption key go in a Secret that the command reads as its environment: never in
+keys and encryption key go in a Secret that the command reads as its environment: never in
 its arguments, never in a workflow payload, never logged. The Secret is owned by the Job, so
 the garbage collector takes it with the Job, and both are deleted when the Job has ended:
 succeeded and read, failed, or cancelled. The command writes its summary to the container's
@@ -29,39 +20,34 @@ a last attempt left behind.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 from temporalio import activity
 
-from activities import mover
-from activities.heartbeat import ThreadHeartbeat
 from activities.kube import REQUEST_TIMEOUT, api_client
 from activities.locations import OpenLocation
 from activities.mover import Progress, ResumeState
-from activities.mover.__main__ import (
+from activities.mover.command import (
     ENV_ACCESS_KEY,
     ENV_LOCATION_KEY,
     ENV_SECRET_KEY,
     EXIT_PERMANENT,
     EXIT_USAGE,
-    PERMANENT,
 )
-from activities.mover.store import ChunkStore
-from lifeboat.settings import MoverRunner, Settings
-
-POLL_SECONDS = 0.5
-BIND_TIMEOUT_SECONDS = 300
-# How often the in-worker mover reports progress, unless told otherwise.
-PROGRESS_SECONDS = 0.5
+from activities.mover.runners.common import (
+    Connect,
+    MoverFailed,
+    MoverHeartbeat,
+    MoverTask,
+    read_claim,
+)
+from lifeboat.credentials import pair
 
 MOUNT_PATH = "/data"
 TERMINATION_LOG = "/dev/termination-log"
@@ -84,46 +70,12 @@ START_TIMEOUT_SECONDS = 300
 STARTING = ("ContainerCreating", "PodInitializing")
 # Exit codes of the mover command after which a retry cannot help.
 FINAL_EXIT_CODES = frozenset({EXIT_USAGE, EXIT_PERMANENT})
-# A Job name becomes its pods' `job-name` label, whose values are at most 63 characters.
-NAME_LIMIT = 63
-
-
-class MoverFailed(Exception):
-    """The mover failed for good; the message is the volume's reason."""
 
 
 class MoverJobError(Exception):
     """The mover Job failed in a way a retry (a new Job, resuming) may cure."""
 
 
-@dataclass(frozen=True)
-class MoverTask:
-    """One run of the mover over one claim, for one backup or restore."""
-
-    operation: Literal["backup", "restore"]
-    namespace: str
-    # The claim backed up or restored, and the claim the mover reads or fills: a backup reads
-    # a temporary claim restored from the volume's snapshot.
-    volume: str
-    claim: str
-    # The label naming the backup or restore on the Job, its pod and its Secret.
-    owner_label: str
-    owner_uid: str
-    # restore: the data snapshot to restore into the claim.
-    snapshot_id: str = ""
-
-    @property
-    def job_name(self) -> str:
-        """The Job's (and its Secret's) name: the same on every attempt."""
-        name = f"lifeboat-{self.operation}-{self.owner_uid.split('-')[0]}-{self.volume}"
-        if len(name) <= NAME_LIMIT:
-            return name
-        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-        return f"{name[: NAME_LIMIT - 11].rstrip('-.')}-{digest}"
-
-
-# A kubeconfig fetched fresh from the catalog.
-Connect = Callable[[], Awaitable[dict[str, Any]]]
 # A Job is watched for hours: its API client is rebuilt from a fresh kubeconfig this often, so
 # that credentials replaced meanwhile (revoked ones, a cloud account's rotated keys) are used.
 # (Tokens that expire, such as EKS's, the client renews by itself: see lifeboat.eks.)
@@ -151,115 +103,6 @@ class Connection:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-class MoverHeartbeat:
-    """Heartbeats of a moving volume, from any thread: bytes done and total (the API's progress
-    bar) and, for a backup, the latest resume point."""
-
-    def __init__(self, resume: ResumeState | None) -> None:
-        self._beat = ThreadHeartbeat()
-        self._details: dict[str, Any] = {
-            "bytes_done": 0,
-            "bytes_total": 0,
-            "resume": resume.to_json() if resume else "",
-        }
-
-    def progress(self, progress: Progress) -> None:
-        """Report the mover's progress."""
-        self._details = {
-            "bytes_done": progress.bytes_done,
-            "bytes_total": progress.bytes_total,
-            "resume": progress.resume.to_json() if progress.resume else self._details["resume"],
-        }
-        self._beat(self._details)
-
-    def alive(self) -> None:
-        """Report that the mover still runs, with the last progress known."""
-        self._beat(self._details)
-
-
-def last_resume() -> ResumeState | None:
-    """Where the previous attempt's backup got to, from its last heartbeat."""
-    details = activity.info().heartbeat_details
-    if not details or not isinstance(details[0], dict) or not details[0].get("resume"):
-        return None
-    return ResumeState.from_json(details[0]["resume"])
-
-
-def bound_host_path(core: Any, namespace: str, claim: str) -> Path:
-    """Wait for a claim to be bound; its volume's directory (the dev stack's hostPath)."""
-    deadline = time.monotonic() + BIND_TIMEOUT_SECONDS
-    while True:
-        pvc = _claim(core, namespace, claim)
-        if pvc.status.phase == "Bound":
-            pv = core.read_persistent_volume(pvc.spec.volume_name)
-            if pv.spec.host_path is None:
-                raise MoverFailed(
-                    f"volume {pv.metadata.name} is not a hostPath volume: the data mover in the "
-                    "worker reads hostPath volumes only; run it as a Job in the cluster "
-                    "(LIFEBOAT_MOVER_RUNNER=job)"
-                )
-            return Path(pv.spec.host_path.path)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"claim {namespace}/{claim} not bound in {BIND_TIMEOUT_SECONDS}s")
-        time.sleep(POLL_SECONDS)
-
-
-def _claim(core: Any, namespace: str, claim: str) -> Any:
-    try:
-        return core.read_namespaced_persistent_volume_claim(
-            claim, namespace, _request_timeout=REQUEST_TIMEOUT
-        )
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        raise MoverFailed(
-            f"claim {namespace}/{claim} does not exist (was it restored? see the results)"
-        ) from exc
-
-
-class LocalMover:
-    """The mover in the worker's process, on the claim's hostPath directory (the dev stack);
-    it reports progress every `progress_seconds`."""
-
-    def __init__(self, progress_seconds: float = PROGRESS_SECONDS) -> None:
-        self._progress_seconds = progress_seconds
-
-    async def run(
-        self,
-        connect: Connect,
-        task: MoverTask,
-        location: OpenLocation,
-        heartbeat: MoverHeartbeat,
-        resume: ResumeState | None,
-    ) -> dict[str, Any]:
-        """Move the claim's data; the mover's summary."""
-        kubeconfig = await connect()
-
-        def move() -> dict[str, Any]:
-            with api_client(kubeconfig) as client:
-                core = kubernetes.client.CoreV1Api(client)
-                path = bound_host_path(core, task.namespace, task.claim)
-            store = ChunkStore(location.client, location.bucket, location.prefix, location.key)
-            try:
-                if task.operation == "backup":
-                    summary: Any = mover.backup(
-                        path, store, progress=heartbeat.progress, resume=resume,
-                        progress_seconds=self._progress_seconds,
-                    )  # fmt: skip
-                else:
-                    summary = mover.restore(
-                        task.snapshot_id, store, path, progress=heartbeat.progress,
-                        progress_seconds=self._progress_seconds,
-                    )  # fmt: skip
-            # Any other failure (an unreachable store, say) fails the attempt, and Temporal
-            # retries it, resuming from the last heartbeat.
-            except PERMANENT as exc:
-                raise MoverFailed(f"data mover: {exc}") from exc
-            return asdict(summary)
-
-        return await asyncio.to_thread(move)
 
 
 class JobMover:
@@ -314,7 +157,7 @@ class JobMover:
         """The task's Job: the one already there unless it failed, else a new one."""
         batch: Any = kubernetes.client.BatchV1Api(client)
         core: Any = kubernetes.client.CoreV1Api(client)
-        _claim(core, task.namespace, task.claim)
+        read_claim(core, task.namespace, task.claim)
         job = _read_job(batch, task)
         if job is not None:
             state = _state(job)
@@ -323,14 +166,15 @@ class JobMover:
                 return job
         _remove(client, task)
         name, labels = task.job_name, {**MOVER_LABELS, task.owner_label: task.owner_uid}
+        public, secret_key = pair(location.keys)
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": name, "labels": labels},
             "type": "Opaque",
             "stringData": {
-                ENV_ACCESS_KEY: location.access_key,
-                ENV_SECRET_KEY: location.secret_key,
+                ENV_ACCESS_KEY: public,
+                ENV_SECRET_KEY: secret_key,
                 ENV_LOCATION_KEY: location.key.decode(),
             },
         }
@@ -516,11 +360,12 @@ def mover_arguments(
 ) -> list[str]:
     """The mover command's arguments for the task, in the Job's container: no secret among them."""
     args = [
-        task.operation, "--endpoint", location.endpoint, "--bucket", location.bucket,
-        "--prefix", location.prefix, "--summary-file", TERMINATION_LOG, "--progress",
+        task.operation, "--provider", location.address.kind, "--endpoint",
+        location.address.endpoint, "--bucket", location.bucket, "--prefix", location.prefix,
+        "--summary-file", TERMINATION_LOG, "--progress",
     ]  # fmt: skip
-    if location.region:
-        args += ["--region", location.region]
+    if location.address.region:
+        args += ["--region", location.address.region]
     if task.operation == "backup":
         args += ["--source", MOUNT_PATH]
         if resume is not None:
@@ -627,18 +472,3 @@ def _delete(delete: Callable[..., Any], name: str, namespace: str) -> None:
     except ApiException as exc:
         if exc.status != 404:
             raise
-
-
-Mover = LocalMover | JobMover
-
-
-def mover_for(settings: Settings) -> Mover:
-    """The runner LIFEBOAT_MOVER_RUNNER chooses."""
-    if settings.mover_runner is MoverRunner.JOB:
-        return JobMover(
-            settings.mover_image,
-            settings.mover_job_timeout_seconds,
-            settings.mover_cpu_request,
-            settings.mover_memory_request,
-        )
-    return LocalMover(settings.progress_interval_seconds)
