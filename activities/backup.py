@@ -20,6 +20,7 @@ from activities.resources import ExportSelection, export_resources
 from activities.rules import has_background_actions
 from activities.virtual_machines import resolve_virtual_machines
 from activities.volumes import prune_locked
+from lifeboat import metrics
 from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
 from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Share, utcnow
 from lifeboat.secrets import SecretBox
@@ -261,6 +262,7 @@ class BackupActivities:
             backup.finished_at = utcnow()
             backup.stage = Stage.DONE if status == BackupStatus.SUCCESS else backup.stage
             await _update_protected_bytes(session, backup.cluster_uid)
+        metrics.backup_finished(backup)
         return BackupResult(backup_uid=input.backup_uid, status=status, reason=reason)
 
     @activity.defn

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from lifeboat import metrics
 from lifeboat.catalog.models import BackupLocation, CloudAccount, LocationCredentials
 from lifeboat.credentials import CloudKeys, CredentialsUnreadable, read_keys
 from lifeboat.locations import (
@@ -182,4 +183,6 @@ class LocationActivities:
                 )
         except KeysUnusable as exc:
             return LocationCheckResult(ok=False, reason=exc.reason, field=exc.field)
-        return await asyncio.to_thread(probe_location, input, keys)
+        result = await asyncio.to_thread(probe_location, input, keys)
+        metrics.location_checked(input.endpoint, input.bucket, ok=result.ok)
+        return result

@@ -22,6 +22,7 @@ from activities.heartbeat import ThreadHeartbeat
 from activities.kube import cluster_kubeconfig
 from activities.locations import LocationUnavailable, OpenLocation, open_location
 from activities.resources import ExportedObject, apply_objects, plan, transform
+from lifeboat import metrics
 from lifeboat.catalog.models import Backup, Restore, utcnow
 from lifeboat.secrets import SecretBox
 from lifeboat.specs import RestoreSpec
@@ -133,6 +134,8 @@ class RestoreActivities:
                     status, reason = _restore_outcome(row.resources, row.volumes)
                     row.stage, row.finished_at = Stage.DONE, utcnow()
                 row.status, row.reason = status, reason
+        if row is not None and input.phase != RestorePhase.CLAIMS and not input.dry_run:
+            metrics.restore_finished(row)
         return RestoreResult(
             restore_uid=input.restore_uid,
             status=status,
@@ -156,6 +159,8 @@ class RestoreActivities:
                     else v
                     for v in restore.volumes
                 ]
+        if restore is not None:
+            metrics.restore_finished(restore)
 
     @activity.defn
     async def volumes_to_restore(self, input: RestoreInput) -> list[RestoreVolumeInput]:

@@ -36,6 +36,13 @@ class MoverRunner(enum.StrEnum):
     JOB = "job"
 
 
+class LogFormat(enum.StrEnum):
+    """How the api and the worker write their logs (lifeboat/logs.py)."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
 class Settings(BaseSettings):
     """Everything a Lifeboat process needs to know about where it runs."""
 
@@ -122,6 +129,13 @@ class Settings(BaseSettings):
     # live `progress`): the worker's heartbeat throttle (else 0.8 x an activity's heartbeat
     # timeout) and how often the in-worker mover reports.
     progress_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    # The worker's /metrics (Lifeboat's series and the Temporal SDK's); 0: not served. The
+    # manifests serve it on 0.0.0.0:9464; the dev stack on a free loopback port.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+
+    log_format: LogFormat = LogFormat.TEXT
 
     cluster_sync_interval_seconds: int = Field(default=300, ge=30)
     # Bounds what a user may send: kubeconfigs beyond this are refused with 413.

@@ -26,9 +26,11 @@ from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
 from activities.volumes import VolumeActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
+from lifeboat.logs import configure_logging
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import connect_with_retry
+from worker.metrics import serve_metrics
 from workflows.backup import BackupWorkflow
 from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync import ClusterSyncWorkflow
@@ -141,6 +143,7 @@ async def run(settings: Settings) -> None:
     Once connected, the client rides out a Temporal restart on the same address by itself:
     its polls are retried until the server answers again.
     """
+    serve_metrics(settings)  # before connecting: it sets the SDK's runtime
     # Until connected there is nothing to drain: the default signal handling stops us.
     client = await connect_with_retry(settings)
     worker = build_worker(client, settings)
@@ -175,8 +178,9 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run(Settings()))
+    settings = Settings()
+    configure_logging(settings.log_format)
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ PREFERRED_PORTS = {
     "kube": 6443,
     "oidc": 5556,
     "api": 8000,
+    "worker_metrics": 9464,
 }
 WORKER_READY = b"worker polling task queue"
 
@@ -88,6 +89,8 @@ class Stack:
     secret_key: str
     # The local AWS API the worker calls instead of AWS ("": AWS itself); the tests start one.
     aws_endpoint: str = ""
+    # The worker's /metrics.
+    worker_metrics_url: str = ""
 
     def settings_env(self) -> dict[str, str]:
         """The LIFEBOAT_ environment that points the api and worker at this stack."""
@@ -132,6 +135,9 @@ class _Ports:
     def remembered(self, name: str) -> int:
         """The port of a server that runs."""
         return self._ports[name]
+
+    def remembered_or_none(self, name: str) -> int | None:
+        return self._ports.get(name)
 
     def for_start(self, name: str) -> int:
         """The port for a server about to start: its remembered one when free; the first
@@ -241,6 +247,13 @@ def up(
     running_csi(state / "csi") or start_csi(state / "csi", kube.kubeconfig)
     api = ManagedProcess("api", state / "api")
     api_port = ports.for_start("api") if api.pid() is None else ports.remembered("api")
+    worker = ManagedProcess("worker", state / "worker")
+    # A worker started before the metrics port existed has none remembered: it serves none.
+    metrics_port = (
+        ports.for_start("worker_metrics")
+        if worker.pid() is None
+        else ports.remembered_or_none("worker_metrics")
+    )
     stack = Stack(
         state=str(state),
         database_url=database_url,
@@ -257,6 +270,7 @@ def up(
         api_url=f"http://{HOST}:{api_port}",
         secret_key=_secret_key(state),
         aws_endpoint=aws.endpoint if aws else "",
+        worker_metrics_url=f"http://{HOST}:{metrics_port}/metrics" if metrics_port else "",
     )
     upgrade(stack.database_url)
     env = {**stack.settings_env(), "PYTHONPATH": str(REPO_ROOT)}
@@ -274,12 +288,11 @@ def up(
             env=env,
             healthy=lambda: http_ok(f"{stack.api_url}/healthz"),
         )  # fmt: skip
-    worker = ManagedProcess("worker", state / "worker")
     if worker.pid() is None:
         offset = worker.log_file.stat().st_size if worker.log_file.exists() else 0
         worker.start(
             [sys.executable, "-m", "worker.main"],
-            env=env,
+            env={**env, "LIFEBOAT_WORKER_METRICS_PORT": str(metrics_port)},
             healthy=lambda: WORKER_READY in _read_from(worker.log_file, offset),
         )
     (state / "stack.json").write_text(json.dumps(asdict(stack), indent=2))
@@ -313,6 +326,7 @@ def describe(stack: Stack) -> str:
     return f"""Lifeboat dev stack is up (state in {stack.state})
   API docs      {stack.api_url}/docs
   API           {stack.api_url}/api/v1   (health: {stack.api_url}/healthz)
+  Metrics       {stack.api_url}/metrics   (worker: {stack.worker_metrics_url or "not served"})
   Temporal UI   {stack.temporal_ui}   (gRPC {stack.temporal_address})
   S3            {stack.s3_endpoint}   (access key {stack.s3_access_key})
   Kubernetes    {stack.kube_server}   (kubeconfig {stack.kubeconfig})

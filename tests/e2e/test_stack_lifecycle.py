@@ -46,7 +46,8 @@ def test_a_second_up_keeps_every_port(tmp_path: Path) -> None:
     stack = up(tmp_path, fixed_ports=False, database_url=catalog)
     try:
         ports = _ports(tmp_path)
-        assert set(ports) == {"temporal", "temporal_ui", "s3", "kube", "oidc", "api"}
+        servers = {"temporal", "temporal_ui", "s3", "kube", "oidc", "api", "worker_metrics"}
+        assert set(ports) == servers
         again = up(tmp_path, fixed_ports=False, database_url=catalog)
         assert _ports(tmp_path) == ports
         assert again == stack
