@@ -67,7 +67,7 @@ class LicenseActivities:
         """Fetch a subscription's license from the license server when it is due; on failure
         record why (shown with the license) and keep the current license."""
         now = utcnow()
-        async with self._sessions() as session:
+        async with self._sessions.begin() as session:  # begin: an installation made here stays
             row = await imported(session)
             if row is None or row.kind != SUBSCRIPTION or row.activation_ciphertext is None:
                 return

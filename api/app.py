@@ -46,6 +46,7 @@ from api.routes import (
     status,
     users,
 )
+from lifeboat.catalog.licenses import installation
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.logs import configure_logging
 from lifeboat.secrets import SecretBox
@@ -150,6 +151,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions = create_sessionmaker(engine)
         async with sessions() as session:
             await ensure_builtin_roles(session)
+            # The installation's id (which bound licenses name) and trial start, made once.
+            await installation(session)
+            await session.commit()
         app.state.lifeboat = AppState(
             settings=settings,
             engine=engine,

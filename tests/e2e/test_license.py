@@ -288,6 +288,8 @@ def test_an_air_gapped_installation_imports_the_vendor_s_answer_to_its_request(
     assert as_user("infraadmin").get("/api/v1/license/activation-request").status_code == 403
     request = superadmin.get("/api/v1/license/activation-request").json()
     assert request["format"] == "lifeboat-activation-request-v1" and request["installation_id"]
+    again = superadmin.get("/api/v1/license/activation-request").json()
+    assert again["installation_id"] == request["installation_id"]
     asked = tmp_path / "request.json"
     asked.write_text(json.dumps(request))
     pem = _pem(license_signer, tmp_path / "vendor.pem")
