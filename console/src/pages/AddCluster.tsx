@@ -1,0 +1,75 @@
+import {
+  ActionGroup,
+  Button,
+  FileUpload,
+  Form,
+  FormGroup,
+  PageSection,
+  TextInput,
+  Title,
+} from "@patternfly/react-core";
+import { useState } from "react";
+import { useNavigate } from "react-router-dom";
+import { api, unwrap } from "../api/client";
+import { fieldError } from "../api/errors";
+import { useApiMutation } from "../api/hooks";
+import { ErrorAlert, FieldError } from "../components/states";
+
+export function AddCluster() {
+  const [name, setName] = useState("");
+  const [kubeconfig, setKubeconfig] = useState("");
+  const [filename, setFilename] = useState("");
+  const navigate = useNavigate();
+  const add = useApiMutation(
+    () => unwrap(api.POST("/api/v1/clusters", { body: { name, kubeconfig } })),
+    [["clusters"]],
+  );
+  const nameError = fieldError(add.error, "name");
+  const kubeconfigError = fieldError(add.error, "kubeconfig");
+  const submit = () => add.mutate(undefined, { onSuccess: (cluster) => navigate(`/clusters/${cluster.uid}`) });
+  return (
+    <PageSection>
+      <Title headingLevel="h1">Add cluster</Title>
+      <Form
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit();
+        }}
+      >
+        <FormGroup label="Cluster name" fieldId="cluster-name" isRequired>
+          <TextInput id="cluster-name" value={name} onChange={(_e, v) => setName(v)} validated={nameError ? "error" : "default"} isRequired />
+          <FieldError message={nameError} />
+        </FormGroup>
+        <FormGroup label="Kubeconfig" fieldId="kubeconfig" isRequired>
+          <FileUpload
+            id="kubeconfig"
+            type="text"
+            value={kubeconfig}
+            filename={filename}
+            filenamePlaceholder="Paste a kubeconfig or choose a file"
+            onFileInputChange={(_e, file) => setFilename(file.name)}
+            onDataChange={(_e, data) => setKubeconfig(data)}
+            onTextChange={(_e, text) => setKubeconfig(text)}
+            onClearClick={() => {
+              setKubeconfig("");
+              setFilename("");
+            }}
+            allowEditingUploadedText
+            browseButtonText="Choose file"
+            validated={kubeconfigError ? "error" : "default"}
+          />
+          <FieldError message={kubeconfigError} />
+        </FormGroup>
+        {add.error && !nameError && !kubeconfigError ? <ErrorAlert error={add.error} title="Not added" /> : null}
+        <ActionGroup>
+          <Button type="submit" variant="primary" isLoading={add.isPending}>
+            Add cluster
+          </Button>
+          <Button variant="link" onClick={() => navigate("/")}>
+            Cancel
+          </Button>
+        </ActionGroup>
+      </Form>
+    </PageSection>
+  );
+}

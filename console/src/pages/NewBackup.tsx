@@ -1,0 +1,104 @@
+import { ActionGroup, Button, Checkbox, Form, FormGroup, FormSelect, FormSelectOption, PageSection, TextInput, Title } from "@patternfly/react-core";
+import { useState } from "react";
+import { useNavigate, useParams, useSearchParams } from "react-router-dom";
+import { api, unwrap } from "../api/client";
+import { fieldError } from "../api/errors";
+import { useApiMutation, useLocations, useRules } from "../api/hooks";
+import { ErrorAlert, FieldError } from "../components/states";
+
+function splitList(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** An on-demand backup of a cluster's namespaces to a location, with optional rules. */
+export function NewBackup() {
+  const { uid = "" } = useParams();
+  const [search] = useSearchParams();
+  const navigate = useNavigate();
+  const [name, setName] = useState("");
+  const [namespaces, setNamespaces] = useState(search.get("namespace") ?? "");
+  const [labelSelector, setLabelSelector] = useState("");
+  const [location, setLocation] = useState("");
+  const [preRule, setPreRule] = useState("");
+  const [postRule, setPostRule] = useState("");
+  const [volumes, setVolumes] = useState(true);
+  const locations = useLocations();
+  const rules = useRules();
+  const start = useApiMutation(
+    () =>
+      unwrap(
+        api.POST("/api/v1/backups", {
+          body: {
+            cluster_uid: uid,
+            location_uid: location || locations.data?.items[0]?.uid || "",
+            name: name || null,
+            namespaces: splitList(namespaces),
+            label_selector: labelSelector,
+            pre_rule_uid: preRule || null,
+            post_rule_uid: postRule || null,
+            volumes,
+          },
+        }),
+      ),
+    [["backups"]],
+  );
+  const error = (field: string) => fieldError(start.error, field);
+  const named = ["name", "namespaces", "location_uid", "label_selector", "pre_rule_uid", "post_rule_uid"];
+  return (
+    <PageSection>
+      <Title headingLevel="h1">Back up</Title>
+      <Form
+        onSubmit={(e) => {
+          e.preventDefault();
+          start.mutate(undefined, { onSuccess: (backup) => navigate(`/backups/${backup.uid}`) });
+        }}
+      >
+        <FormGroup label="Backup name" fieldId="backup-name">
+          <TextInput id="backup-name" value={name} onChange={(_e, v) => setName(v)} placeholder="generated when empty" />
+          <FieldError message={error("name")} />
+        </FormGroup>
+        <FormGroup label="Namespaces" fieldId="backup-namespaces">
+          <TextInput id="backup-namespaces" value={namespaces} onChange={(_e, v) => setNamespaces(v)} placeholder="comma-separated" />
+          <FieldError message={error("namespaces")} />
+        </FormGroup>
+        <FormGroup label="Label selector" fieldId="backup-labels">
+          <TextInput id="backup-labels" value={labelSelector} onChange={(_e, v) => setLabelSelector(v)} placeholder="app=shop" />
+          <FieldError message={error("label_selector")} />
+        </FormGroup>
+        <FormGroup label="Backup location" fieldId="backup-location" isRequired>
+          <FormSelect id="backup-location" value={location} onChange={(_e, v) => setLocation(v)}>
+            {(locations.data?.items ?? []).map((l) => (
+              <FormSelectOption key={l.uid} value={l.uid} label={`${l.name} (${l.bucket}, ${l.owner})`} />
+            ))}
+          </FormSelect>
+          <FieldError message={error("location_uid")} />
+        </FormGroup>
+        {(["pre", "post"] as const).map((when) => (
+          <FormGroup key={when} label={when === "pre" ? "Pre-exec rule" : "Post-exec rule"} fieldId={`backup-${when}-rule`}>
+            <FormSelect
+              id={`backup-${when}-rule`}
+              value={when === "pre" ? preRule : postRule}
+              onChange={(_e, v) => (when === "pre" ? setPreRule(v) : setPostRule(v))}
+            >
+              <FormSelectOption value="" label="None" />
+              {(rules.data?.items ?? []).map((r) => (
+                <FormSelectOption key={r.uid} value={r.uid} label={r.name} />
+              ))}
+            </FormSelect>
+            <FieldError message={error(`${when}_rule_uid`)} />
+          </FormGroup>
+        ))}
+        <Checkbox id="backup-volumes" label="Back up volume data" isChecked={volumes} onChange={(_e, v) => setVolumes(v)} />
+        {start.error && !named.some((f) => error(f)) ? <ErrorAlert error={start.error} title="Not started" /> : null}
+        <ActionGroup>
+          <Button type="submit" variant="primary" isLoading={start.isPending}>
+            Start backup
+          </Button>
+          <Button variant="link" onClick={() => navigate(`/clusters/${uid}`)}>
+            Cancel
+          </Button>
+        </ActionGroup>
+      </Form>
+    </PageSection>
+  );
+}

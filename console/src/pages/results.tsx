@@ -1,0 +1,51 @@
+// The per-resource and per-volume results of a backup, a restore or a restore preview.
+import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
+import { Empty } from "../components/states";
+
+type Row = { [key: string]: unknown };
+
+const text = (value: unknown) => (value === undefined || value === null || value === "" ? "-" : String(value));
+
+export function ResultsTable({ label, rows, columns }: { label: string; rows: Row[]; columns: [string, string][] }) {
+  if (rows.length === 0) return <Empty title={`No ${label.toLowerCase()}`} />;
+  return (
+    <Table aria-label={label} variant="compact">
+      <Thead>
+        <Tr>
+          {columns.map(([title]) => (
+            <Th key={title}>{title}</Th>
+          ))}
+        </Tr>
+      </Thead>
+      <Tbody>
+        {rows.map((row, index) => (
+          <Tr key={index}>
+            {columns.map(([title, key]) => (
+              <Td key={title} dataLabel={title}>
+                {text(row[key])}
+              </Td>
+            ))}
+          </Tr>
+        ))}
+      </Tbody>
+    </Table>
+  );
+}
+
+export const RESOURCE_COLUMNS: [string, string][] = [
+  ["Kind", "kind"],
+  ["Namespace", "namespace"],
+  ["Name", "name"],
+  ["Action", "action"],
+  ["Status", "status"],
+  ["Reason", "reason"],
+];
+
+export const VOLUME_COLUMNS: [string, string][] = [
+  ["Namespace", "namespace"],
+  ["Claim", "pvc"],
+  ["Action", "action"],
+  ["Status", "status"],
+  ["Bytes", "bytes_total"],
+  ["Reason", "reason"],
+];
