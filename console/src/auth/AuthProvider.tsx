@@ -26,7 +26,8 @@ export function AuthProvider({ manager, children }: { manager: UserManager; chil
   const navigate = useNavigate();
 
   const signIn = useCallback(
-    () => manager.signinRedirect({ state: window.location.pathname + window.location.search }),
+    // A nonce binds the ID token to this request (some providers, Canaille among them, require it).
+    () => manager.signinRedirect({ state: window.location.pathname + window.location.search, nonce: crypto.randomUUID() }),
     [manager],
   );
 
@@ -65,6 +66,7 @@ export function AuthProvider({ manager, children }: { manager: UserManager; chil
         .catch((error: Error) => {
           setProblem(`Signing in failed: ${error.message}`);
           setUser(null);
+          navigate("/", { replace: true });
         });
       return;
     }

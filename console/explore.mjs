@@ -1,0 +1,16 @@
+import { chromium } from "@playwright/test";
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox","--disable-gpu","--disable-background-networking","--disable-component-update","--disable-sync","--no-first-run"] });
+const page = await browser.newPage();
+page.on("console", (m) => console.log("console:", m.text()));
+page.on("requestfailed", (r) => console.log("failed:", r.url(), r.failure()?.errorText));
+page.on("response", (r) => { if (r.status() >= 400) console.log("status:", r.status(), r.url()); });
+await page.goto(process.env.URL);
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.getByLabel("Login").fill("superadmin");
+await page.getByRole("button", { name: "Continue" }).click();
+await page.getByRole("textbox", { name: "Password" }).fill("lifeboat-dev");
+await page.getByRole("button", { name: /sign in|continue/i }).click();
+await page.waitForTimeout(8000);
+console.log(page.url());
+await page.screenshot({ path: "/tmp/after.png" });
+await browser.close();
