@@ -21,9 +21,10 @@ export const useCluster = (uid: string) =>
     refetchInterval: (query) => (query.state.data?.status === "Pending" ? LIVE_MS : 10_000),
   });
 
-export const useNamespaces = (uid: string) =>
+/** The namespaces of the cluster's last sync: read again whenever a newer sync is recorded. */
+export const useNamespaces = (uid: string, syncedAt: string | null | undefined) =>
   useQuery({
-    queryKey: ["clusters", uid, "namespaces"],
+    queryKey: ["clusters", uid, "namespaces", syncedAt ?? ""],
     queryFn: () => unwrap(api.GET("/api/v1/clusters/{uid}/namespaces", { params: { path: { uid } } })),
   });
 

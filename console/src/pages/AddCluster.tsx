@@ -56,6 +56,8 @@ export function AddCluster() {
             }}
             allowEditingUploadedText
             browseButtonText="Choose file"
+            aria-label="Kubeconfig"
+            filenameAriaLabel="Kubeconfig file name"
             validated={kubeconfigError ? "error" : "default"}
           />
           <FieldError message={kubeconfigError} />

@@ -38,7 +38,7 @@ export function ClusterDetail({ profile }: { profile: Profile }) {
   const { uid = "" } = useParams();
   const navigate = useNavigate();
   const cluster = useCluster(uid);
-  const namespaces = useNamespaces(uid);
+  const namespaces = useNamespaces(uid, cluster.data?.last_synced_at);
   const backups = useBackups();
   const sync = useApiMutation(
     () => unwrap(api.POST("/api/v1/clusters/{uid}/sync", { params: { path: { uid } } })),

@@ -6,7 +6,10 @@ type Row = { [key: string]: unknown };
 
 const text = (value: unknown) => (value === undefined || value === null || value === "" ? "-" : String(value));
 
-export function ResultsTable({ label, rows, columns }: { label: string; rows: Row[]; columns: [string, string][] }) {
+// A column's title, then the keys its value may be under (a backup says `type`, a restore `kind`).
+type ResultColumn = [string, ...string[]];
+
+export function ResultsTable({ label, rows, columns }: { label: string; rows: Row[]; columns: ResultColumn[] }) {
   if (rows.length === 0) return <Empty title={`No ${label.toLowerCase()}`} />;
   return (
     <Table aria-label={label} variant="compact">
@@ -20,9 +23,9 @@ export function ResultsTable({ label, rows, columns }: { label: string; rows: Ro
       <Tbody>
         {rows.map((row, index) => (
           <Tr key={index}>
-            {columns.map(([title, key]) => (
+            {columns.map(([title, ...keys]) => (
               <Td key={title} dataLabel={title}>
-                {text(row[key])}
+                {text(keys.map((key) => row[key]).find((value) => value !== undefined))}
               </Td>
             ))}
           </Tr>
@@ -32,8 +35,8 @@ export function ResultsTable({ label, rows, columns }: { label: string; rows: Ro
   );
 }
 
-export const RESOURCE_COLUMNS: [string, string][] = [
-  ["Kind", "kind"],
+export const RESOURCE_COLUMNS: ResultColumn[] = [
+  ["Kind", "kind", "type"],
   ["Namespace", "namespace"],
   ["Name", "name"],
   ["Action", "action"],
@@ -41,7 +44,7 @@ export const RESOURCE_COLUMNS: [string, string][] = [
   ["Reason", "reason"],
 ];
 
-export const VOLUME_COLUMNS: [string, string][] = [
+export const VOLUME_COLUMNS: ResultColumn[] = [
   ["Namespace", "namespace"],
   ["Claim", "pvc"],
   ["Action", "action"],

@@ -1,0 +1,82 @@
+"""The web console in Debian's Chromium (Playwright), against this session's real stack and
+the real provider's login page: each role's menu and actions, a cluster added with a bad and
+then a good kubeconfig, a backup of the sample app to Success, a restore into a mapped
+namespace after its preview, a share, and a super admin managing another user's roles.
+
+The console must be built (`make console`, which `make test` runs first); screenshots of each
+page land in console/artifacts/screenshots (not in git).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from deploy.local.oidc import DEV_PASSWORD
+from deploy.local.sample_app import NAMESPACE, deploy_sample_app
+from deploy.local.stack import Stack
+from tests.api.helpers import dev_s3, unique
+from tests.conftest import IN_CI, Users
+
+CONSOLE = Path(__file__).resolve().parents[2] / "console"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _require(ready: bool, message: str) -> None:
+    """What the browser run needs must be there in CI; elsewhere its absence skips."""
+    if ready:
+        return
+    if IN_CI:
+        pytest.fail(f"{message}; CI needs it (CI=true)")
+    pytest.skip(message)
+
+
+def test_console_in_a_browser(stack: Stack, as_user: Users) -> None:
+    _require((CONSOLE / "dist" / "index.html").is_file(), "the console is not built: make console")
+    _require(Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: apt-get install chromium")
+    _require(shutil.which("npx") is not None, "npx (Node.js) is missing")
+    deploy_sample_app(Path(stack.kubeconfig), Path(stack.csi_home))
+    # infraadmin's backup location for the journey (the console's own forms are its subject
+    # elsewhere; here the journey needs one to back up to).
+    api = as_user("infraadmin")
+    bucket = unique("console")
+    dev_s3(stack).make_bucket(bucket)
+    keys = {"access_key_id": stack.s3_access_key, "secret_access_key": stack.s3_secret_key}
+    account = api.post(
+        "/api/v1/cloud-accounts",
+        json={"name": unique("console"), "provider": "s3-compatible", "credentials": keys},
+    )
+    assert account.status_code == 201, account.text
+    location = api.post(
+        "/api/v1/backup-locations",
+        json={
+            "name": unique("console"),
+            "endpoint": stack.s3_endpoint,
+            "bucket": bucket,
+            "cloud_account_uid": account.json()["uid"],
+        },
+    )
+    assert location.status_code == 201, location.text
+
+    run = subprocess.run(
+        ["npx", "playwright", "test"],
+        cwd=CONSOLE,
+        env={
+            **os.environ,
+            "LIFEBOAT_CONSOLE_URL": stack.api_url,
+            "LIFEBOAT_KUBECONFIG": stack.kubeconfig,
+            "LIFEBOAT_SAMPLE_NAMESPACE": NAMESPACE,
+            "LIFEBOAT_RESTORED_NAMESPACE": unique(f"{NAMESPACE}-restored"),
+            "LIFEBOAT_PASSWORD": DEV_PASSWORD,
+            "CHROMIUM": CHROMIUM,
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    print(run.stdout, run.stderr)
+    assert run.returncode == 0, f"Playwright failed:\n{run.stdout}\n{run.stderr}"
