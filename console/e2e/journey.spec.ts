@@ -1,6 +1,6 @@
 // One user journey on the real stack: add a cluster (a bad kubeconfig first), back up the
 // sample app to Success, restore it into a mapped namespace after a preview, share the backup;
-// then a super admin manages another user's roles.
+// then a super admin invites a user and manages their roles.
 import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
 import { shot, signIn } from "./signin";
@@ -58,10 +58,14 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
   await shot(page, "share-backup");
 });
 
-test("a super admin manages another user's roles", async ({ page }) => {
+test("a super admin invites a user and manages their roles", async ({ page }) => {
+  // A new user, so that no seeded user's roles change for the tests after this one.
+  const invited = `invited-${Date.now()}`;
   await signIn(page, "superadmin");
   await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "User Management" }).click();
-  const row = page.getByRole("row").filter({ hasText: "appuser" });
+  await page.getByLabel("Invite user (provider user id)").fill(invited);
+  await page.getByRole("button", { name: "Invite" }).click();
+  const row = page.getByRole("row").filter({ hasText: invited });
   await row.getByRole("button", { name: "Kebab toggle" }).click();
   await page.getByRole("menuitem", { name: "Manage Roles" }).click();
   await page.getByRole("dialog").getByLabel("lifeboat.app-admin").check();

@@ -1,4 +1,5 @@
 import "@patternfly/react-core/dist/styles/base.css";
+import "./console.css";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";

@@ -61,6 +61,8 @@ def test_console_in_a_browser(stack: Stack, as_user: Users) -> None:
         },
     )
     assert location.status_code == 201, location.text
+    # The journey shares a backup with appuser: a user Lifeboat knows once they signed in.
+    assert as_user("appuser").get("/api/v1/me").status_code == 200
 
     run = subprocess.run(
         ["npx", "playwright", "test"],

@@ -70,7 +70,11 @@ export function PagedTable<T>({
                     {column.cell(row)}
                   </Td>
                 ))}
-                {actions ? <Td isActionCell>{actions(row)}</Td> : null}
+                {actions ? (
+                  <Td isActionCell modifier="nowrap">
+                    {actions(row)}
+                  </Td>
+                ) : null}
               </Tr>
             ))}
           </Tbody>

@@ -24,13 +24,15 @@ export function NewBackup() {
   const [volumes, setVolumes] = useState(true);
   const locations = useLocations();
   const rules = useRules();
+  // The first location the user may use, until they choose another.
+  const chosenLocation = location || locations.data?.items[0]?.uid || "";
   const start = useApiMutation(
     () =>
       unwrap(
         api.POST("/api/v1/backups", {
           body: {
             cluster_uid: uid,
-            location_uid: location || locations.data?.items[0]?.uid || "",
+            location_uid: chosenLocation,
             name: name || null,
             namespaces: splitList(namespaces),
             label_selector: labelSelector,
@@ -66,12 +68,13 @@ export function NewBackup() {
           <FieldError message={error("label_selector")} />
         </FormGroup>
         <FormGroup label="Backup location" fieldId="backup-location" isRequired>
-          <FormSelect id="backup-location" value={location} onChange={(_e, v) => setLocation(v)}>
+          <FormSelect id="backup-location" value={chosenLocation} onChange={(_e, v) => setLocation(v)}>
             {(locations.data?.items ?? []).map((l) => (
               <FormSelectOption key={l.uid} value={l.uid} label={`${l.name} (${l.bucket}, ${l.owner})`} />
             ))}
           </FormSelect>
           <FieldError message={error("location_uid")} />
+          {locations.data?.items.length === 0 ? <FieldError message="No backup location you may use: add one in Settings, or ask for one to be shared." /> : null}
         </FormGroup>
         {(["pre", "post"] as const).map((when) => (
           <FormGroup key={when} label={when === "pre" ? "Pre-exec rule" : "Post-exec rule"} fieldId={`backup-${when}-rule`}>
@@ -91,7 +94,7 @@ export function NewBackup() {
         <Checkbox id="backup-volumes" label="Back up volume data" isChecked={volumes} onChange={(_e, v) => setVolumes(v)} />
         {start.error && !named.some((f) => error(f)) ? <ErrorAlert error={start.error} title="Not started" /> : null}
         <ActionGroup>
-          <Button type="submit" variant="primary" isLoading={start.isPending}>
+          <Button type="submit" variant="primary" isLoading={start.isPending} isDisabled={!chosenLocation || start.isPending}>
             Start backup
           </Button>
           <Button variant="link" onClick={() => navigate(`/clusters/${uid}`)}>
