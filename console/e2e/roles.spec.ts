@@ -60,3 +60,20 @@ test("a 404 from the API shows its message", async ({ page }) => {
   await expect(page.getByText("Not found")).toBeVisible();
   await expect(page.getByText(/no-such-backup|not found/i).first()).toBeVisible();
 });
+
+test("a token the API refuses is renewed with the refresh token, without signing in again", async ({ page }) => {
+  await signIn(page, "appadmin");
+  // What the API answers for a token too old to accept: 401.
+  await page.evaluate(() => {
+    const key = Object.keys(sessionStorage).find((k) => k.startsWith("oidc.user:"))!;
+    sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)!), access_token: "refused" }));
+  });
+  const visited: string[] = [];
+  page.on("framenavigated", (frame) => visited.push(frame.url()));
+  await page.goto("/service-status");
+  await expect(page.getByRole("grid", { name: "Service Status" })).toContainText("catalog");
+  await expect(page.getByRole("button", { name: "appadmin" })).toBeVisible();
+  // Renewed in the background: the page never went through the provider's sign-in and back
+  // (which, with the provider's session still open, would look the same but for the redirects).
+  expect(visited.map((url) => new URL(url).pathname).filter((path) => path !== "/service-status")).toEqual([]);
+});

@@ -1,4 +1,5 @@
 import { Alert, Bullseye, Button, EmptyState, EmptyStateBody, EmptyStateFooter, Spinner } from "@patternfly/react-core";
+import { useQueryClient } from "@tanstack/react-query";
 import type { User, UserManager } from "oidc-client-ts";
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { useLocation, useNavigate } from "react-router-dom";
@@ -24,6 +25,7 @@ export function AuthProvider({ manager, children }: { manager: UserManager; chil
   const [problem, setProblem] = useState<string | null>(null);
   const location = useLocation();
   const navigate = useNavigate();
+  const queries = useQueryClient();
 
   const signIn = useCallback(
     // A nonce binds the ID token to this request (some providers, Canaille among them, require it).
@@ -32,11 +34,20 @@ export function AuthProvider({ manager, children }: { manager: UserManager; chil
   );
 
   useEffect(() => {
+    let renewing: Promise<unknown> | null = null;
     configureAuth({
       token: async () => (await manager.getUser())?.access_token ?? null,
-      // The API refused the token (expired, revoked): back to the provider's sign-in.
+      // The API refused the token (expired, or older than the API accepts): renew it with the
+      // refresh token and read again; when that fails too, back to the provider's sign-in.
       unauthorized: () => {
-        void manager.removeUser().then(signIn);
+        if (renewing) return;
+        renewing = manager
+          .signinSilent()
+          .then(() => queries.invalidateQueries())
+          .catch(() => manager.removeUser().then(signIn))
+          .finally(() => {
+            renewing = null;
+          });
       },
     });
     const loaded = (next: User) => setUser(next);
@@ -53,7 +64,7 @@ export function AuthProvider({ manager, children }: { manager: UserManager; chil
       manager.events.removeUserUnloaded(unloaded);
       manager.events.removeSilentRenewError(renewFailed);
     };
-  }, [manager, signIn]);
+  }, [manager, signIn, queries]);
 
   useEffect(() => {
     if (location.pathname === CALLBACK_PATH) {
