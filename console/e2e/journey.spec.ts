@@ -73,3 +73,22 @@ test("a super admin invites a user and manages their roles", async ({ page }) =>
   await expect(row).toContainText("lifeboat.app-admin");
   await shot(page, "user-management");
 });
+
+test("an app admin creates a schedule policy, sees it with its owner, and deletes it", async ({ page }) => {
+  const name = `hourly-${Date.now()}`;
+  await signIn(page, "appadmin");
+  await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "Schedule Policies" }).click();
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Every (minutes)").fill("0");
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page.getByRole("dialog")).toContainText("every_minutes");
+  await page.getByLabel("Every (minutes)").fill("60");
+  await page.getByRole("button", { name: "Create" }).click();
+  const row = page.getByRole("row").filter({ hasText: name });
+  await expect(row).toContainText("appadmin");
+  await shot(page, "schedule-policies");
+  await row.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await expect(row).toHaveCount(0);
+});
