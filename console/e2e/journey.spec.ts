@@ -58,6 +58,36 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
   await shot(page, "share-backup");
 });
 
+test("a backup schedule on the cluster: created from the Back up form, it blocks the cluster's deletion until deleted", async ({ page }) => {
+  const policy = `daily-${Date.now()}`;
+  await signIn(page, "infraadmin");
+  await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "Schedule Policies" }).click();
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await page.getByLabel("Name").fill(policy);
+  await page.getByLabel("Every (minutes)").fill("1440");
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page.getByRole("row").filter({ hasText: policy })).toBeVisible();
+
+  await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "Home" }).click();
+  await page.getByRole("link", { name: CLUSTER, exact: true }).click();
+  await page.getByRole("link", { name: `Back up ${NAMESPACE}` }).click();
+  await page.getByLabel("When").selectOption({ label: `On schedule policy ${policy}` });
+  await page.getByRole("button", { name: "Create schedule" }).click();
+  const schedules = page.getByRole("grid", { name: "Backup schedules" });
+  await expect(schedules).toContainText(`${NAMESPACE}-schedule`);
+  await shot(page, "cluster-schedules");
+
+  // The API refuses to delete a cluster with schedules, and the console says why.
+  await page.getByRole("button", { name: "Delete", exact: true }).first().click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByRole("dialog")).toContainText(/schedule/i);
+  await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+
+  await schedules.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await expect(schedules).toHaveCount(0);
+});
+
 test("a super admin invites a user and manages their roles", async ({ page }) => {
   // A new user, so that no seeded user's roles change for the tests after this one.
   const invited = `invited-${Date.now()}`;

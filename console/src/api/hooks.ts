@@ -38,6 +38,9 @@ export const useBackup = (uid: string) =>
     refetchInterval: (query) => (query.state.data && isFinal(query.state.data.status) ? false : LIVE_MS),
   });
 
+export const useSchedules = () =>
+  useQuery({ queryKey: ["backup-schedules"], queryFn: () => unwrap(api.GET("/api/v1/backup-schedules")), refetchInterval: 10_000 });
+
 export const useRestores = () =>
   useQuery({ queryKey: ["restores"], queryFn: () => unwrap(api.GET("/api/v1/restores")) });
 

@@ -15,11 +15,13 @@ import { ownsOrManages, type Profile } from "../access";
 import { api, unwrap } from "../api/client";
 import { useApiMutation, useBackups, useCluster, useNamespaces } from "../api/hooks";
 import { ConfirmDelete } from "../components/ConfirmDelete";
+import { ReplaceKubeconfig } from "../components/ReplaceKubeconfig";
 import { PagedTable } from "../components/PagedTable";
 import { ShareDialog } from "../components/ShareDialog";
 import { ErrorAlert, QueryView } from "../components/states";
 import { StatusLabel } from "../components/StatusLabel";
 import { bytes, when } from "../format";
+import { ClusterSchedules } from "./ClusterSchedules";
 
 export function Details({ items }: { items: [string, ReactNode][] }) {
   return (
@@ -61,6 +63,7 @@ export function ClusterDetail({ profile }: { profile: Profile }) {
                 </Button>
                 {ownsOrManages(profile, c.owner_id) ? (
                   <>
+                    <ReplaceKubeconfig uid={c.uid} name={c.name} />
                     <ShareDialog kind="clusters" uid={c.uid} name={c.name} />
                     <ConfirmDelete
                       what={`cluster ${c.name}`}
@@ -106,6 +109,8 @@ export function ClusterDetail({ profile }: { profile: Profile }) {
           />
         )}
       </QueryView>
+      <Title headingLevel="h2">Backup schedules</Title>
+      <ClusterSchedules profile={profile} cluster={uid} />
       <Title headingLevel="h2">Backups</Title>
       <QueryView query={backups} what="backups">
         {(list) => (

@@ -3,14 +3,15 @@ import { useState } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { fieldError } from "../api/errors";
-import { useApiMutation, useLocations, useRules } from "../api/hooks";
+import { useApiMutation, useLocations, usePolicies, useRules } from "../api/hooks";
 import { ErrorAlert, FieldError } from "../components/states";
 
 function splitList(text: string): string[] {
   return text.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
-/** An on-demand backup of a cluster's namespaces to a location, with optional rules. */
+/** A backup of a cluster's namespaces to a location, with optional rules: on demand, or as a
+ * backup schedule on a schedule policy. */
 export function NewBackup() {
   const { uid = "" } = useParams();
   const [search] = useSearchParams();
@@ -22,37 +23,43 @@ export function NewBackup() {
   const [preRule, setPreRule] = useState("");
   const [postRule, setPostRule] = useState("");
   const [volumes, setVolumes] = useState(true);
+  const [policy, setPolicy] = useState("");
+  const policies = usePolicies();
   const locations = useLocations();
   const rules = useRules();
   // The first location the user may use, until they choose another.
   const chosenLocation = location || locations.data?.items[0]?.uid || "";
-  const start = useApiMutation(
+  const backup = () => ({
+    cluster_uid: uid,
+    location_uid: chosenLocation,
+    name: name || null,
+    namespaces: splitList(namespaces),
+    label_selector: labelSelector,
+    pre_rule_uid: preRule || null,
+    post_rule_uid: postRule || null,
+    volumes,
+  });
+  const start = useApiMutation(() => unwrap(api.POST("/api/v1/backups", { body: backup() })), [["backups"]]);
+  const schedule = useApiMutation(
     () =>
       unwrap(
-        api.POST("/api/v1/backups", {
-          body: {
-            cluster_uid: uid,
-            location_uid: chosenLocation,
-            name: name || null,
-            namespaces: splitList(namespaces),
-            label_selector: labelSelector,
-            pre_rule_uid: preRule || null,
-            post_rule_uid: postRule || null,
-            volumes,
-          },
+        api.POST("/api/v1/backup-schedules", {
+          body: { name: name || `${splitList(namespaces)[0] ?? "backup"}-schedule`, policy_uid: policy, backup: { ...backup(), name: null } },
         }),
       ),
-    [["backups"]],
+    [["backup-schedules"]],
   );
-  const error = (field: string) => fieldError(start.error, field);
-  const named = ["name", "namespaces", "location_uid", "label_selector", "pre_rule_uid", "post_rule_uid"];
+  const failed = start.error ?? schedule.error;
+  const error = (field: string) => fieldError(failed, field) ?? fieldError(failed, `backup.${field}`);
+  const named = ["name", "namespaces", "location_uid", "label_selector", "pre_rule_uid", "post_rule_uid", "policy_uid"];
   return (
     <PageSection>
       <Title headingLevel="h1">Back up</Title>
       <Form
         onSubmit={(e) => {
           e.preventDefault();
-          start.mutate(undefined, { onSuccess: (backup) => navigate(`/backups/${backup.uid}`) });
+          if (policy) schedule.mutate(undefined, { onSuccess: () => navigate(`/clusters/${uid}`) });
+          else start.mutate(undefined, { onSuccess: (started) => navigate(`/backups/${started.uid}`) });
         }}
       >
         <FormGroup label="Backup name" fieldId="backup-name">
@@ -91,11 +98,20 @@ export function NewBackup() {
             <FieldError message={error(`${when}_rule_uid`)} />
           </FormGroup>
         ))}
+        <FormGroup label="When" fieldId="backup-policy">
+          <FormSelect id="backup-policy" value={policy} onChange={(_e, v) => setPolicy(v)}>
+            <FormSelectOption value="" label="Now (on demand)" />
+            {(policies.data?.items ?? []).map((p) => (
+              <FormSelectOption key={p.uid} value={p.uid} label={`On schedule policy ${p.name}`} />
+            ))}
+          </FormSelect>
+          <FieldError message={error("policy_uid")} />
+        </FormGroup>
         <Checkbox id="backup-volumes" label="Back up volume data" isChecked={volumes} onChange={(_e, v) => setVolumes(v)} />
-        {start.error && !named.some((f) => error(f)) ? <ErrorAlert error={start.error} title="Not started" /> : null}
+        {failed && !named.some((f) => error(f)) ? <ErrorAlert error={failed} title="Not started" /> : null}
         <ActionGroup>
-          <Button type="submit" variant="primary" isLoading={start.isPending} isDisabled={!chosenLocation || start.isPending}>
-            Start backup
+          <Button type="submit" variant="primary" isLoading={start.isPending || schedule.isPending} isDisabled={!chosenLocation}>
+            {policy ? "Create schedule" : "Start backup"}
           </Button>
           <Button variant="link" onClick={() => navigate(`/clusters/${uid}`)}>
             Cancel
