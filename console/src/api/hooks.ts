@@ -28,6 +28,13 @@ export const useNamespaces = (uid: string, syncedAt: string | null | undefined) 
     queryFn: () => unwrap(api.GET("/api/v1/clusters/{uid}/namespaces", { params: { path: { uid } } })),
   });
 
+export const useVirtualMachines = (uid: string, enabled: boolean) =>
+  useQuery({
+    queryKey: ["clusters", uid, "virtual-machines"],
+    queryFn: () => unwrap(api.GET("/api/v1/clusters/{uid}/virtual-machines", { params: { path: { uid } } })),
+    enabled,
+  });
+
 export const useBackups = () =>
   useQuery({ queryKey: ["backups"], queryFn: () => unwrap(api.GET("/api/v1/backups")), refetchInterval: 5_000 });
 

@@ -13,7 +13,7 @@ import type { ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ownsOrManages, type Profile } from "../access";
 import { api, unwrap } from "../api/client";
-import { useApiMutation, useBackups, useCluster, useNamespaces } from "../api/hooks";
+import { useApiMutation, useBackups, useCluster, useNamespaces, useVirtualMachines } from "../api/hooks";
 import { ConfirmDelete } from "../components/ConfirmDelete";
 import { ReplaceKubeconfig } from "../components/ReplaceKubeconfig";
 import { PagedTable } from "../components/PagedTable";
@@ -42,6 +42,9 @@ export function ClusterDetail({ profile }: { profile: Profile }) {
   const cluster = useCluster(uid);
   const namespaces = useNamespaces(uid, cluster.data?.last_synced_at);
   const backups = useBackups();
+  // KubeVirt virtual machines: classic mode only (seeds/001).
+  const withVms = profile.features.includes("virtual-machines");
+  const vms = useVirtualMachines(uid, withVms);
   const sync = useApiMutation(
     () => unwrap(api.POST("/api/v1/clusters/{uid}/sync", { params: { path: { uid } } })),
     [["clusters", uid]],
@@ -109,6 +112,35 @@ export function ClusterDetail({ profile }: { profile: Profile }) {
           />
         )}
       </QueryView>
+      {withVms ? (
+        <>
+          <Title headingLevel="h2">Virtual machines</Title>
+          <QueryView query={vms} what="virtual machines">
+            {(list) => (
+              <PagedTable
+                label="Virtual machines"
+                rows={list.items}
+                rowKey={(vm) => `${vm.namespace}/${vm.name}`}
+                empty="No virtual machines on this cluster"
+                columns={[
+                  { title: "Name", cell: (vm) => vm.name },
+                  { title: "Namespace", cell: (vm) => vm.namespace },
+                  { title: "Status", cell: (vm) => <StatusLabel status={vm.status} /> },
+                  { title: "Volumes", cell: (vm) => vm.claims.join(", ") || "-" },
+                ]}
+                actions={(vm) => (
+                  <Link
+                    to={`/clusters/${uid}/backup?vm=${encodeURIComponent(`${vm.namespace}/${vm.name}`)}`}
+                    aria-label={`Back up ${vm.namespace}/${vm.name}`}
+                  >
+                    Back up
+                  </Link>
+                )}
+              />
+            )}
+          </QueryView>
+        </>
+      ) : null}
       <Title headingLevel="h2">Backup schedules</Title>
       <ClusterSchedules profile={profile} cluster={uid} />
       <Title headingLevel="h2">Backups</Title>

@@ -18,6 +18,7 @@ export function NewBackup() {
   const navigate = useNavigate();
   const [name, setName] = useState("");
   const [namespaces, setNamespaces] = useState(search.get("namespace") ?? "");
+  const [virtualMachines, setVirtualMachines] = useState(search.get("vm") ?? "");
   const [labelSelector, setLabelSelector] = useState("");
   const [location, setLocation] = useState("");
   const [preRule, setPreRule] = useState("");
@@ -34,6 +35,7 @@ export function NewBackup() {
     location_uid: chosenLocation,
     name: name || null,
     namespaces: splitList(namespaces),
+    virtual_machines: splitList(virtualMachines),
     label_selector: labelSelector,
     pre_rule_uid: preRule || null,
     post_rule_uid: postRule || null,
@@ -51,7 +53,7 @@ export function NewBackup() {
   );
   const failed = start.error ?? schedule.error;
   const error = (field: string) => fieldError(failed, field) ?? fieldError(failed, `backup.${field}`);
-  const named = ["name", "namespaces", "location_uid", "label_selector", "pre_rule_uid", "post_rule_uid", "policy_uid"];
+  const named = ["name", "namespaces", "virtual_machines", "location_uid", "label_selector", "pre_rule_uid", "post_rule_uid", "policy_uid"];
   return (
     <PageSection>
       <Title headingLevel="h1">Back up</Title>
@@ -70,6 +72,12 @@ export function NewBackup() {
           <TextInput id="backup-namespaces" value={namespaces} onChange={(_e, v) => setNamespaces(v)} placeholder="comma-separated" />
           <FieldError message={error("namespaces")} />
         </FormGroup>
+        {virtualMachines || !namespaces ? (
+          <FormGroup label="Virtual machines" fieldId="backup-vms">
+            <TextInput id="backup-vms" value={virtualMachines} onChange={(_e, v) => setVirtualMachines(v)} placeholder="namespace/name, ..." />
+            <FieldError message={error("virtual_machines")} />
+          </FormGroup>
+        ) : null}
         <FormGroup label="Label selector" fieldId="backup-labels">
           <TextInput id="backup-labels" value={labelSelector} onChange={(_e, v) => setLabelSelector(v)} placeholder="app=shop" />
           <FieldError message={error("label_selector")} />
