@@ -1,5 +1,5 @@
 // Server state for the pages: one TanStack Query hook per API read, polling where it is live.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { isFinal } from "../format";
 import { api, unwrap, type Schemas } from "./client";
 
@@ -26,6 +26,8 @@ export const useNamespaces = (uid: string, syncedAt: string | null | undefined) 
   useQuery({
     queryKey: ["clusters", uid, "namespaces", syncedAt ?? ""],
     queryFn: () => unwrap(api.GET("/api/v1/clusters/{uid}/namespaces", { params: { path: { uid } } })),
+    // The last list stays on screen while the new sync's is read (no flicker under the cursor).
+    placeholderData: keepPreviousData,
   });
 
 export const useVirtualMachines = (uid: string, enabled: boolean) =>
