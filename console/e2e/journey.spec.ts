@@ -9,6 +9,7 @@ const KUBECONFIG = readFileSync(process.env.LIFEBOAT_KUBECONFIG ?? "", "utf8");
 const NAMESPACE = process.env.LIFEBOAT_SAMPLE_NAMESPACE ?? "sample-shop";
 const RESTORED = process.env.LIFEBOAT_RESTORED_NAMESPACE ?? `${NAMESPACE}-restored`;
 const CLUSTER = `console-${Date.now()}`;
+let sharedBackup = "";
 
 test.describe.configure({ mode: "serial" });
 
@@ -37,6 +38,7 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
   await expect(page.getByRole("grid", { name: "Volumes" })).toContainText("orders");
   await shot(page, "backup-detail");
   const backupUrl = page.url();
+  sharedBackup = new URL(backupUrl).pathname;
 
   await page.getByRole("link", { name: "Restore" }).click();
   await page.getByLabel("Namespace mapping").fill(`${NAMESPACE}=${RESTORED}`);
@@ -56,6 +58,18 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
   await page.getByRole("button", { name: "Add share" }).click();
   await expect(page.getByRole("dialog").getByText("user appuser: restore")).toBeVisible();
   await shot(page, "share-backup");
+});
+
+test("the user the backup was shared with may restore it, not delete or share it", async ({ page }) => {
+  await signIn(page, "appuser");
+  await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "All Backups" }).click();
+  await page.getByRole("link", { name: new RegExp(`^${CLUSTER}-`) }).click();
+  await expect(page).toHaveURL(new RegExp(`${sharedBackup}$`));
+  await expect(page.getByText("restore", { exact: true })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Restore" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Delete" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Share" })).toHaveCount(0);
+  await shot(page, "shared-backup-appuser");
 });
 
 test("a backup schedule on the cluster: created from the Back up form, it blocks the cluster's deletion until deleted", async ({ page }) => {
