@@ -136,3 +136,17 @@ test("an app admin creates a schedule policy, sees it with its owner, and delete
   await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
   await expect(row).toHaveCount(0);
 });
+
+test("an infra admin discovers an EKS cluster of an aws cloud account and onboards it", async ({ page }) => {
+  const eks = process.env.LIFEBOAT_EKS_CLUSTER;
+  test.skip(!eks, "the stack has no local AWS API with an EKS cluster (tests/console sets one up)");
+  await signIn(page, "infraadmin");
+  await page.getByRole("button", { name: "Add Cluster" }).click();
+  await page.getByRole("tab", { name: "EKS auto-discovery" }).click();
+  await page.getByLabel("Region").fill(process.env.LIFEBOAT_EKS_REGION ?? "eu-central-1");
+  await page.getByRole("button", { name: "Discover clusters" }).click();
+  await page.getByRole("grid", { name: "EKS clusters" }).getByLabel(eks!).check({ timeout: 60_000 });
+  await shot(page, "eks-discovery");
+  await page.getByRole("button", { name: "Onboard 1 cluster" }).click();
+  await expect(page.getByRole("grid", { name: "Clusters" })).toContainText(eks!);
+});

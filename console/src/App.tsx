@@ -30,7 +30,7 @@ export function App() {
             ) : (
               <>
                 <Route path="/" element={<Home profile={me} />} />
-                <Route path="/clusters/new" element={<AddCluster />} />
+                <Route path="/clusters/new" element={<AddCluster features={me.features} />} />
                 <Route path="/clusters/:uid" element={<ClusterDetail profile={me} />} />
                 <Route path="/clusters/:uid/backup" element={<NewBackup />} />
                 <Route path="/shared-clusters" element={<SharedClusters />} />

@@ -1,7 +1,8 @@
 """The web console in Debian's Chromium (Playwright), against this session's real stack and
 the real provider's login page: each role's menu and actions, a cluster added with a bad and
-then a good kubeconfig, a backup of the sample app to Success, a restore into a mapped
-namespace after its preview, a share, and a super admin managing another user's roles.
+then a good kubeconfig, an EKS cluster discovered and onboarded, a backup of the sample app to
+Success, a restore into a mapped namespace after its preview, shares, schedules, settings, and
+a super admin managing a user's roles (console/e2e/*.spec.ts).
 
 The console must be built (`make console`, which `make test` runs first); screenshots of each
 page land in console/artifacts/screenshots (not in git).
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import boto3
 import pytest
 
 from deploy.local.oidc import DEV_PASSWORD
@@ -24,6 +26,7 @@ from tests.conftest import IN_CI, Users
 
 CONSOLE = Path(__file__).resolve().parents[2] / "console"
 CHROMIUM = "/usr/bin/chromium"
+EKS_REGION = "eu-central-1"
 
 
 def _require(ready: bool, message: str) -> None:
@@ -61,6 +64,29 @@ def test_console_in_a_browser(stack: Stack, as_user: Users) -> None:
         },
     )
     assert location.status_code == 201, location.text
+    # An EKS cluster in the stack's local AWS API (moto), and an aws account to discover it with.
+    eks_cluster = unique("eks")
+    boto3.client(
+        "eks",
+        endpoint_url=stack.aws_endpoint,
+        region_name=EKS_REGION,
+        aws_access_key_id="AKIATESTSETUP",
+        aws_secret_access_key="setup-secret",
+    ).create_cluster(
+        name=eks_cluster,
+        version="1.30",
+        roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+    )
+    aws = api.post(
+        "/api/v1/cloud-accounts",
+        json={
+            "name": unique("aws"),
+            "provider": "aws",
+            "credentials": {"access_key_id": "AKIACONSOLE", "secret_access_key": unique("s")},
+        },
+    )
+    assert aws.status_code == 201, aws.text
     # The journey shares a backup with appuser: a user Lifeboat knows once they signed in.
     assert as_user("appuser").get("/api/v1/me").status_code == 200
 
@@ -74,6 +100,8 @@ def test_console_in_a_browser(stack: Stack, as_user: Users) -> None:
             "LIFEBOAT_SAMPLE_NAMESPACE": NAMESPACE,
             "LIFEBOAT_RESTORED_NAMESPACE": unique(f"{NAMESPACE}-restored"),
             "LIFEBOAT_PASSWORD": DEV_PASSWORD,
+            "LIFEBOAT_EKS_CLUSTER": eks_cluster,
+            "LIFEBOAT_EKS_REGION": EKS_REGION,
             "CHROMIUM": CHROMIUM,
         },
         capture_output=True,

@@ -5,6 +5,9 @@ import {
   Form,
   FormGroup,
   PageSection,
+  Tab,
+  Tabs,
+  TabTitleText,
   TextInput,
   Title,
 } from "@patternfly/react-core";
@@ -14,8 +17,9 @@ import { api, unwrap } from "../api/client";
 import { fieldError } from "../api/errors";
 import { useApiMutation } from "../api/hooks";
 import { ErrorAlert, FieldError } from "../components/states";
+import { EksDiscovery } from "./EksDiscovery";
 
-export function AddCluster() {
+export function AddCluster({ features }: { features: string[] }) {
   const [name, setName] = useState("");
   const [kubeconfig, setKubeconfig] = useState("");
   const [filename, setFilename] = useState("");
@@ -30,48 +34,57 @@ export function AddCluster() {
   return (
     <PageSection>
       <Title headingLevel="h1">Add cluster</Title>
-      <Form
-        onSubmit={(e) => {
-          e.preventDefault();
-          submit();
-        }}
-      >
-        <FormGroup label="Cluster name" fieldId="cluster-name" isRequired>
-          <TextInput id="cluster-name" value={name} onChange={(_e, v) => setName(v)} validated={nameError ? "error" : "default"} isRequired />
-          <FieldError message={nameError} />
-        </FormGroup>
-        <FormGroup label="Kubeconfig" fieldId="kubeconfig" isRequired>
-          <FileUpload
-            id="kubeconfig"
-            type="text"
-            value={kubeconfig}
-            filename={filename}
-            filenamePlaceholder="Paste a kubeconfig or choose a file"
-            onFileInputChange={(_e, file) => setFilename(file.name)}
-            onDataChange={(_e, data) => setKubeconfig(data)}
-            onTextChange={(_e, text) => setKubeconfig(text)}
-            onClearClick={() => {
-              setKubeconfig("");
-              setFilename("");
+      <Tabs defaultActiveKey="kubeconfig" aria-label="How to add the cluster">
+        <Tab eventKey="kubeconfig" title={<TabTitleText>By kubeconfig</TabTitleText>}>
+          <Form
+            onSubmit={(e) => {
+              e.preventDefault();
+              submit();
             }}
-            allowEditingUploadedText
-            browseButtonText="Choose file"
-            aria-label="Kubeconfig"
-            filenameAriaLabel="Kubeconfig file name"
-            validated={kubeconfigError ? "error" : "default"}
-          />
-          <FieldError message={kubeconfigError} />
-        </FormGroup>
-        {add.error && !nameError && !kubeconfigError ? <ErrorAlert error={add.error} title="Not added" /> : null}
-        <ActionGroup>
-          <Button type="submit" variant="primary" isLoading={add.isPending}>
-            Add cluster
-          </Button>
-          <Button variant="link" onClick={() => navigate("/")}>
-            Cancel
-          </Button>
-        </ActionGroup>
-      </Form>
+          >
+            <FormGroup label="Cluster name" fieldId="cluster-name" isRequired>
+              <TextInput id="cluster-name" value={name} onChange={(_e, v) => setName(v)} validated={nameError ? "error" : "default"} isRequired />
+              <FieldError message={nameError} />
+            </FormGroup>
+            <FormGroup label="Kubeconfig" fieldId="kubeconfig" isRequired>
+              <FileUpload
+                id="kubeconfig"
+                type="text"
+                value={kubeconfig}
+                filename={filename}
+                filenamePlaceholder="Paste a kubeconfig or choose a file"
+                onFileInputChange={(_e, file) => setFilename(file.name)}
+                onDataChange={(_e, data) => setKubeconfig(data)}
+                onTextChange={(_e, text) => setKubeconfig(text)}
+                onClearClick={() => {
+                  setKubeconfig("");
+                  setFilename("");
+                }}
+                allowEditingUploadedText
+                browseButtonText="Choose file"
+                aria-label="Kubeconfig"
+                filenameAriaLabel="Kubeconfig file name"
+                validated={kubeconfigError ? "error" : "default"}
+              />
+              <FieldError message={kubeconfigError} />
+            </FormGroup>
+            {add.error && !nameError && !kubeconfigError ? <ErrorAlert error={add.error} title="Not added" /> : null}
+            <ActionGroup>
+              <Button type="submit" variant="primary" isLoading={add.isPending}>
+                Add cluster
+              </Button>
+              <Button variant="link" onClick={() => navigate("/")}>
+                Cancel
+              </Button>
+            </ActionGroup>
+          </Form>
+        </Tab>
+        {features.includes("cloud-accounts") ? (
+          <Tab eventKey="eks" title={<TabTitleText>EKS auto-discovery</TabTitleText>}>
+            <EksDiscovery />
+          </Tab>
+        ) : null}
+      </Tabs>
     </PageSection>
   );
 }
