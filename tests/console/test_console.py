@@ -21,7 +21,7 @@ import pytest
 from deploy.local.oidc import DEV_PASSWORD
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
 from deploy.local.stack import Stack
-from tests.api.helpers import dev_s3, unique
+from tests.api.helpers import dev_location, unique
 from tests.conftest import IN_CI, Users
 
 CONSOLE = Path(__file__).resolve().parents[2] / "console"
@@ -46,24 +46,7 @@ def test_console_in_a_browser(stack: Stack, as_user: Users) -> None:
     # infraadmin's backup location for the journey (the console's own forms are its subject
     # elsewhere; here the journey needs one to back up to).
     api = as_user("infraadmin")
-    bucket = unique("console")
-    dev_s3(stack).make_bucket(bucket)
-    keys = {"access_key_id": stack.s3_access_key, "secret_access_key": stack.s3_secret_key}
-    account = api.post(
-        "/api/v1/cloud-accounts",
-        json={"name": unique("console"), "provider": "s3-compatible", "credentials": keys},
-    )
-    assert account.status_code == 201, account.text
-    location = api.post(
-        "/api/v1/backup-locations",
-        json={
-            "name": unique("console"),
-            "endpoint": stack.s3_endpoint,
-            "bucket": bucket,
-            "cloud_account_uid": account.json()["uid"],
-        },
-    )
-    assert location.status_code == 201, location.text
+    dev_location(api, stack)
     # An EKS cluster in the stack's local AWS API (moto), and an aws account to discover it with.
     eks_cluster = unique("eks")
     boto3.client(

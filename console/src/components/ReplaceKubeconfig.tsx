@@ -1,15 +1,15 @@
-import { Button, FileUpload, Form, FormGroup, Modal, ModalBody, ModalFooter, ModalHeader } from "@patternfly/react-core";
+import { Button, Form, FormGroup, Modal, ModalBody, ModalFooter, ModalHeader } from "@patternfly/react-core";
 import { useState } from "react";
 import { api, unwrap } from "../api/client";
 import { fieldError } from "../api/errors";
 import { useApiMutation } from "../api/hooks";
+import { KubeconfigField } from "./KubeconfigField";
 import { ErrorAlert, FieldError } from "./states";
 
 /** Replace a cluster's kubeconfig with a new one (write-only: the stored one is never shown). */
 export function ReplaceKubeconfig({ uid, name }: { uid: string; name: string }) {
   const [open, setOpen] = useState(false);
   const [kubeconfig, setKubeconfig] = useState("");
-  const [filename, setFilename] = useState("");
   const replace = useApiMutation(
     () => unwrap(api.PUT("/api/v1/clusters/{uid}/kubeconfig", { params: { path: { uid } }, body: { kubeconfig } })),
     [["clusters", uid]],
@@ -25,24 +25,7 @@ export function ReplaceKubeconfig({ uid, name }: { uid: string; name: string }) 
         <ModalBody>
           <Form onSubmit={(e) => e.preventDefault()}>
             <FormGroup label="New kubeconfig" fieldId="new-kubeconfig" isRequired>
-              <FileUpload
-                id="new-kubeconfig"
-                type="text"
-                value={kubeconfig}
-                filename={filename}
-                filenamePlaceholder="Paste a kubeconfig or choose a file"
-                onFileInputChange={(_e, file) => setFilename(file.name)}
-                onDataChange={(_e, data) => setKubeconfig(data)}
-                onTextChange={(_e, text) => setKubeconfig(text)}
-                onClearClick={() => {
-                  setKubeconfig("");
-                  setFilename("");
-                }}
-                allowEditingUploadedText
-                browseButtonText="Choose file"
-                aria-label="New kubeconfig"
-                validated={onField ? "error" : "default"}
-              />
+              <KubeconfigField id="new-kubeconfig" label="New kubeconfig" value={kubeconfig} onChange={setKubeconfig} invalid={Boolean(onField)} />
               <FieldError message={onField} />
             </FormGroup>
             {replace.error && !onField ? <ErrorAlert error={replace.error} title="Not replaced" /> : null}

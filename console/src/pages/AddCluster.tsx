@@ -1,7 +1,6 @@
 import {
   ActionGroup,
   Button,
-  FileUpload,
   Form,
   FormGroup,
   PageSection,
@@ -16,13 +15,13 @@ import { useNavigate } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { fieldError } from "../api/errors";
 import { useApiMutation } from "../api/hooks";
+import { KubeconfigField } from "../components/KubeconfigField";
 import { ErrorAlert, FieldError } from "../components/states";
 import { EksDiscovery } from "./EksDiscovery";
 
 export function AddCluster({ features }: { features: string[] }) {
   const [name, setName] = useState("");
   const [kubeconfig, setKubeconfig] = useState("");
-  const [filename, setFilename] = useState("");
   const navigate = useNavigate();
   const add = useApiMutation(
     () => unwrap(api.POST("/api/v1/clusters", { body: { name, kubeconfig } })),
@@ -47,25 +46,7 @@ export function AddCluster({ features }: { features: string[] }) {
               <FieldError message={nameError} />
             </FormGroup>
             <FormGroup label="Kubeconfig" fieldId="kubeconfig" isRequired>
-              <FileUpload
-                id="kubeconfig"
-                type="text"
-                value={kubeconfig}
-                filename={filename}
-                filenamePlaceholder="Paste a kubeconfig or choose a file"
-                onFileInputChange={(_e, file) => setFilename(file.name)}
-                onDataChange={(_e, data) => setKubeconfig(data)}
-                onTextChange={(_e, text) => setKubeconfig(text)}
-                onClearClick={() => {
-                  setKubeconfig("");
-                  setFilename("");
-                }}
-                allowEditingUploadedText
-                browseButtonText="Choose file"
-                aria-label="Kubeconfig"
-                filenameAriaLabel="Kubeconfig file name"
-                validated={kubeconfigError ? "error" : "default"}
-              />
+              <KubeconfigField id="kubeconfig" label="Kubeconfig" value={kubeconfig} onChange={setKubeconfig} invalid={Boolean(kubeconfigError)} />
               <FieldError message={kubeconfigError} />
             </FormGroup>
             {add.error && !nameError && !kubeconfigError ? <ErrorAlert error={add.error} title="Not added" /> : null}

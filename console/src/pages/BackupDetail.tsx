@@ -9,7 +9,7 @@ import { ErrorAlert, QueryView } from "../components/states";
 import { StatusLabel } from "../components/StatusLabel";
 import { bytes, isFinal, percentDone, when } from "../format";
 import { Details } from "./ClusterDetail";
-import { RESOURCE_COLUMNS, ResultsTable, VOLUME_COLUMNS } from "./results";
+import { Results } from "./results";
 
 const FULL = new Set(["full", "owner"]);
 const RESTORE = new Set(["restore", "full", "owner"]);
@@ -82,10 +82,7 @@ export function BackupDetail({ profile }: { profile: Profile }) {
                   ["Finished", when(b.finished_at)],
                 ]}
               />
-              <Title headingLevel="h2">Resources</Title>
-              <ResultsTable label="Resources" rows={b.resources} columns={RESOURCE_COLUMNS} />
-              <Title headingLevel="h2">Volumes</Title>
-              <ResultsTable label="Volumes" rows={b.volumes} columns={VOLUME_COLUMNS} />
+              <Results resources={b.resources} volumes={b.volumes} />
             </>
           );
         }}

@@ -5,7 +5,7 @@ import { QueryView } from "../components/states";
 import { StatusLabel } from "../components/StatusLabel";
 import { isFinal, when } from "../format";
 import { Details } from "./ClusterDetail";
-import { RESOURCE_COLUMNS, ResultsTable, VOLUME_COLUMNS } from "./results";
+import { Results } from "./results";
 
 export function RestoreDetail() {
   const { uid = "" } = useParams();
@@ -34,10 +34,7 @@ export function RestoreDetail() {
                 ["Finished", when(r.finished_at)],
               ]}
             />
-            <Title headingLevel="h2">Resources</Title>
-            <ResultsTable label="Resources" rows={r.resources} columns={RESOURCE_COLUMNS} />
-            <Title headingLevel="h2">Volumes</Title>
-            <ResultsTable label="Volumes" rows={r.volumes} columns={VOLUME_COLUMNS} />
+            <Results resources={r.resources} volumes={r.volumes} />
           </>
         )}
       </QueryView>

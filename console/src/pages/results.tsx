@@ -1,4 +1,5 @@
 // The per-resource and per-volume results of a backup, a restore or a restore preview.
+import { Title } from "@patternfly/react-core";
 import { Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table";
 import { Empty } from "../components/states";
 
@@ -52,3 +53,15 @@ export const VOLUME_COLUMNS: ResultColumn[] = [
   ["Bytes", "bytes_total"],
   ["Reason", "reason"],
 ];
+
+/** The Resources and Volumes sections of a backup's or a restore's detail page. */
+export function Results({ resources, volumes }: { resources: Row[]; volumes: Row[] }) {
+  return (
+    <>
+      <Title headingLevel="h2">Resources</Title>
+      <ResultsTable label="Resources" rows={resources} columns={RESOURCE_COLUMNS} />
+      <Title headingLevel="h2">Volumes</Title>
+      <ResultsTable label="Volumes" rows={volumes} columns={VOLUME_COLUMNS} />
+    </>
+  );
+}
