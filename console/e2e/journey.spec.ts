@@ -15,7 +15,7 @@ test.describe.configure({ mode: "serial" });
 
 test("an infra admin adds a cluster, backs it up, restores a preview, and shares the backup", async ({ page }) => {
   await signIn(page, "infraadmin");
-  await page.getByRole("button", { name: "Add Cluster" }).click();
+  await page.getByRole("link", { name: "Add Cluster" }).click();
   await page.getByLabel("Cluster name").fill(CLUSTER);
   await page.getByRole("textbox", { name: "Kubeconfig", exact: true }).fill("apiVersion: v1\nkind: Config\nclusters: []\n");
   await page.getByRole("button", { name: "Add cluster" }).click();
@@ -141,7 +141,7 @@ test("an infra admin discovers an EKS cluster of an aws cloud account and onboar
   const eks = process.env.LIFEBOAT_EKS_CLUSTER;
   test.skip(!eks, "the stack has no local AWS API with an EKS cluster (tests/console sets one up)");
   await signIn(page, "infraadmin");
-  await page.getByRole("button", { name: "Add Cluster" }).click();
+  await page.getByRole("link", { name: "Add Cluster" }).click();
   await page.getByRole("tab", { name: "EKS auto-discovery" }).click();
   await page.getByLabel("Region").fill(process.env.LIFEBOAT_EKS_REGION ?? "eu-central-1");
   await page.getByRole("button", { name: "Discover clusters" }).click();

@@ -4,6 +4,7 @@ import { type Profile } from "../access";
 import { api, unwrap } from "../api/client";
 import { useApiMutation, useBackup, useCluster } from "../api/hooks";
 import { ConfirmDelete } from "../components/ConfirmDelete";
+import { LinkButton } from "../components/LinkButton";
 import { ShareDialog } from "../components/ShareDialog";
 import { ErrorAlert, QueryView } from "../components/states";
 import { StatusLabel } from "../components/StatusLabel";
@@ -35,9 +36,7 @@ export function BackupDetail({ profile }: { profile: Profile }) {
                 <Flex>
                   {b.status === "Success" || b.status === "PartialSuccess" ? (
                     RESTORE.has(b.access) ? (
-                      <Link to={`/backups/${b.uid}/restore`}>
-                        <Button variant="primary">Restore</Button>
-                      </Link>
+                      <LinkButton to={`/backups/${b.uid}/restore`}>Restore</LinkButton>
                     ) : null
                   ) : null}
                   {running && FULL.has(b.access) ? (

@@ -1,7 +1,8 @@
-import { Button, Flex, PageSection, Title } from "@patternfly/react-core";
+import { Flex, PageSection, Title } from "@patternfly/react-core";
 import { Link } from "react-router-dom";
 import { SUPER_ADMIN, type Profile } from "../access";
 import { useClusters } from "../api/hooks";
+import { LinkButton } from "../components/LinkButton";
 import { PagedTable } from "../components/PagedTable";
 import { QueryView } from "../components/states";
 import { StatusLabel } from "../components/StatusLabel";
@@ -17,9 +18,7 @@ export function Home({ profile }: { profile: Profile }) {
         <Flex>
           <Link to="/shared-clusters">All Shared Clusters</Link>
           <Link to="/backups">All Backups</Link>
-          <Link to="/clusters/new">
-            <Button variant="primary">Add Cluster</Button>
-          </Link>
+          <LinkButton to="/clusters/new">Add Cluster</LinkButton>
         </Flex>
       </Flex>
       <QueryView query={clusters} what="clusters">
