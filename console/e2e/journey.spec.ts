@@ -31,7 +31,7 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
   await shot(page, "cluster-detail");
 
   await page.getByRole("link", { name: `Back up ${NAMESPACE}` }).click();
-  await expect(page.getByLabel("Namespaces")).toHaveValue(NAMESPACE);
+  await expect(page.getByLabel("Namespaces", { exact: true })).toHaveValue(NAMESPACE);
   await page.getByRole("button", { name: "Start backup" }).click();
   await expect(page.getByRole("progressbar")).toBeVisible();
   await expect(page.getByText("Success").first()).toBeVisible({ timeout: 150_000 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bytes, isFinal, pageOf, parseMapping, percentDone } from "./format";
+import { bytes, isFinal, pageOf, parseMapping, percentDone, splitList } from "./format";
 
 describe("pageOf", () => {
   const items = Array.from({ length: 45 }, (_, i) => i);
@@ -40,5 +40,12 @@ describe("bytes", () => {
   it("uses binary units", () => {
     expect(bytes(512)).toBe("512 B");
     expect(bytes(138890)).toBe("135.6 KiB");
+  });
+});
+
+describe("splitList", () => {
+  it("reads a comma-separated list, dropping blanks", () => {
+    expect(splitList(" configmaps, deployments.apps ,,")).toEqual(["configmaps", "deployments.apps"]);
+    expect(splitList("")).toEqual([]);
   });
 });

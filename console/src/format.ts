@@ -48,3 +48,8 @@ export function parseMapping(text: string): Record<string, string> {
   }
   return mapping;
 }
+
+/** `a, b,` as `["a", "b"]`. */
+export function splitList(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter(Boolean);
+}

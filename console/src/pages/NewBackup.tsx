@@ -5,10 +5,7 @@ import { api, unwrap } from "../api/client";
 import { fieldError } from "../api/errors";
 import { useApiMutation, useLocations, usePolicies, useRules } from "../api/hooks";
 import { ErrorAlert, FieldError } from "../components/states";
-
-function splitList(text: string): string[] {
-  return text.split(",").map((s) => s.trim()).filter(Boolean);
-}
+import { splitList } from "../format";
 
 /** A backup of a cluster's namespaces to a location, with optional rules: on demand, or as a
  * backup schedule on a schedule policy. */
@@ -20,6 +17,9 @@ export function NewBackup() {
   const [namespaces, setNamespaces] = useState(search.get("namespace") ?? "");
   const [virtualMachines, setVirtualMachines] = useState(search.get("vm") ?? "");
   const [labelSelector, setLabelSelector] = useState("");
+  const [includeTypes, setIncludeTypes] = useState("");
+  const [excludeTypes, setExcludeTypes] = useState("");
+  const [clusterResources, setClusterResources] = useState(true);
   const [location, setLocation] = useState("");
   const [preRule, setPreRule] = useState("");
   const [postRule, setPostRule] = useState("");
@@ -37,6 +37,9 @@ export function NewBackup() {
     namespaces: splitList(namespaces),
     virtual_machines: splitList(virtualMachines),
     label_selector: labelSelector,
+    include_types: splitList(includeTypes),
+    exclude_types: splitList(excludeTypes),
+    include_cluster_resources: clusterResources,
     pre_rule_uid: preRule || null,
     post_rule_uid: postRule || null,
     volumes,
@@ -53,7 +56,7 @@ export function NewBackup() {
   );
   const failed = start.error ?? schedule.error;
   const error = (field: string) => fieldError(failed, field) ?? fieldError(failed, `backup.${field}`);
-  const named = ["name", "namespaces", "virtual_machines", "location_uid", "label_selector", "pre_rule_uid", "post_rule_uid", "policy_uid"];
+  const named = ["name", "namespaces", "virtual_machines", "location_uid", "label_selector", "include_types", "exclude_types", "pre_rule_uid", "post_rule_uid", "policy_uid"];
   return (
     <PageSection>
       <Title headingLevel="h1">Back up</Title>
@@ -82,6 +85,20 @@ export function NewBackup() {
           <TextInput id="backup-labels" value={labelSelector} onChange={(_e, v) => setLabelSelector(v)} placeholder="app=shop" />
           <FieldError message={error("label_selector")} />
         </FormGroup>
+        <FormGroup label="Only these resource types" fieldId="backup-include-types">
+          <TextInput id="backup-include-types" value={includeTypes} onChange={(_e, v) => setIncludeTypes(v)} placeholder="all when empty; configmaps, deployments.apps, ..." />
+          <FieldError message={error("include_types")} />
+        </FormGroup>
+        <FormGroup label="Leave out these resource types" fieldId="backup-exclude-types">
+          <TextInput id="backup-exclude-types" value={excludeTypes} onChange={(_e, v) => setExcludeTypes(v)} placeholder="secrets, ..." />
+          <FieldError message={error("exclude_types")} />
+        </FormGroup>
+        <Checkbox
+          id="backup-cluster-resources"
+          label="Include cluster resources (the CRDs and storage classes the namespaces use)"
+          isChecked={clusterResources}
+          onChange={(_e, v) => setClusterResources(v)}
+        />
         <FormGroup label="Backup location" fieldId="backup-location" isRequired>
           <FormSelect id="backup-location" value={chosenLocation} onChange={(_e, v) => setLocation(v)}>
             {(locations.data?.items ?? []).map((l) => (

@@ -5,7 +5,7 @@ import { api, unwrap, type Schemas } from "../api/client";
 import { fieldError } from "../api/errors";
 import { useApiMutation, useBackup, useClusters } from "../api/hooks";
 import { ErrorAlert, FieldError } from "../components/states";
-import { parseMapping } from "../format";
+import { parseMapping, splitList } from "../format";
 import { RESOURCE_COLUMNS, ResultsTable, VOLUME_COLUMNS } from "./results";
 
 /** A restore: target, namespace and storage-class mapping, keep or replace; previewed first. */
@@ -18,6 +18,9 @@ export function NewRestore() {
   const [namespaceMapping, setNamespaceMapping] = useState("");
   const [classMapping, setClassMapping] = useState("");
   const [replacePolicy, setReplacePolicy] = useState<"keep" | "replace">("keep");
+  const [includeNamespaces, setIncludeNamespaces] = useState("");
+  const [includeTypes, setIncludeTypes] = useState("");
+  const [excludeTypes, setExcludeTypes] = useState("");
   const [mappingError, setMappingError] = useState<string | undefined>();
   const [preview, setPreview] = useState<Schemas["RestoreRead"] | null>(null);
 
@@ -27,6 +30,9 @@ export function NewRestore() {
     namespace_mapping: parseMapping(namespaceMapping),
     storage_class_mapping: parseMapping(classMapping),
     replace_policy: replacePolicy,
+    include_namespaces: splitList(includeNamespaces),
+    include_types: splitList(includeTypes),
+    exclude_types: splitList(excludeTypes),
   });
   const previewRun = useApiMutation(() => unwrap(api.POST("/api/v1/restores/preview", { body: body() })), []);
   const restore = useApiMutation(() => unwrap(api.POST("/api/v1/restores", { body: body() })), [["restores"]]);
@@ -102,7 +108,27 @@ export function NewRestore() {
             <FormSelectOption value="replace" label="Replace" />
           </FormSelect>
         </FormGroup>
-        {failed && !["cluster_uid", "namespace_mapping", "storage_class_mapping"].some((f) => error(f)) ? (
+        {(
+          [
+            ["restore-include-namespaces", "Only these namespaces", includeNamespaces, setIncludeNamespaces, "include_namespaces"],
+            ["restore-include-types", "Only these resource types", includeTypes, setIncludeTypes, "include_types"],
+            ["restore-exclude-types", "Leave out these resource types", excludeTypes, setExcludeTypes, "exclude_types"],
+          ] as const
+        ).map(([id, label, value, set, field]) => (
+          <FormGroup key={id} label={label} fieldId={id}>
+            <TextInput
+              id={id}
+              value={value}
+              onChange={(_e, v) => {
+                set(v);
+                changed();
+              }}
+              placeholder="all when empty; comma-separated"
+            />
+            <FieldError message={error(field)} />
+          </FormGroup>
+        ))}
+        {failed && !["cluster_uid", "include_namespaces", "include_types", "exclude_types", "namespace_mapping", "storage_class_mapping"].some((f) => error(f)) ? (
           <ErrorAlert error={failed} title="Refused" />
         ) : null}
         <ActionGroup>
