@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup up down status test lint fuzz lock bench clean console console-types browser
+.PHONY: setup up down status test test-slow lint fuzz lock bench clean console console-types browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ browser:
 
 # The virtualenv, and kube-apiserver built once from Debian's source package (cached).
 setup: $(STAMP)
-	$(BIN)/python -m deploy.local.kubebuild
+	$(BIN)/python -m deploy.local.servers.kubebuild
 
 up: setup console
 	$(BIN)/python -m deploy.local.stack up
@@ -63,14 +63,21 @@ test: lint console browser
 	cd console && npx vitest run
 	$(BIN)/python -m pytest
 
+# The tests that wait for real minutes (schedules firing on the clock) or start and stop whole
+# stacks (make up/down): CI runs them after `make test`.
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
+
 # Schemathesis against the running api, as a signed-in super admin (tests/fuzz/schemathesis.toml).
 fuzz: setup
 	$(BIN)/python -m pytest tests/fuzz -m fuzz
 
-# The benchmark compares the data mover with Debian's restic (installed when missing).
+# The benchmarks: the data mover against Debian's restic (installed when missing), and lists
+# in a catalog of 100,000 backups against the query lists used before pagination.
 bench: setup
 	command -v restic >/dev/null || (apt-get update -qq && apt-get install -y -qq restic)
 	$(BIN)/python tests/bench/bench_mover.py
+	$(BIN)/python tests/bench/bench_lists.py
 
 lock:
 	$(BIN)/python -m pip install -q uv

@@ -10,10 +10,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from lifeboat.catalog.models import Backup, Cluster, Restore, Share
 from lifeboat.rbac.matrix import Kind
+from lifeboat.status import RUNNING
 from workflows.contracts import ClusterSyncInput, RunningWork
 from workflows.ids import backup_workflow_id, cluster_sync_schedule_id, restore_workflow_id
-
-RUNNING = ("Pending", "InProgress")
 
 
 class ClusterActivities:

@@ -29,11 +29,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.kube import REQUEST_TIMEOUT, api_client, paginate_objects
-from lifeboat.catalog.models import Cluster, ClusterStatus, DiscoveryConfig, utcnow
+from lifeboat.catalog.models import Cluster, DiscoveryConfig, utcnow
 from lifeboat.credentials import credentials_expire_at
 from lifeboat.kubeconfig import KubeconfigError, parse_kubeconfig, summarize
 from lifeboat.secrets import SecretBox, SecretDecryptError
 from lifeboat.settings import Mode, Settings
+from lifeboat.status import ClusterStatus, DiscoveryStatus
 from workflows.cluster_sync_schedule import (
     cluster_sync_state,
     create_cluster_sync_schedule,
@@ -68,16 +69,6 @@ NAMESPACE_LABEL = "gardener.lifeboat.dev/namespace"
 EXPIRY_WARNING_INTERVALS = 2
 # How many per-shoot problems the configuration's status reason lists.
 MAX_LISTED_PROBLEMS = 5
-
-
-class DiscoveryStatus(enum.StrEnum):
-    PENDING = "Pending"
-    # The last run listed the garden and handled every matching shoot.
-    READY = "Ready"
-    # The last run listed the garden, but some shoots could not be onboarded or refreshed.
-    DEGRADED = "Degraded"
-    # The garden could not be listed: no cluster was touched.
-    FAILED = "Failed"
 
 
 class ShootAction(enum.StrEnum):

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from lifeboat.catalog.models import CloudAccount
-from lifeboat.eks import AWS_PROVIDER, AwsKeys, aws_keys
-from lifeboat.secrets import SecretBox, SecretDecryptError
+from lifeboat.credentials import AccessKeys, CredentialsUnreadable, read_keys
+from lifeboat.eks import AWS_PROVIDER
+from lifeboat.secrets import SecretBox
 from workflows.contracts import EksCluster, EksClustersInput, EksClustersResult
 
 # Error codes AWS answers when it refuses the keys themselves, or what they may do.
@@ -52,7 +53,7 @@ def _cluster(described: dict[str, object], with_ca: bool) -> EksCluster:
 
 
 def describe_clusters(
-    input: EksClustersInput, keys: AwsKeys, endpoint_url: str = ""
+    input: EksClustersInput, keys: AccessKeys, endpoint_url: str = ""
 ) -> EksClustersResult:
     """Describe the named EKS clusters of the region, or every one it lists."""
     eks = boto3.Session(
@@ -124,8 +125,8 @@ class EksActivities:
                 f"need an {AWS_PROVIDER} account",
             )
         try:
-            keys = aws_keys(self._secrets, account.credentials_ciphertext)
-        except (SecretDecryptError, ValueError):
+            keys = read_keys(self._secrets, account.credentials_ciphertext, AccessKeys)
+        except CredentialsUnreadable:
             return _refused(
                 "cloud_account_uid",
                 f"the credentials of cloud account {account.name} cannot be read: enter them again",

@@ -20,10 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from lifeboat.catalog.models import CloudAccount, Cluster, ClusterStatus
-from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, aws_keys, current_token, with_token_plugin
+from lifeboat.catalog.models import CloudAccount, Cluster
+from lifeboat.credentials import AccessKeys, read_keys
+from lifeboat.eks import EKS_PROVIDER, TOKEN_PREFIX, current_token, with_token_plugin
 from lifeboat.kubeconfig import parse_kubeconfig
+from lifeboat.licensing import UNCOUNTED_CLUSTER_NODES
 from lifeboat.secrets import SecretBox
+from lifeboat.status import ClusterStatus
 from lifeboat.virtual_machines import GROUP, PLURAL, VERSION, summary
 from workflows.contracts import ClusterInventory, ClusterSyncInput, VirtualMachineInfo
 from workflows.errors import CLUSTER_NOT_FOUND
@@ -127,6 +130,7 @@ def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
             )
             pvcs = list(paginate(core.list_persistent_volume_claim_for_all_namespaces))
             virtual_machines = list_virtual_machines(client)
+            node_count, identity = _licensed_size(core)
     except ApiException as exc:
         if exc.status in (401, 403):
             return ClusterInventory(
@@ -155,7 +159,31 @@ def collect_inventory(kubeconfig: dict[str, Any]) -> ClusterInventory:
         pvc_count=len(pvcs),
         pvc_requested_bytes=requested,
         virtual_machines=virtual_machines,
+        node_count=node_count,
+        identity=identity,
     )
+
+
+def _licensed_size(core: kubernetes.client.CoreV1Api) -> tuple[int, str]:
+    """The cluster's nodes and identity (its kube-system namespace uid), for the license.
+
+    A kubeconfig that may not list nodes counts as one node; one that may not read kube-system
+    leaves the identity empty (the cluster then counts on its own, never merged with another).
+    """
+    try:
+        nodes = sum(1 for _ in paginate(core.list_node))
+    except ApiException as exc:
+        if exc.status not in (401, 403):
+            raise
+        nodes = UNCOUNTED_CLUSTER_NODES
+    try:
+        system = core.read_namespace("kube-system", _request_timeout=REQUEST_TIMEOUT)
+        identity = system.metadata.uid if system.metadata else ""
+    except ApiException as exc:
+        if exc.status not in (401, 403, 404):
+            raise
+        identity = ""
+    return nodes, identity or ""
 
 
 async def cluster_kubeconfig(
@@ -178,7 +206,7 @@ async def cluster_kubeconfig(
         raise ApplicationError(f"cluster {cluster_uid} is gone", type=CLUSTER_NOT_FOUND)
     kubeconfig = parse_kubeconfig(secrets.decrypt(cluster.kubeconfig_ciphertext))
     if account is not None and current_token(kubeconfig).startswith(TOKEN_PREFIX):
-        keys = aws_keys(secrets, account.credentials_ciphertext)
+        keys = read_keys(secrets, account.credentials_ciphertext, AccessKeys)
         kubeconfig = with_token_plugin(kubeconfig, cluster.external_id, keys)
     return kubeconfig
 

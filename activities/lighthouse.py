@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from lifeboat.catalog.models import ClusterStatus, Lighthouse, utcnow
+from lifeboat.catalog.models import Lighthouse, utcnow
 from lifeboat.lighthouse import LighthouseCredentials, LighthouseSecurity
 from lifeboat.secrets import SecretBox, SecretDecryptError
+from lifeboat.status import ClusterStatus
 from workflows.contracts import (
     LighthouseCheckInput,
     LighthouseCheckResult,

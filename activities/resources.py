@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
-import io
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,8 @@ from kubernetes.dynamic.resource import Resource
 from activities.kube import PAGE_SIZE, REQUEST_TIMEOUT, api_client
 from activities.locations import OpenLocation
 from lifeboat.archive import Sealer, resource_key
+from lifeboat.specs import BackupResolution, BackupSpec, RestoreSpec
+from lifeboat.status import RestorePhase
 from lifeboat.virtual_machines import DATA_VOLUME_TYPE, VIRTUAL_MACHINE_TYPE
 
 # Types never backed up, with the reason: rebuilt by controllers, or history rather than state.
@@ -171,14 +172,12 @@ def _controlled(obj: dict[str, Any]) -> bool:
 
 @dataclass
 class ExportSelection:
-    namespaces: list[str]
-    label_selector: str = ""
-    include_types: list[str] = field(default_factory=list)
-    exclude_types: list[str] = field(default_factory=list)
-    include_cluster_resources: bool = True
-    # Only these objects, as [type, namespace, name] (a VM backup); None: all of the namespaces.
-    # Chosen one by one, they are exported even when a controller made them.
-    objects: list[list[str]] | None = None
+    """What a backup exports: its spec's filters over the namespaces it resolved to; only
+    the resolved objects for a VM backup (chosen one by one, they are exported even when a
+    controller made them)."""
+
+    spec: BackupSpec
+    resolution: BackupResolution
 
 
 @dataclass
@@ -200,9 +199,9 @@ def _wanted(resource: Resource, selection: ExportSelection) -> str | None:
     name = type_name(resource.name, resource.group)
     if name in SKIPPED_TYPES:
         return SKIPPED_TYPES[name]
-    if selection.include_types and name not in selection.include_types:
+    if selection.spec.include_types and name not in selection.spec.include_types:
         return "not among the included types"
-    if name in selection.exclude_types:
+    if name in selection.spec.exclude_types:
         return "among the excluded types"
     return None
 
@@ -219,7 +218,8 @@ def export_resources(
     exported: list[ExportedObject] = []
     custom_types: set[str] = set()
     storage_classes: set[str] = set()
-    chosen = None if selection.objects is None else {tuple(o) for o in selection.objects}
+    objects = selection.resolution.objects
+    chosen = None if objects is None else set(objects)
     chosen_types = None if chosen is None else {kind for kind, _, _ in chosen}
 
     def write(obj: dict[str, Any], resource: Resource) -> None:
@@ -233,7 +233,7 @@ def export_resources(
             name=meta["name"],
         )
         data = sealer.seal_json(obj, name=key)
-        location.client.put_object(location.bucket, key, io.BytesIO(data), len(data))
+        location.backend.put(key, data)
         exported.append(
             ExportedObject(
                 api_version=obj["apiVersion"],
@@ -253,7 +253,7 @@ def export_resources(
         # A CRD is named `<plural>.<group>`: the name of the type it defines.
         defined_by_crds = {item["metadata"]["name"] for item in _paged(crds)}
         namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
-        for namespace in selection.namespaces:
+        for namespace in selection.resolution.namespaces:
             write(strip(_as_dict(namespaces.get(name=namespace))), namespaces)
         for resource in _listable_namespaced(dyn):
             name = type_name(resource.name, resource.group)
@@ -261,9 +261,11 @@ def export_resources(
                 continue
             if chosen_types is not None and name not in chosen_types:
                 continue
-            for namespace in selection.namespaces:
+            for namespace in selection.resolution.namespaces:
                 for item in _paged(
-                    resource, namespace=namespace, label_selector=selection.label_selector or None
+                    resource,
+                    namespace=namespace,
+                    label_selector=selection.spec.label_selector or None,
                 ):
                     item.setdefault("apiVersion", resource.group_version)
                     item.setdefault("kind", resource.kind)
@@ -282,7 +284,7 @@ def export_resources(
                     if resource.kind == "PersistentVolumeClaim":
                         storage_classes.add((item.get("spec") or {}).get("storageClassName") or "")
                     write(strip(item), resource)
-        if selection.include_cluster_resources:
+        if selection.spec.include_cluster_resources:
             _export_dependencies(dyn, custom_types, storage_classes - {""}, write)
     return exported
 
@@ -326,16 +328,6 @@ def wait_established(dyn: DynamicClient, name: str, timeout: float = 30) -> None
 
 
 @dataclass
-class RestoreSelection:
-    namespace_mapping: dict[str, str] = field(default_factory=dict)
-    storage_class_mapping: dict[str, str] = field(default_factory=dict)
-    replace: bool = False
-    include_types: list[str] = field(default_factory=list)
-    exclude_types: list[str] = field(default_factory=list)
-    include_namespaces: list[str] = field(default_factory=list)
-
-
-@dataclass
 class RestoredObject:
     """What a restore did (or, in a preview, would do) with one object, and why."""
 
@@ -360,7 +352,7 @@ CLAIMS_PHASE_END = next(
 
 
 def plan(
-    entries: list[ExportedObject], selection: RestoreSelection, phase: str = "all"
+    entries: list[ExportedObject], selection: RestoreSpec, phase: RestorePhase = RestorePhase.ALL
 ) -> list[ExportedObject]:
     """The archived objects to restore, in restore order.
 
@@ -379,14 +371,14 @@ def plan(
             or (e.namespace is None and e.kind != "Namespace")
         )
     ]
-    if phase == "claims":
+    if phase == RestorePhase.CLAIMS:
         chosen = [e for e in chosen if _order(e) <= CLAIMS_PHASE_END]
-    elif phase == "rest":
+    elif phase == RestorePhase.REST:
         chosen = [e for e in chosen if _order(e) > CLAIMS_PHASE_END]
     return sorted(chosen, key=_order)
 
 
-def transform(obj: dict[str, Any], selection: RestoreSelection) -> dict[str, Any]:
+def transform(obj: dict[str, Any], selection: RestoreSpec) -> dict[str, Any]:
     """Apply the namespace and storage-class mappings to an archived object."""
     obj = copy.deepcopy(obj)
     meta = obj["metadata"]

@@ -169,18 +169,18 @@ class RuleActivities:
         self._sessions = sessions
         self._secrets = secrets
 
-    async def _backup(self, backup_uid: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The backup's cluster kubeconfig, and its spec."""
+    async def _backup(self, backup_uid: str) -> tuple[dict[str, Any], Backup]:
+        """The backup's cluster kubeconfig, and the backup."""
         async with self._sessions() as session:
             backup = await session.get(Backup, backup_uid)
         if backup is None:
             raise ApplicationError("the backup is gone", type=INVALID_BACKUP, non_retryable=True)
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
-        return kubeconfig, dict(backup.spec)
+        return kubeconfig, backup
 
     async def _context(self, input: RulesInput) -> tuple[dict[str, Any], list[str], list[RuleItem]]:
-        kubeconfig, spec = await self._backup(input.backup_uid)
-        namespaces = list(spec.get("resolved_namespaces") or [])
+        kubeconfig, backup = await self._backup(input.backup_uid)
+        namespaces = backup.resolution.namespaces
         return kubeconfig, namespaces, await _rule_items(self._sessions, input.rule_uid)
 
     @activity.defn
@@ -250,15 +250,15 @@ class RuleActivities:
         A VM with no running launcher pod, or whose freeze fails (no guest agent, say), is
         backed up crash-consistent: the result says which and why, and the backup goes on.
         """
-        kubeconfig, spec = await self._backup(input.backup_uid)
-        refs = list(spec.get("virtual_machines") or [])
+        kubeconfig, backup = await self._backup(input.backup_uid)
+        refs = backup.spec.virtual_machines
         return await asyncio.to_thread(_run_freezer, kubeconfig, refs, "freeze")
 
     @activity.defn
     async def thaw_virtual_machines(self, input: FreezeInput) -> FreezeResult:
         """Thaw the VMs the freeze reached (every VM of the backup when it never answered)."""
-        kubeconfig, spec = await self._backup(input.backup_uid)
+        kubeconfig, backup = await self._backup(input.backup_uid)
         refs = input.virtual_machines
         if refs is None:
-            refs = list(spec.get("virtual_machines") or [])
+            refs = backup.spec.virtual_machines
         return await asyncio.to_thread(_run_freezer, kubeconfig, refs, "unfreeze")

@@ -70,15 +70,14 @@ class ScheduleActivities:
             )
             if made is not None:
                 return made.uid  # a retry of this step: the backup is already there
-            spec = dict(schedule.spec)
             backup = Backup(
                 name=name,
                 owner_id=schedule.owner_id,
                 labels=dict(schedule.labels),
                 cluster_uid=schedule.cluster_uid,
-                location_uid=spec.pop("location_uid"),
+                location_uid=schedule.spec.location_uid,
                 schedule_uid=schedule.uid,
-                spec=spec,
+                spec=schedule.spec.backup(),
             )
             session.add(backup)
             await session.flush()

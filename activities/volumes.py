@@ -5,7 +5,7 @@ ready; then the data mover reads each snapshot through a temporary claim restore
 and writes deduplicated, compressed, encrypted chunks to the location; snapshots and
 temporary claims are deleted whatever the outcome (the data lives in the location).
 
-Where the mover runs (`activities.mover_runner`, chosen by LIFEBOAT_MOVER_RUNNER): in the
+Where the mover runs (`activities.mover.runners`, chosen by LIFEBOAT_MOVER_RUNNER): in the
 worker on the claim's hostPath directory (`local`, the dev stack), or as a Kubernetes Job in
 the claim's namespace mounting it (`job`, production). Restores fill the restored claims the
 same way.
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import fields
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
@@ -30,9 +31,9 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import ThreadHeartbeat
 from activities.kube import REQUEST_TIMEOUT, api_client, cluster_kubeconfig, paginate
 from activities.locations import LocationUnavailable, OpenLocation, open_location
+from activities.mover.progress import RestoreSummary, SnapshotSummary
 from activities.mover.prune import forget, prune
-from activities.mover.store import ChunkStore
-from activities.mover_runner import (
+from activities.mover.runners import (
     LocalMover,
     Mover,
     MoverFailed,
@@ -41,8 +42,10 @@ from activities.mover_runner import (
     last_resume,
     remove_jobs,
 )
-from lifeboat.catalog.models import RETRY_CLAIMS, Backup, BackupLocation, Restore, utcnow
+from activities.mover.store import ChunkStore
+from lifeboat.catalog.models import Backup, BackupLocation, Restore, utcnow
 from lifeboat.secrets import SecretBox
+from lifeboat.status import BackupStatus, VolumeStatus
 from workflows.contracts import (
     BackupInput,
     MoveVolumeInput,
@@ -112,13 +115,16 @@ def create_snapshots(
                 if claims is not None and (namespace, name) not in claims:
                     continue  # not a disk of the backup's virtual machines
                 if pvc.status.phase != "Bound":
-                    skipped.append(MoveVolumeResult(namespace, name, "Skipped", "not bound"))
+                    skipped.append(
+                        MoveVolumeResult(namespace, name, VolumeStatus.SKIPPED, "not bound")
+                    )
                     continue
                 driver = _driver(core, storage, pvc)
                 snapshot_class = _snapshot_class(custom, driver)
                 if snapshot_class is None:
                     skipped.append(MoveVolumeResult(
-                        namespace, name, "Failed", f"no VolumeSnapshotClass for driver {driver!r}"
+                        namespace, name, VolumeStatus.FAILED,
+                        f"no VolumeSnapshotClass for driver {driver!r}",
                     ))  # fmt: skip
                     continue
                 snapshot = snapshot_name(backup_uid, name)
@@ -209,28 +215,21 @@ class VolumeActivities:
 
     async def _store(self, location_uid: str) -> ChunkStore:
         location = await self._location(location_uid)
-        return ChunkStore(location.client, location.bucket, location.prefix, location.key)
+        return ChunkStore(location.backend, location.prefix, location.key)
 
     @activity.defn
     async def snapshot_volumes(self, input: BackupInput) -> list[VolumeRef]:
         """Snapshot the bound claims of the backup's namespaces (or VMs) and wait until ready."""
         backup = await self._backup(input.backup_uid)
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
-        namespaces = list(backup.spec.get("resolved_namespaces") or [])
-        objects = backup.spec.get("resolved_objects")
-        claims = (
-            None
-            if objects is None
-            else {(ns, name) for kind, ns, name in objects if kind == "persistentvolumeclaims"}
-        )
-        if RETRY_CLAIMS in backup.spec:  # a retry redoes only the volumes that failed
-            claims = {(ns, name) for ns, name in backup.spec[RETRY_CLAIMS]}
+        # A VM backup's claims only; a retry's, only those that failed.
+        resolution = backup.resolution
         refs, skipped = await asyncio.to_thread(
-            create_snapshots, kubeconfig, input.backup_uid, namespaces, claims
+            create_snapshots, kubeconfig, input.backup_uid, resolution.namespaces, resolution.claims
         )
         errors = await asyncio.to_thread(wait_ready, kubeconfig, refs, ThreadHeartbeat())
         failed = [
-            MoveVolumeResult(r.namespace, r.pvc, "Failed", f"snapshot: {errors[key]}")
+            MoveVolumeResult(r.namespace, r.pvc, VolumeStatus.FAILED, f"snapshot: {errors[key]}")
             for r in refs
             if (key := f"{r.namespace}/{r.snapshot}") in errors
         ]
@@ -247,7 +246,7 @@ class VolumeActivities:
             for result in results:
                 known[(result.namespace, result.pvc)] = dict(vars(result))
             backup.volumes = sorted(known.values(), key=lambda v: (v["namespace"], v["pvc"]))
-            done = [v for v in backup.volumes if v["status"] == "Success"]
+            done = [v for v in backup.volumes if v["status"] == VolumeStatus.SUCCESS]
             backup.volume_count = len(done)
             backup.size_bytes = sum(v["bytes_total"] for v in done)
 
@@ -274,14 +273,15 @@ class VolumeActivities:
         claim = await asyncio.to_thread(temporary_claim)
         task = MoverTask("backup", ref.namespace, ref.pvc, claim, BACKUP_LABEL, input.backup_uid)
         try:
-            summary = await self._mover.run(connect, task, location, MoverHeartbeat(resume), resume)
+            moved = await self._mover.run(connect, task, location, MoverHeartbeat(resume), resume)
+            summary = summary_of(SnapshotSummary, moved)
             result = MoveVolumeResult(
-                ref.namespace, ref.pvc, "Success",
-                data_snapshot_id=summary["snapshot_id"], bytes_total=summary["bytes_total"],
-                bytes_uploaded=summary["bytes_uploaded"],
+                ref.namespace, ref.pvc, VolumeStatus.SUCCESS,
+                data_snapshot_id=summary.snapshot_id, bytes_total=summary.bytes_total,
+                bytes_uploaded=summary.bytes_uploaded,
             )  # fmt: skip
         except MoverFailed as exc:
-            result = MoveVolumeResult(ref.namespace, ref.pvc, "Failed", str(exc))
+            result = MoveVolumeResult(ref.namespace, ref.pvc, VolumeStatus.FAILED, str(exc))
         await self._record(input.backup_uid, [result])
         return result
 
@@ -291,7 +291,7 @@ class VolumeActivities:
         attempt left behind (idempotent)."""
         backup = await self._backup(input.backup_uid)
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, backup.cluster_uid)
-        namespaces = list(backup.spec.get("resolved_namespaces") or [])
+        namespaces = backup.resolution.namespaces
         selector = f"{BACKUP_LABEL}={input.backup_uid}"
 
         def remove() -> int:
@@ -331,8 +331,7 @@ class VolumeActivities:
             backup = await session.get(Backup, restore_row.backup_uid) if restore_row else None
         if restore_row is None or backup is None:
             raise ApplicationError("the restore or its backup is gone", type=BACKUP_NOT_FOUND)
-        mapping = restore_row.spec.get("namespace_mapping") or {}
-        namespace = mapping.get(input.namespace, input.namespace)
+        namespace = restore_row.spec.target_namespace(input.namespace)
         connect = partial(
             cluster_kubeconfig, self._sessions, self._secrets, restore_row.cluster_uid
         )
@@ -342,12 +341,12 @@ class VolumeActivities:
             snapshot_id=input.data_snapshot_id,
         )  # fmt: skip
         try:
-            summary = await self._mover.run(connect, task, location, MoverHeartbeat(None), None)
+            moved = await self._mover.run(connect, task, location, MoverHeartbeat(None), None)
         except MoverFailed as exc:
-            return MoveVolumeResult(namespace, input.pvc, "Failed", str(exc))
+            return MoveVolumeResult(namespace, input.pvc, VolumeStatus.FAILED, str(exc))
         return MoveVolumeResult(
-            namespace, input.pvc, "Success", data_snapshot_id=input.data_snapshot_id,
-            bytes_total=summary["bytes_written"],
+            namespace, input.pvc, VolumeStatus.SUCCESS, data_snapshot_id=input.data_snapshot_id,
+            bytes_total=summary_of(RestoreSummary, moved).bytes_written,
         )  # fmt: skip
 
     @activity.defn
@@ -380,7 +379,8 @@ class VolumeActivities:
                 return PruneResult("Deferred", f"{location.prune_holder} is pruning it")
             writing = await session.scalars(
                 select(Backup.name).where(
-                    Backup.location_uid == input.location_uid, Backup.status == "InProgress"
+                    Backup.location_uid == input.location_uid,
+                    Backup.status == BackupStatus.IN_PROGRESS,
                 )
             )
             if busy := sorted(writing):
@@ -401,6 +401,15 @@ class VolumeActivities:
         return PruneResult(
             "Pruned", objects_deleted=summary.objects_deleted, bytes_deleted=summary.bytes_deleted
         )
+
+
+Summary = TypeVar("Summary", SnapshotSummary, RestoreSummary)
+
+
+def summary_of(kind: type[Summary], summary: dict[str, Any]) -> Summary:
+    """The mover's summary, typed: its own fields (a mover of another version may say more)."""
+    names = {f.name for f in fields(kind)}
+    return kind(**{k: v for k, v in summary.items() if k in names})
 
 
 def prune_locked(location: BackupLocation) -> bool:

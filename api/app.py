@@ -26,6 +26,8 @@ from api.errors import (
     error_response,
     install_error_handlers,
 )
+from api.metrics import RequestMetrics
+from api.metrics import router as metrics_router
 from api.routes import (
     backup_locations,
     backup_schedules,
@@ -35,6 +37,7 @@ from api.routes import (
     discovery,
     eks,
     health,
+    licenses,
     lighthouses,
     restores,
     roles,
@@ -45,8 +48,9 @@ from api.routes import (
     users,
 )
 from lifeboat.catalog.session import create_engine, create_sessionmaker
+from lifeboat.logs import configure_logging
 from lifeboat.secrets import SecretBox
-from lifeboat.settings import Settings
+from lifeboat.settings import LogFormat, Settings
 
 
 class BodyLimit:
@@ -138,6 +142,8 @@ class BoundedH11Protocol(H11Protocol):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for the given settings (from the environment when None)."""
     settings = settings or Settings()
+    if settings.log_format is LogFormat.JSON:  # else uvicorn's logging, as it set it up
+        configure_logging(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -165,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(clusters.router, prefix="/api/v1")
     app.include_router(discovery.router, prefix="/api/v1")
@@ -180,6 +187,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cloud_accounts.router, prefix="/api/v1")
     app.include_router(backup_locations.router, prefix="/api/v1")
     app.include_router(lighthouses.router, prefix="/api/v1")
+    app.include_router(licenses.router, prefix="/api/v1")
     mount_console(app, settings)  # last: its catch-all route comes after the API's
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    # Outermost: requests that BodyLimit refuses are counted too.
+    app.add_middleware(RequestMetrics, log_requests=settings.log_format is LogFormat.JSON)
     return app

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
-from sqlalchemy import delete
+from fastapi import Depends, Query
+from sqlalchemy import ColumnElement, delete, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from api.authz import AuthzContext
-from api.errors import Conflict
-from lifeboat.catalog.models import CatalogObject, Cluster, ClusterStatus, Share
+from api.errors import Conflict, Unprocessable
+from api.schemas import Subject, Text
+from lifeboat.catalog.models import CatalogObject, Cluster, Share
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.status import ClusterStatus
 
 T = TypeVar("T", bound=CatalogObject)
 
@@ -51,6 +58,83 @@ async def list_visible(ctx: AuthzContext, model: type[T]) -> Sequence[T]:
     """The objects of the kind the caller owns, or that are shared with them, by name."""
     rows = await ctx.session.scalars(ctx.visible(model).order_by(model.name, model.uid))
     return rows.all()
+
+
+MAX_PAGE = 1000
+
+
+def _cursor(obj: CatalogObject) -> str:
+    return base64.urlsafe_b64encode(json.dumps([obj.name, obj.uid]).encode()).decode()
+
+
+def _after(cursor: str) -> tuple[str, str]:
+    try:
+        name, uid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(name, str) and isinstance(uid, str):
+            return name, uid
+    except (ValueError, TypeError):
+        pass
+    raise Unprocessable(
+        "`after` is not a cursor this API gave: pass a list's `next` unchanged", field="after"
+    )
+
+
+class Page:
+    """Which page of a list, and the filters every list takes (a FastAPI dependency)."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")] = 500,
+        after: Annotated[
+            str | None, Query(max_length=2048, description="The `next` of the page before")
+        ] = None,
+        name_prefix: Annotated[Text | None, Query(description="Names starting so")] = None,
+        owner: Annotated[Subject | None, Query(description="The owner's user id")] = None,
+        created_after: Annotated[datetime | None, Query()] = None,
+        created_before: Annotated[datetime | None, Query()] = None,
+    ) -> None:
+        self.limit = limit
+        self.after = _after(after) if after else None
+        self.name_prefix = name_prefix
+        self.owner = owner
+        self.created_after = created_after
+        self.created_before = created_before
+
+    def conditions(self, model: type[CatalogObject]) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.after is not None:
+            found.append(tuple_(model.name, model.uid) > tuple_(*self.after))
+        if self.name_prefix:
+            found.append(model.name.startswith(self.name_prefix, autoescape=True))
+        if self.owner:
+            found.append(model.owner_id == self.owner)
+        if self.created_after:
+            found.append(model.created_at >= self.created_after)
+        if self.created_before:
+            found.append(model.created_at < self.created_before)
+        return found
+
+
+PageDep = Annotated[Page, Depends()]
+
+
+async def list_page(
+    ctx: AuthzContext,
+    model: type[T],
+    page: Page,
+    *conditions: ColumnElement[bool],
+    deferred: Sequence[Any] = (),
+) -> tuple[Sequence[T], str | None]:
+    """One page of the visible objects that match, by name then uid, and the cursor of the
+    next page (None on the last). `deferred` columns (per-item results) are never loaded."""
+    query = ctx.visible(model).where(*page.conditions(model), *conditions)
+    query = query.options(*(defer(column) for column in deferred))
+    rows = (
+        await ctx.session.scalars(query.order_by(model.name, model.uid).limit(page.limit + 1))
+    ).all()
+    if len(rows) <= page.limit:
+        return rows, None
+    return rows[: page.limit], _cursor(rows[page.limit - 1])
 
 
 async def delete_object(ctx: AuthzContext, obj: CatalogObject) -> None:

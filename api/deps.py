@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from api.auth import AuthenticationError, OidcVerifier, Principal
 from api.errors import ServiceUnavailable, Unauthorized
+from lifeboat.logs import REQUEST_OBJECT, REQUEST_USER
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import CONNECT_ERRORS, connect
@@ -78,6 +79,7 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from the OID
 
 
 async def get_principal(
+    request: Request,
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -85,9 +87,13 @@ async def get_principal(
         raise Unauthorized("sign in: send `Authorization: Bearer <access token>`")
     try:
         # JWKS fetching is blocking I/O (cached); keep it off the event loop.
-        return await run_in_threadpool(state.verifier.verify, credentials.credentials)
+        principal = await run_in_threadpool(state.verifier.verify, credentials.credentials)
     except AuthenticationError as exc:
         raise Unauthorized(str(exc)) from exc
+    # For the log lines of this request.
+    REQUEST_USER.set(principal.username)
+    REQUEST_OBJECT.set(request.path_params.get("uid"))
+    return principal
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -46,6 +46,13 @@ class Forbidden(LifeboatError):
     code = "forbidden"
 
 
+class PaymentRequired(LifeboatError):
+    """The license does not allow it (new backups while expired or over its node limit)."""
+
+    status = 402
+    code = "license"
+
+
 class Conflict(LifeboatError):
     status = 409
     code = "conflict"
@@ -199,5 +206,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 402, 403, 404, 409, 413, 422, 503)
 }

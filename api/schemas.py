@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from lifeboat.status import ClusterStatus
+
 SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_DOCUMENT_CHARS = 256 * 1024
@@ -57,7 +59,12 @@ T = TypeVar("T")
 
 class ListOf(BaseModel, Generic[T]):
     items: list[T]
+    # The number of items on this page.
     count: int
+    next: str | None = Field(
+        default=None,
+        description="More items follow: pass this as `after` for the next page (null: the last)",
+    )
 
 
 class ObjectRead(BaseModel):
@@ -88,7 +95,7 @@ class ClusterCreate(BaseModel):
 class ClusterRead(ObjectRead):
     server_url: str
     provider: str
-    status: str
+    status: ClusterStatus
     status_reason: str
     kubernetes_version: str
     namespaces: list[str]

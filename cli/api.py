@@ -28,7 +28,9 @@ def api_error(response: httpx.Response) -> CliError:
         return CliError(
             f"the API refused the sign-in ({message}): run `lifeboat login` again", Exit.SIGN_IN
         )
-    return CliError(f"{response.status_code} {response.reason_phrase}: {message}")
+    return CliError(
+        f"{response.status_code} {response.reason_phrase}: {message}", status=response.status_code
+    )
 
 
 def request(server: str, method: str, path: str, *, token: str = "", **kwargs: Any) -> Any:
@@ -89,3 +91,9 @@ class Api:
 
     def post(self, path: str, body: Any = None) -> Any:
         return self.call("POST", path, json=body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.call("PUT", path, json=body)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.call("DELETE", path, **kwargs)

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from cli import inventory, operations, signin
+from cli import access, inventory, operations, policies, signin
 from cli.errors import EXIT_CODES_HELP, CliError
+from cli.license import license_app
 from cli.output import console, errors, no_color
 
 app = typer.Typer(
@@ -30,15 +31,29 @@ def options(
         no_color()
 
 
-app.command()(signin.login)
-app.command()(signin.logout)
-app.command()(signin.whoami)
-app.command()(inventory.status)
-app.add_typer(signin.context_app, name="context")
-app.add_typer(inventory.cluster_app, name="cluster")
-app.add_typer(inventory.location_app, name="location")
-app.add_typer(operations.backup_app, name="backup")
-app.add_typer(operations.restore_app, name="restore")
+SIGN_IN = "Signing in"
+PROTECT = "Clusters, backups and restores"
+SETUP = "Where and when to back up"
+ACCESS = "Access"
+app.command(rich_help_panel=SIGN_IN)(signin.login)
+app.command(rich_help_panel=SIGN_IN)(signin.logout)
+app.command(rich_help_panel=SIGN_IN)(signin.whoami)
+app.add_typer(signin.context_app, name="context", rich_help_panel=SIGN_IN)
+app.add_typer(inventory.cluster_app, name="cluster", rich_help_panel=PROTECT)
+app.add_typer(inventory.namespace_app, name="namespace", rich_help_panel=PROTECT)
+app.add_typer(operations.backup_app, name="backup", rich_help_panel=PROTECT)
+app.add_typer(operations.restore_app, name="restore", rich_help_panel=PROTECT)
+app.add_typer(inventory.location_app, name="location", rich_help_panel=SETUP)
+app.add_typer(inventory.cloud_account_app, name="cloud-account", rich_help_panel=SETUP)
+app.add_typer(policies.policy_app, name="policy", rich_help_panel=SETUP)
+app.add_typer(policies.rule_app, name="rule", rich_help_panel=SETUP)
+app.add_typer(policies.schedule_app, name="schedule", rich_help_panel=SETUP)
+app.add_typer(access.share_app, name="share", rich_help_panel=ACCESS)
+app.add_typer(access.user_app, name="user", rich_help_panel=ACCESS)
+app.add_typer(access.group_app, name="group", rich_help_panel=ACCESS)
+app.add_typer(access.role_app, name="role", rich_help_panel=ACCESS)
+app.command("status", rich_help_panel="Administration")(inventory.status)
+app.add_typer(license_app, name="license", rich_help_panel="Administration")
 
 
 @app.command(rich_help_panel="Administration")

@@ -20,20 +20,25 @@ class Exit(enum.IntEnum):
     UNREACHABLE = 4
     # A waited-for backup or restore ended Failed, PartialSuccess or Aborted.
     OPERATION_FAILED = 5
+    # The server or its identity provider does not offer what was asked (the device
+    # authorization grant).
+    NOT_OFFERED = 6
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 the API refused (its message is printed) or a name is unknown or "
     "ambiguous; 2 bad command line; 3 not signed in or sign-in expired (run `lifeboat login`); "
     "4 server unreachable; 5 a waited-for backup or restore ended Failed, PartialSuccess or "
-    "Aborted."
+    "Aborted; 6 the server or its identity provider does not offer what was asked."
 )
 
 
 class CliError(Exception):
     """An error for the person at the terminal: one message saying what to do, and an exit code."""
 
-    def __init__(self, message: str, code: Exit = Exit.REFUSED) -> None:
+    def __init__(self, message: str, code: Exit = Exit.REFUSED, *, status: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        # The API's HTTP status, when it refused.
+        self.status = status

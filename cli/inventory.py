@@ -1,55 +1,57 @@
-"""`lifeboat cluster ...`, `lifeboat location list` and `lifeboat status`."""
+"""`lifeboat cluster|namespace|location|cloud-account ...` and `lifeboat status`."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from cli import crud
 from cli.api import Api
-from cli.errors import CliError
-from cli.output import (
-    Format,
-    FormatOption,
-    console,
-    emit,
-    print_fields,
-    print_table,
-)
-from cli.resolve import resolve
+from cli.errors import CliError, Exit
+from cli.output import Format, FormatOption, console, emit, print_table
+from cli.resolve import CLOUD_ACCOUNT, CLUSTER, LOCATION, uid_of
 
 cluster_app = typer.Typer(help="Clusters you registered or that are shared with you.")
-location_app = typer.Typer(help="Backup locations (S3 buckets).")
+namespace_app = typer.Typer(help="The namespaces of a cluster, as its last sync found them.")
+location_app = typer.Typer(help="Backup locations (S3 buckets) that backups are stored in.")
+cloud_account_app = typer.Typer(help="Cloud accounts: the keys backup locations are reached with.")
 
-ClusterRef = Annotated[str, typer.Argument(help="The cluster's name or uid")]
-CLUSTER_FIELDS = (
-    "uid", "name", "owner", "status", "status_reason", "server_url", "provider",
-    "kubernetes_version", "namespaces", "application_count", "pvc_count", "last_synced_at",
+ClusterRef = Annotated[str, crud.ref_argument(CLUSTER)]
+CLUSTERS = crud.Listing(
+    CLUSTER,
+    ("name", "owner", "status", "version", "namespaces", "uid"),
+    lambda c: (c["name"], c["owner"], c["status"], c["kubernetes_version"], len(c["namespaces"]),
+               c["uid"]),
+    ("uid", "name", "owner", "status", "status_reason", "server_url", "provider",
+     "kubernetes_version", "namespaces", "application_count", "pvc_count", "last_synced_at"),
 )  # fmt: skip
+LOCATIONS = crud.Listing(
+    LOCATION,
+    ("name", "owner", "endpoint", "bucket", "uid"),
+    crud.columns("name", "owner", "endpoint", "bucket", "uid"),
+    ("uid", "name", "owner", "provider", "endpoint", "bucket", "region", "prefix",
+     "cloud_account_uid", "access_key_id", "created_at"),
+)  # fmt: skip
+CLOUD_ACCOUNTS = crud.Listing(
+    CLOUD_ACCOUNT,
+    ("name", "owner", "provider", "identity", "uid"),
+    crud.columns("name", "owner", "provider", "identity", "uid"),
+    ("uid", "name", "owner", "provider", "identity", "created_at"),
+)
 
-
-def _cluster_rows(items: list[dict[str, Any]]) -> None:
-    rows = [
-        (c["name"], c["owner"], c["status"], c["kubernetes_version"], len(c["namespaces"]),
-         c["uid"])
-        for c in items
-    ]  # fmt: skip
-    print_table("", ("name", "owner", "status", "version", "namespaces", "uid"), rows)
-
-
-@cluster_app.command("list")
-def list_clusters(output: FormatOption = Format.TABLE) -> None:
-    """The clusters you may see, with their last inventory."""
-    emit(Api().get("/clusters"), output, lambda page: _cluster_rows(page["items"]))
-
-
-@cluster_app.command("get")
-def get_cluster(ref: ClusterRef, output: FormatOption = Format.TABLE) -> None:
-    """One cluster."""
-    api = Api()
-    cluster = api.get(f"/clusters/{resolve(api, '/clusters', 'cluster', ref)['uid']}")
-    emit(cluster, output, lambda c: print_fields(c, CLUSTER_FIELDS))
+crud.add_list(cluster_app, CLUSTERS, "The clusters you may see, with their last inventory.")
+crud.add_get(cluster_app, CLUSTERS, "One cluster and its last inventory, by name or uid.")
+crud.add_delete(
+    cluster_app,
+    CLUSTER,
+    "Remove a cluster from Lifeboat (the cluster itself is untouched; asks first).",
+)
+crud.add_list_get_delete(location_app, LOCATIONS, "backup locations")
+crud.add_list(cloud_account_app, CLOUD_ACCOUNTS, "The cloud accounts you may see.")
+crud.add_get(cloud_account_app, CLOUD_ACCOUNTS, "One cloud account, by name or uid.")
 
 
 @cluster_app.command("add")
@@ -66,28 +68,67 @@ def add_cluster(
         text = kubeconfig.read_text()
     except OSError as exc:
         raise CliError(f"cannot read --kubeconfig {kubeconfig}: {exc.strerror}") from exc
-    cluster = Api().post("/clusters", {"name": name, "kubeconfig": text})
-    emit(cluster, output, lambda c: print_fields(c, CLUSTER_FIELDS))
+    emit(Api().post("/clusters", {"name": name, "kubeconfig": text}), output, CLUSTERS.show)
 
 
 @cluster_app.command("sync")
 def sync_cluster(ref: ClusterRef) -> None:
     """Sync the cluster's inventory now."""
     api = Api()
-    cluster = resolve(api, "/clusters", "cluster", ref)
-    console.print(api.post(f"/clusters/{cluster['uid']}/sync")["message"], highlight=False)
+    answer = api.post(f"/clusters/{uid_of(api, CLUSTER, ref)}/sync")
+    console.print(answer["message"], highlight=False)
 
 
-@location_app.command("list")
-def list_locations(output: FormatOption = Format.TABLE) -> None:
-    """The backup locations you may use."""
+@namespace_app.command("list")
+def list_namespaces(
+    cluster: Annotated[str, typer.Option(help="The cluster's name or uid", show_default=False)],
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """The cluster's namespaces as its last sync found them (`cluster sync` to refresh)."""
+    api = Api()
+    page = api.get(f"/clusters/{uid_of(api, CLUSTER, cluster)}/namespaces")
+    emit(page, output, lambda p: print_table("", ("name",), [(n["name"],) for n in p["items"]]))
 
-    def table(page: dict[str, Any]) -> None:
-        items = page["items"]
-        rows = [(x["name"], x["owner"], x["endpoint"], x["bucket"], x["uid"]) for x in items]
-        print_table("", ("name", "owner", "endpoint", "bucket", "uid"), rows)
 
-    emit(Api().get("/backup-locations"), output, table)
+@location_app.command("create")
+def create_location(
+    name: Annotated[str, typer.Argument(help="A name for the location, unique among yours")],
+    endpoint: Annotated[
+        str, typer.Option(help="The S3 endpoint, e.g. https://s3.eu-west-1.amazonaws.com")
+    ],
+    bucket: Annotated[str, typer.Option(help="An existing bucket")],
+    cloud_account: Annotated[
+        str, typer.Option(help="Classic mode: the cloud account (name or uid) whose keys to use")
+    ] = "",
+    access_key_id: Annotated[
+        str, typer.Option(help="Federated mode: the location's own access key id")
+    ] = "",
+    secret_access_key_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--secret-access-key-stdin", help="Federated mode: read the secret key from stdin"
+        ),
+    ] = False,
+    region: Annotated[str, typer.Option(help="The bucket's region, when the store needs it")] = "",
+    prefix: Annotated[str, typer.Option(help="Keep backups under this path in the bucket")] = "",
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """Add a backup location; the API reaches and writes to the bucket before it saves it."""
+    body: dict[str, Any] = {"name": name, "endpoint": endpoint, "bucket": bucket}
+    body.update({k: v for k, v in (("region", region), ("prefix", prefix)) if v})
+    if access_key_id or secret_access_key_stdin:
+        secret = sys.stdin.readline().rstrip("\n") if secret_access_key_stdin else ""
+        if not access_key_id or not secret:
+            raise CliError(
+                "the location's own keys take both --access-key-id and the secret key piped "
+                "into --secret-access-key-stdin",
+                Exit.USAGE,
+            )
+        body["credentials"] = {"access_key_id": access_key_id, "secret_access_key": secret}
+    api = Api()
+    if cloud_account:
+        body["cloud_account_uid"] = uid_of(api, CLOUD_ACCOUNT, cloud_account)
+    emit(api.post("/backup-locations", body), output, LOCATIONS.show)
 
 
 def status(output: FormatOption = Format.TABLE) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from typing import Annotated, Any
 
@@ -16,11 +18,14 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from cli import crud
 from cli.api import Api
 from cli.errors import CliError, Exit
 from cli.output import (
     Format,
     FormatOption,
+    YesOption,
+    confirm,
     console,
     emit,
     errors,
@@ -28,14 +33,14 @@ from cli.output import (
     print_fields,
     print_table,
 )
-from cli.resolve import resolve
+from cli.resolve import BACKUP, CLUSTER, LOCATION, RESTORE, RULE, uid_of
 
 backup_app = typer.Typer(help="Backups of namespaces: create, follow, inspect.")
 restore_app = typer.Typer(help="Restores of backups, previewed first if you like.")
 
 RUNNING = ("Pending", "InProgress")
 POLL_SECONDS = 2.0
-BackupRef = Annotated[str, typer.Argument(help="The backup's name or uid")]
+BackupRef = Annotated[str, crud.ref_argument(BACKUP)]
 WaitOption = Annotated[
     bool,
     typer.Option("--wait", help="Follow the progress until it ends; exit 5 unless it ends Success"),
@@ -44,10 +49,23 @@ BACKUP_FIELDS = (
     "uid", "name", "owner", "status", "stage", "reason", "cluster_uid", "location_uid",
     "resource_count", "volume_count", "size_bytes", "attempt", "started_at", "finished_at",
 )  # fmt: skip
+BACKUPS = crud.Listing(
+    BACKUP,
+    ("name", "owner", "status", "size", "started", "uid"),
+    lambda b: (b["name"], b["owner"], b["status"], human_bytes(b["size_bytes"]), b["started_at"],
+               b["uid"]),
+    BACKUP_FIELDS,
+)  # fmt: skip
 RESTORE_FIELDS = (
     "uid", "name", "owner", "status", "stage", "reason", "backup_uid", "cluster_uid",
     "started_at", "finished_at",
 )  # fmt: skip
+RESTORES = crud.Listing(
+    RESTORE,
+    ("name", "owner", "status", "backup", "started", "uid"),
+    crud.columns("name", "owner", "status", "backup_uid", "started_at", "uid"),
+    RESTORE_FIELDS,
+)
 # The columns of per-resource and per-volume results, in this order where present.
 RESULT_COLUMNS = (
     "namespace", "type", "kind", "name", "pvc", "action", "status", "bytes_total", "reason",
@@ -107,62 +125,98 @@ def _wait(api: Api, path: str, noun: str) -> dict[str, Any]:
     return obj
 
 
+def backup_spec(
+    api: Api, cluster: str, location: str, namespaces: list[str], pre_rule: str, post_rule: str
+) -> dict[str, Any]:
+    """What a backup (or each run of a schedule) takes, with names resolved to uids."""
+    spec: dict[str, Any] = {
+        "cluster_uid": uid_of(api, CLUSTER, cluster),
+        "location_uid": uid_of(api, LOCATION, location),
+        "namespaces": namespaces,
+    }
+    for key, rule in (("pre_rule_uid", pre_rule), ("post_rule_uid", post_rule)):
+        if rule:
+            spec[key] = uid_of(api, RULE, rule)
+    return spec
+
+
+ClusterOption = Annotated[str, typer.Option(help="The cluster's name or uid", show_default=False)]
+LocationOption = Annotated[
+    str, typer.Option(help="The backup location's name or uid", show_default=False)
+]
+NamespacesOption = Annotated[
+    list[str],
+    typer.Option("--namespace", help="A namespace to back up (repeat for several)"),
+]
+PreRuleOption = Annotated[
+    str, typer.Option(help="A rule (name or uid) to run in the pods before the snapshots")
+]
+PostRuleOption = Annotated[
+    str, typer.Option(help="A rule (name or uid) to run in the pods after the snapshots")
+]
+
+
 @backup_app.command("create")
 def create_backup(
-    cluster: Annotated[str, typer.Option(help="The cluster's name or uid")],
-    location: Annotated[str, typer.Option(help="The backup location's name or uid")],
-    namespace: Annotated[
-        list[str], typer.Option(help="A namespace to back up (repeat for several)")
-    ],
+    cluster: ClusterOption,
+    location: LocationOption,
+    namespace: NamespacesOption,
     name: Annotated[str, typer.Option(help="Default: <cluster>-<yyyymmddhhmmss>")] = "",
+    pre_rule: PreRuleOption = "",
+    post_rule: PostRuleOption = "",
     wait: WaitOption = False,
     output: FormatOption = Format.TABLE,
 ) -> None:
     """Back up namespaces of a cluster into a backup location."""
     api = Api()
-    body: dict[str, Any] = {
-        "cluster_uid": resolve(api, "/clusters", "cluster", cluster)["uid"],
-        "location_uid": resolve(api, "/backup-locations", "location", location)["uid"],
-        "namespaces": namespace,
-    }
+    body = backup_spec(api, cluster, location, namespace, pre_rule, post_rule)
     if name:
         body["name"] = name
     backup = api.post("/backups", body)
     if wait:
         backup = _wait(api, f"/backups/{backup['uid']}", "backup")
-    emit(backup, output, lambda b: print_fields(b, BACKUP_FIELDS))
+    emit(backup, output, BACKUPS.show)
 
 
-@backup_app.command("list")
-def list_backups(output: FormatOption = Format.TABLE) -> None:
-    """The backups you may see."""
-
-    def table(page: dict[str, Any]) -> None:
-        rows = [
-            (b["name"], b["owner"], b["status"], human_bytes(b["size_bytes"]), b["started_at"],
-             b["uid"])
-            for b in page["items"]
-        ]  # fmt: skip
-        print_table("", ("name", "owner", "status", "size", "started", "uid"), rows)
-
-    emit(Api().get("/backups"), output, table)
-
-
-def _backup(api: Api, ref: str) -> dict[str, Any]:
-    found: dict[str, Any] = api.get(f"/backups/{resolve(api, '/backups', 'backup', ref)['uid']}")
-    return found
-
-
-@backup_app.command("get")
-def get_backup(ref: BackupRef, output: FormatOption = Format.TABLE) -> None:
-    """One backup's status and counts."""
-    emit(_backup(Api(), ref), output, lambda b: print_fields(b, BACKUP_FIELDS))
+crud.add_list(backup_app, BACKUPS, "The backups you may see.")
+crud.add_get(backup_app, BACKUPS, "One backup's status and counts, by name or uid.")
 
 
 @backup_app.command("describe")
 def describe_backup(ref: BackupRef, output: FormatOption = Format.TABLE) -> None:
     """One backup with its per-resource and per-volume results and their reasons."""
-    emit(_backup(Api(), ref), output, lambda b: _describe(b, BACKUP_FIELDS))
+    api = Api()
+    emit(
+        api.get(f"/backups/{uid_of(api, BACKUP, ref)}"),
+        output,
+        lambda b: _describe(b, BACKUP_FIELDS),
+    )
+
+
+@backup_app.command("retry")
+def retry_backup(ref: BackupRef, wait: WaitOption = False) -> None:
+    """Run again only what failed (a PartialSuccess's failed volumes; else the whole backup)."""
+    api = Api()
+    uid = uid_of(api, BACKUP, ref)
+    console.print(api.post(f"/backups/{uid}/retry")["message"], highlight=False)
+    if wait:
+        _wait(api, f"/backups/{uid}", "backup")
+
+
+@backup_app.command("cancel")
+def cancel_backup(ref: BackupRef) -> None:
+    """Cancel a running backup: its post rules still run and its snapshots are removed."""
+    api = Api()
+    console.print(
+        api.post(f"/backups/{uid_of(api, BACKUP, ref)}/cancel")["message"], highlight=False
+    )
+
+
+crud.add_delete(
+    backup_app,
+    BACKUP,
+    "Delete a backup and its data in the bucket (a workflow; asks first, --yes does not).",
+)
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
@@ -178,30 +232,63 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _show_preview(preview: dict[str, Any], output: Format) -> None:
+    """The plan before the question; on stderr when stdout carries `-o json|yaml`, so stdout
+    stays one parseable object (Rich writes to whatever sys.stdout is at the time)."""
+    if output is Format.TABLE:
+        _describe(preview, RESTORE_FIELDS)
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        _describe(preview, RESTORE_FIELDS)
+
+
 @restore_app.command("create")
 def create_restore(
-    backup: Annotated[str, typer.Option(help="The backup's name or uid")],
+    backup: Annotated[str, typer.Option(help="The backup's name or uid", show_default=False)],
     namespace_mapping: Annotated[
         list[str] | None,
         typer.Option(help="Restore namespace a into b: a=b (repeat for several)"),
     ] = None,
+    cluster: Annotated[
+        str, typer.Option(help="Restore into this cluster (name or uid); default: the backup's")
+    ] = "",
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace/--keep",
+            help="Objects that exist already: replace them, or keep them and skip theirs",
+        ),
+    ] = False,
     preview: Annotated[
         bool,
-        typer.Option(help="Only show what would be created, replaced or skipped"),
+        typer.Option(
+            help="First show what would be created, replaced or skipped, then ask to go on"
+        ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="Only show what would be created, replaced or skipped; restore nothing"),
+    ] = False,
+    yes: YesOption = False,
     wait: WaitOption = False,
     output: FormatOption = Format.TABLE,
 ) -> None:
-    """Restore a backup into its cluster (namespaces optionally mapped to new names)."""
+    """Restore a backup into its cluster or another (namespaces optionally mapped to new names)."""
     mapping = _mapping(namespace_mapping or [])  # a typo is reported before any call
     api = Api()
-    body = {
-        "backup_uid": resolve(api, "/backups", "backup", backup)["uid"],
+    body: dict[str, Any] = {
+        "backup_uid": uid_of(api, BACKUP, backup),
         "namespace_mapping": mapping,
+        "replace_policy": "replace" if replace else "keep",
     }
-    if preview:
+    if cluster:
+        body["cluster_uid"] = uid_of(api, CLUSTER, cluster)
+    if dry_run:
         emit(api.post("/restores/preview", body), output, lambda r: _describe(r, RESTORE_FIELDS))
         return
+    if preview:
+        _show_preview(api.post("/restores/preview", body), output)
+        confirm("Restore as shown?", yes)
     restore = api.post("/restores", body)
     if wait:
         restore = _wait(api, f"/restores/{restore['uid']}", "restore")
@@ -210,10 +297,15 @@ def create_restore(
 
 @restore_app.command("get")
 def get_restore(
-    ref: Annotated[str, typer.Argument(help="The restore's name or uid")],
-    output: FormatOption = Format.TABLE,
+    ref: Annotated[str, crud.ref_argument(RESTORE)], output: FormatOption = Format.TABLE
 ) -> None:
     """One restore with its per-resource and per-volume results."""
     api = Api()
-    found = api.get(f"/restores/{resolve(api, '/restores', 'restore', ref)['uid']}")
-    emit(found, output, lambda r: _describe(r, RESTORE_FIELDS))
+    emit(
+        api.get(f"/restores/{uid_of(api, RESTORE, ref)}"),
+        output,
+        lambda r: _describe(r, RESTORE_FIELDS),
+    )
+
+
+crud.add_list(restore_app, RESTORES, "The restores you may see.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -16,6 +17,8 @@ import yaml
 from rich.box import HEAVY_HEAD
 from rich.console import Console
 from rich.table import Table
+
+from cli.errors import CliError
 
 console = Console()
 errors = Console(stderr=True)
@@ -27,6 +30,9 @@ class Format(enum.StrEnum):
     YAML = "yaml"
 
 
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts, CI)")
+]
 FormatOption = Annotated[
     Format,
     typer.Option("--output", "-o", help="table for people; json or yaml: the API's objects"),
@@ -84,3 +90,16 @@ def human_bytes(count: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Go on when `--yes` was given or the person at the terminal says yes; refuse otherwise.
+
+    Without a terminal to ask at (a pipe, CI), nothing is done unless `--yes` says so.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"{question} Not confirmed: standard input is not a terminal; add --yes")
+    if not typer.confirm(question, err=True):
+        raise typer.Abort

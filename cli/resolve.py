@@ -1,16 +1,54 @@
-"""Names or uids on the command line: exactly one match, or an error saying what to type."""
+"""Names or uids on the command line: exactly one match, or an error saying what to type.
+
+Names are unique per owner, not globally: two users may each have a cluster called `prod`, and
+a super admin (or someone both are shared with) sees both; then only the uid tells them apart.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cli.api import Api
 from cli.errors import CliError
 
 
-def resolve(api: Api, path: str, noun: str, ref: str) -> dict[str, Any]:
-    """The one object under `path` (e.g. `/clusters`) whose uid or name is `ref`."""
-    items: list[dict[str, Any]] = api.get(path)["items"]
+@dataclass(frozen=True)
+class Resource:
+    """A kind of catalog object as the command line names it, and where the API keeps it."""
+
+    command: str  # `lifeboat <command> list`
+    plural: str
+    path: str  # under /api/v1; also the API's kind in shares (`backup-locations`)
+
+    @property
+    def kind(self) -> str:
+        return self.path.removeprefix("/")
+
+
+CLUSTER = Resource("cluster", "clusters", "/clusters")
+CLOUD_ACCOUNT = Resource("cloud-account", "cloud accounts", "/cloud-accounts")
+LOCATION = Resource("location", "locations", "/backup-locations")
+POLICY = Resource("policy", "policies", "/schedule-policies")
+RULE = Resource("rule", "rules", "/rules")
+ROLE = Resource("role", "roles", "/roles")
+SCHEDULE = Resource("schedule", "schedules", "/backup-schedules")
+BACKUP = Resource("backup", "backups", "/backups")
+RESTORE = Resource("restore", "restores", "/restores")
+# What `lifeboat share` accepts: the kinds the API shares, by their command names.
+SHAREABLE = {
+    r.command: r
+    for r in (CLUSTER, CLOUD_ACCOUNT, LOCATION, POLICY, RULE, ROLE, SCHEDULE, BACKUP, RESTORE)
+}
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def resolve(api: Api, resource: Resource, ref: str) -> dict[str, Any]:
+    """The one object of `resource` whose uid or name is `ref`, among those the caller sees."""
+    items: list[dict[str, Any]] = api.get(resource.path)["items"]
     by_uid = [item for item in items if item["uid"] == ref]
     if by_uid:
         return by_uid[0]
@@ -18,9 +56,16 @@ def resolve(api: Api, path: str, noun: str, ref: str) -> dict[str, Any]:
     if len(named) == 1:
         return named[0]
     if not named:
-        raise CliError(f"no {noun} named {ref!r} that you may see: `lifeboat {noun} list`")
+        raise CliError(
+            f"no {resource.command} named {ref!r} that you may see: "
+            f"`lifeboat {resource.command} list`"
+        )
     owners = sorted(item["owner"] for item in named)
     raise CliError(
-        f"ambiguous: {len(named)} {noun}s named {ref}, owners {', '.join(owners[:-1])} and "
-        f"{owners[-1]}: use the uid"
+        f"ambiguous: {len(named)} {resource.plural} named {ref}, owners {_and(owners)}, use the uid"
     )
+
+
+def uid_of(api: Api, resource: Resource, ref: str) -> str:
+    uid: str = resolve(api, resource, ref)["uid"]
+    return uid

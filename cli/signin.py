@@ -29,6 +29,10 @@ def _show_sign_in_page(browser: bool) -> Callable[[str], None]:
     return show
 
 
+def _show_code(address: str, code: str) -> None:
+    errors.print(f"On any device, open {address}\nand enter the code {code}", soft_wrap=True)
+
+
 def login(
     server: Annotated[
         str, typer.Option(help="The API's URL, e.g. http://127.0.0.1:8000 (or .../api/v1)")
@@ -42,6 +46,14 @@ def login(
     browser: Annotated[
         bool, typer.Option(help="Open the sign-in page in a browser (else only print it)")
     ] = True,
+    device: Annotated[
+        bool,
+        typer.Option(
+            "--device",
+            help="Sign in on another device with a code (the device authorization grant), "
+            "where the provider offers it",
+        ),
+    ] = False,
     client_secret: Annotated[
         str,
         typer.Option(
@@ -56,8 +68,10 @@ def login(
     """Sign in to a Lifeboat server and make it the current context.
 
     Without --username: the provider's sign-in page (authorization code with PKCE, redirected
-    to 127.0.0.1:8250). With --username and --password-stdin: the password grant (CI, the dev
-    stack). The server tells where its identity provider is (GET /api/v1/auth-config).
+    to 127.0.0.1:8250). With --device: a code to enter at the provider's address on any device
+    (for a machine without a browser). With --username and --password-stdin: the password
+    grant (CI, the dev stack). The server tells where its identity provider is
+    (GET /api/v1/auth-config).
     """
     server = server.rstrip("/").removesuffix(API_PREFIX)
     if urlsplit(server).scheme not in ("http", "https"):
@@ -76,10 +90,13 @@ def login(
     issuer, client_id = auth["issuer"], auth["client_id"]
     if username:
         tokens = oidc.password_grant(issuer, client_id, client_secret, username, password)
+    elif device:
+        tokens = oidc.device_grant(issuer, client_id, client_secret, _show_code)
     else:
         tokens = oidc.authorization_code_grant(
             issuer, client_id, client_secret, _show_sign_in_page(browser)
         )
+    if not username:
         username = request(server, "GET", API_PREFIX + "/me", token=tokens.access_token)["username"]
     name = context or f"{username}@{urlsplit(server).netloc}"
     settings = config.load()

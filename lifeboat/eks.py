@@ -25,11 +25,11 @@ from typing import Any
 
 import boto3
 
+from lifeboat.credentials import AccessKeys, CloudProvider
 from lifeboat.kubeconfig import summarize
-from lifeboat.secrets import SecretBox
 
 # The cloud account provider EKS clusters are listed with, and the clusters' provider.
-AWS_PROVIDER = "aws"
+AWS_PROVIDER = CloudProvider.AWS
 EKS_PROVIDER = "eks"
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
@@ -45,31 +45,9 @@ _CLUSTER_ARN = re.compile(
 
 
 @dataclass(frozen=True)
-class AwsKeys:
-    """An AWS account's access key pair."""
-
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class EksToken:
     token: str = field(repr=False)
     expires_at: datetime
-
-
-def aws_keys(secrets: SecretBox, credentials_ciphertext: bytes) -> AwsKeys:
-    """A cloud account's key pair from its encrypted credentials (see the cloud accounts API).
-
-    Raises `SecretDecryptError`, or `ValueError` when they are not an access key pair.
-    """
-    credentials = json.loads(secrets.decrypt(credentials_ciphertext))
-    if not isinstance(credentials, dict):
-        raise ValueError("the credentials are not an access key pair")
-    try:
-        return AwsKeys(credentials["access_key_id"], credentials["secret_access_key"])
-    except KeyError as exc:
-        raise ValueError(f"the credentials lack {exc}") from None
 
 
 def cluster_region_and_name(arn: str) -> tuple[str, str]:
@@ -80,7 +58,7 @@ def cluster_region_and_name(arn: str) -> tuple[str, str]:
     return match["region"], match["name"]
 
 
-def mint_token(*, cluster_name: str, region: str, keys: AwsKeys) -> EksToken:
+def mint_token(*, cluster_name: str, region: str, keys: AccessKeys) -> EksToken:
     """A bearer token for the EKS cluster, valid for `TOKEN_LIFETIME`."""
     # Signing times are whole seconds: taken before signing, the recorded expiry is never late.
     issued = datetime.now(UTC).replace(microsecond=0)
@@ -137,7 +115,7 @@ def current_token(config: dict[str, Any]) -> str:
     return ""
 
 
-def with_token_plugin(config: dict[str, Any], cluster_arn: str, keys: AwsKeys) -> dict[str, Any]:
+def with_token_plugin(config: dict[str, Any], cluster_arn: str, keys: AccessKeys) -> dict[str, Any]:
     """The EKS cluster's kubeconfig (the input stays as is) with its current user authenticated
     by the token plugin of this module, which mints from `keys`.
 
@@ -183,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     token = mint_token(
-        cluster_name=name, region=region, keys=AwsKeys(access_key_id, secret_access_key)
+        cluster_name=name, region=region, keys=AccessKeys(access_key_id, secret_access_key)
     )
     credential = {
         "apiVersion": EXEC_API_VERSION,

@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from lifeboat.policies import Retention
-
-USABLE = ("Success", "PartialSuccess")
-ACTIVE = ("Pending", "InProgress")
+from lifeboat.status import RUNNING, USABLE
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ def expired(
     doomed = [
         b
         for b in backups
-        if b.status not in ACTIVE
+        if b.status not in RUNNING
         and b.created_at <= now
         and (
             b.uid not in kept

@@ -36,6 +36,13 @@ class MoverRunner(enum.StrEnum):
     JOB = "job"
 
 
+class LogFormat(enum.StrEnum):
+    """How the api and the worker write their logs (lifeboat/logs.py)."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
 class Settings(BaseSettings):
     """Everything a Lifeboat process needs to know about where it runs."""
 
@@ -95,6 +102,15 @@ class Settings(BaseSettings):
     # without SCIM (0: never). Signing in again shows them by name at once.
     user_unseen_days: int = Field(default=0, ge=0, le=36500)
 
+    # Licenses: public keys trusted besides the vendor's (raw Ed25519, base64url, comma
+    # separated), and how often the worker checks the license against the clusters' nodes
+    # (suspending backup schedules while it stops backups, resuming them after).
+    license_public_keys: str = ""
+    # The vendor's license server, for licenses by subscription ('' where there is none: an
+    # air-gapped installation imports a license file answering its activation request).
+    license_server_url: str = ""
+    license_check_interval_seconds: int = Field(default=300, ge=10)
+
     # The object store the platform reports on in its service status (None: not reported).
     s3_endpoint: str | None = None
     # Where the worker calls the AWS APIs (listing EKS clusters); empty means AWS itself. The
@@ -102,10 +118,11 @@ class Settings(BaseSettings):
     # not Lifeboat, calls that.
     aws_endpoint_url: str = ""
 
-    # The data mover: `local` in the worker (the dev stack's default), or `job`: a Kubernetes
-    # Job per volume in the claim's namespace, running `python -m activities.mover` in
-    # `mover_image` (an image with Lifeboat installed and `python` on its PATH).
-    mover_runner: MoverRunner = MoverRunner.LOCAL
+    # The data mover: `job`, a Kubernetes Job per volume in the claim's namespace, running
+    # `python -m activities.mover` in `mover_image` (an image with Lifeboat installed and
+    # `python` on its PATH); or `local`, in the worker, on hostPath volumes (the dev stack's
+    # choice: its settings set it).
+    mover_runner: MoverRunner = MoverRunner.JOB
     mover_image: str = f"lifeboat:{__version__}"
     # A mover Job still running after this long is stopped and its volume reported Failed;
     # below the activity's own 12 h limit, so the Job's end is what gets reported.
@@ -117,6 +134,13 @@ class Settings(BaseSettings):
     # live `progress`): the worker's heartbeat throttle (else 0.8 x an activity's heartbeat
     # timeout) and how often the in-worker mover reports.
     progress_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    # The worker's /metrics (Lifeboat's series and the Temporal SDK's); 0: not served. The
+    # manifests serve it on 0.0.0.0:9464; the dev stack on a free loopback port.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+
+    log_format: LogFormat = LogFormat.TEXT
 
     cluster_sync_interval_seconds: int = Field(default=300, ge=30)
     # Bounds what a user may send: kubeconfigs beyond this are refused with 413.

@@ -9,15 +9,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from deploy.local import postgres
-from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
+from deploy.local.doubles.license_server import LicenseServerDouble
+from deploy.local.servers import postgres
+from deploy.local.servers.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import Stack, down, up
 from lifeboat.catalog.session import sync_url
+from lifeboat.licensing import public_key_text
 
 IN_CI = os.environ.get("CI") == "true"
+# The activation id of the license server double's subscription (50 nodes, 3 days, renewed).
+SUBSCRIPTION = "sub-" + secrets.token_hex(8)
 
 
 def require_postgres() -> None:
@@ -41,7 +48,36 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[Stack]:
+def license_signer() -> Ed25519PrivateKey:
+    """A license signing key made for this run: the stacks the tests start trust it (their
+    processes inherit LIFEBOAT_LICENSE_PUBLIC_KEYS), so tests mint licenses as a vendor would."""
+    signer = Ed25519PrivateKey.generate()
+    os.environ["LIFEBOAT_LICENSE_PUBLIC_KEYS"] = public_key_text(signer)
+    return signer
+
+
+@pytest.fixture(scope="session")
+def license_server(
+    tmp_path_factory: pytest.TempPathFactory, license_signer: Ed25519PrivateKey
+) -> Iterator[LicenseServerDouble]:
+    """The vendor's license server (a double signing with the run's key), with one
+    subscription; the stacks the tests start use it (LIFEBOAT_LICENSE_SERVER_URL)."""
+    home = tmp_path_factory.mktemp("license-server")
+    pem = home / "vendor.pem"
+    pem.write_bytes(license_signer.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    server = LicenseServerDouble(home, free_port(), pem, (f"{SUBSCRIPTION}:Example Corp:50:3",))
+    server.start()
+    os.environ["LIFEBOAT_LICENSE_SERVER_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str,
+    license_server: LicenseServerDouble,
+) -> Iterator[Stack]:
     """Every server, the api and the worker, as `make up` starts them, on free ports."""
     state = tmp_path_factory.mktemp("stack")
     try:

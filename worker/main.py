@@ -17,28 +17,34 @@ from activities.directory import DirectoryActivities
 from activities.discovery import DiscoveryActivities
 from activities.eks import EksActivities
 from activities.kube import KubeActivities
+from activities.license import LicenseActivities
 from activities.lighthouse import LighthouseActivities
 from activities.locations import LocationActivities
-from activities.mover_runner import mover_for
+from activities.mover.runners import mover_for
+from activities.restore import RestoreActivities
 from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
 from activities.volumes import VolumeActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
+from lifeboat.logs import configure_logging
 from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import connect_with_retry
+from worker.metrics import serve_metrics
 from workflows.backup import BackupWorkflow
 from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.deletion import DeletionWorkflow
 from workflows.discovery import DiscoveryWorkflow
 from workflows.eks import EksClustersWorkflow
+from workflows.ids import license_check_schedule_id, user_directory_schedule_id
+from workflows.license_check import LicenseCheckWorkflow
 from workflows.lighthouse_check import LighthouseCheckWorkflow
 from workflows.location_check import LocationCheckWorkflow
+from workflows.platform_schedules import ensure_platform_schedule
 from workflows.restore import RestoreWorkflow
 from workflows.scheduled_backup import ScheduledBackupWorkflow
 from workflows.user_directory import UserDirectoryWorkflow
-from workflows.user_directory_schedule import ensure_user_directory_schedule
 
 log = logging.getLogger("lifeboat.worker")
 
@@ -54,6 +60,7 @@ WORKFLOWS = [
     DiscoveryWorkflow,
     ScheduledBackupWorkflow,
     UserDirectoryWorkflow,
+    LicenseCheckWorkflow,
 ]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -71,10 +78,12 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     eks = EksActivities(sessions, secrets, settings.aws_endpoint_url)
     lighthouses = LighthouseActivities(sessions, secrets)
     backups = BackupActivities(sessions, secrets)
+    restores = RestoreActivities(sessions, secrets)
     rules = RuleActivities(sessions, secrets)
     volumes = VolumeActivities(sessions, secrets, mover_for(settings))
     schedules = ScheduleActivities(sessions)
     directory = DirectoryActivities(sessions, settings)
+    licensing = LicenseActivities(sessions, settings, secrets, client)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -82,6 +91,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         activities=[
             kube.take_inventory,
             catalog.record_inventory,
+            catalog.set_stage,
             clusters.running_work,
             clusters.delete_sync_schedule,
             clusters.delete_cluster_record,
@@ -95,12 +105,11 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             lighthouses.record_lighthouse_check,
             backups.validate_backup,
             backups.lock_namespaces,
-            backups.set_stage,
             backups.export_resources,
             backups.write_manifest,
             backups.record_backup,
-            backups.restore_resources,
-            backups.record_restore,
+            restores.restore_resources,
+            restores.record_restore,
             backups.delete_archive,
             backups.delete_backup_record,
             rules.run_rules,
@@ -112,12 +121,14 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             volumes.restore_volume,
             volumes.forget_volume_data,
             volumes.prune_location,
-            backups.volumes_to_restore,
-            backups.record_restored_volumes,
+            restores.volumes_to_restore,
+            restores.record_restored_volumes,
             rules.hold_background_actions,
             rules.freeze_virtual_machines,
             rules.thaw_virtual_machines,
             directory.reconcile_users,
+            licensing.renew_subscription,
+            licensing.enforce_license,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         # Progress reaches the API no later than this (else only every 0.8 x a heartbeat
@@ -132,14 +143,26 @@ async def run(settings: Settings) -> None:
     Once connected, the client rides out a Temporal restart on the same address by itself:
     its polls are retried until the server answers again.
     """
+    serve_metrics(settings)  # before connecting: it sets the SDK's runtime
     # Until connected there is nothing to drain: the default signal handling stops us.
     client = await connect_with_retry(settings)
     worker = build_worker(client, settings)
     directory = settings.directory_scim_url or settings.user_unseen_days
-    await ensure_user_directory_schedule(
+    await ensure_platform_schedule(
         client,
+        UserDirectoryWorkflow.run,
+        schedule_id=user_directory_schedule_id(settings.task_queue),
+        kind="user-directory",
         task_queue=settings.task_queue,
         every=timedelta(seconds=settings.directory_sync_interval_seconds) if directory else None,
+    )
+    await ensure_platform_schedule(
+        client,
+        LicenseCheckWorkflow.run,
+        schedule_id=license_check_schedule_id(settings.task_queue),
+        kind="license",
+        task_queue=settings.task_queue,
+        every=timedelta(seconds=settings.license_check_interval_seconds),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,8 +178,9 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run(Settings()))
+    settings = Settings()
+    configure_logging(settings.log_format)
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

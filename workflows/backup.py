@@ -2,7 +2,7 @@
 
 Every step is an activity with a named preset. Post rules always run for the pods whose pre
 rules ran, also when a later step failed or the backup was cancelled; and the result is always
-recorded with its reason: a backup never stays "InProgress". A VM backup's VMs are frozen
+recorded with its reason: a backup never stays InProgress. A VM backup's VMs are frozen
 just before the snapshots and thawed after them, the same way: always, once the freeze began.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
+from lifeboat.status import BackupStatus, RulePhase, Stage
 from workflows import options
 from workflows.contracts import (
     BackupInput,
@@ -34,6 +35,7 @@ from workflows.errors import RULE_FAILED
 
 with workflow.unsafe.imports_passed_through():
     from activities.backup import BackupActivities
+    from activities.catalog import CatalogActivities
     from activities.rules import RuleActivities
     from activities.volumes import VolumeActivities
 
@@ -66,7 +68,7 @@ class BackupWorkflow:
     """Backs up namespaces of a cluster to a backup location."""
 
     def __init__(self) -> None:
-        self.stage = "Pending"
+        self.stage = Stage.PENDING
         self.plan: BackupPlan | None = None
         # Pods where pre rules ran (None: pre rules never started, so post rules run everywhere).
         self.pre_pods: list[str] | None = None
@@ -81,19 +83,21 @@ class BackupWorkflow:
         self.notes: list[str] = []
 
     @workflow.query
-    def current_stage(self) -> str:
+    def current_stage(self) -> Stage:
         return self.stage
 
-    async def _stage(self, input: BackupInput, stage: str) -> None:
+    async def _stage(self, input: BackupInput, stage: Stage) -> None:
         self.stage = stage
         await workflow.execute_activity_method(
-            BackupActivities.set_stage, StageInput(input.backup_uid, stage), **options.CATALOG_WRITE
+            CatalogActivities.set_stage,
+            StageInput(input.backup_uid, stage),
+            **options.CATALOG_WRITE,
         )
 
     async def _pre_rules(self, input: BackupInput, plan: BackupPlan) -> Any:
         """Start the background actions, run the foreground ones; return the hold to end."""
-        await self._stage(input, "PreRules")
-        rules = RulesInput(input.backup_uid, plan.pre_rule_uid, "pre")
+        await self._stage(input, Stage.PRE_RULES)
+        rules = RulesInput(input.backup_uid, plan.pre_rule_uid, RulePhase.PRE)
         self.pre_started = True
         hold = (
             workflow.start_activity_method(
@@ -116,7 +120,7 @@ class BackupWorkflow:
 
     async def _freeze(self, input: BackupInput) -> None:
         """Freeze the VMs' guest file systems; the snapshots come right after."""
-        await self._stage(input, "FreezeVirtualMachines")
+        await self._stage(input, Stage.FREEZE_VIRTUAL_MACHINES)
         self.freeze_started = True
         result: FreezeResult = await workflow.execute_activity_method(
             RuleActivities.freeze_virtual_machines,
@@ -132,7 +136,7 @@ class BackupWorkflow:
             return ""
         if self.frozen == [] and workflow.patched("no-thaw-when-nothing-froze"):
             return ""  # the freeze answered and reached no VM (none had a launcher pod)
-        self.stage = "ThawVirtualMachines"
+        self.stage = Stage.THAW_VIRTUAL_MACHINES
         self.thaw_done = True
         try:
             result: FreezeResult = await workflow.execute_activity_method(
@@ -155,12 +159,12 @@ class BackupWorkflow:
             return ""  # nothing was frozen: nothing to undo
         else:
             pods = None
-        self.stage = "PostRules"
+        self.stage = Stage.POST_RULES
         self.post_done = True
         try:
             result: RulesResult = await workflow.execute_activity_method(
                 RuleActivities.run_rules,
-                RulesInput(input.backup_uid, plan.post_rule_uid, "post", pods),
+                RulesInput(input.backup_uid, plan.post_rule_uid, RulePhase.POST, pods),
                 **options.POST_RULES,
             )
         except ActivityError as exc:
@@ -169,22 +173,22 @@ class BackupWorkflow:
 
     @workflow.run
     async def run(self, input: BackupInput) -> BackupResult:
-        status, reason = "Failed", ""
+        status, reason = BackupStatus.FAILED, ""
         hold = None
         cancelled = False
         try:
-            await self._stage(input, "Validate")
+            await self._stage(input, Stage.VALIDATE)
             self.plan = plan = await workflow.execute_activity_method(
                 BackupActivities.validate_backup, input, **options.VALIDATE
             )
-            await self._stage(input, "WaitingForNamespaces")
+            await self._stage(input, Stage.WAITING_FOR_NAMESPACES)
             await workflow.execute_activity_method(
                 BackupActivities.lock_namespaces, input, **options.NAMESPACE_LOCK
             )
             if plan.pre_rule_uid:
                 hold = await self._pre_rules(input, plan)
             if plan.export:  # not when retrying only failed volumes
-                await self._stage(input, "ExportResources")
+                await self._stage(input, Stage.EXPORT_RESOURCES)
                 exported: ExportResult = await workflow.execute_activity_method(
                     BackupActivities.export_resources, input, **options.RESOURCES
                 )
@@ -197,7 +201,7 @@ class BackupWorkflow:
             if plan.volumes:
                 if plan.virtual_machines:
                     await self._freeze(input)
-                await self._stage(input, "SnapshotVolumes")
+                await self._stage(input, Stage.SNAPSHOT_VOLUMES)
                 self.snapshotted = True
                 volumes = await workflow.execute_activity_method(
                     VolumeActivities.snapshot_volumes, input, **options.SNAPSHOTS
@@ -209,7 +213,7 @@ class BackupWorkflow:
                 await _release(hold)
             post_failure = await self._post_rules(input)
             if volumes:
-                await self._stage(input, "MoveVolumeData")
+                await self._stage(input, Stage.MOVE_VOLUME_DATA)
                 # Each volume records its own result; record_backup makes any failed one a
                 # PartialSuccess, naming it.
                 await asyncio.gather(
@@ -222,11 +226,15 @@ class BackupWorkflow:
                         for volume in volumes
                     )
                 )
-            await self._stage(input, "WriteManifest")
+            await self._stage(input, Stage.WRITE_MANIFEST)
             await workflow.execute_activity_method(
                 BackupActivities.write_manifest, input, **options.CATALOG_WRITE
             )
-            status = "PartialSuccess" if post_failure or thaw_failure else "Success"
+            status = (
+                BackupStatus.PARTIAL_SUCCESS
+                if post_failure or thaw_failure
+                else BackupStatus.SUCCESS
+            )
             reason = "; ".join(
                 ([f"thaw: {thaw_failure}"] if thaw_failure else [])
                 + ([f"post rules: {post_failure}"] if post_failure else [])
@@ -235,11 +243,12 @@ class BackupWorkflow:
         except (ActivityError, ApplicationError) as exc:
             if isinstance(exc, ActivityError) and isinstance(exc.cause, CancelledError):
                 # The backup was cancelled while this step ran (the step was cancelled too).
-                status, reason, cancelled = "Aborted", f"cancelled during {self.stage}", True
+                status, reason = BackupStatus.ABORTED, f"cancelled during {self.stage}"
+                cancelled = True
             else:
                 reason = f"{self.stage}: {_reason(exc)}"
         except (CancelledError, asyncio.CancelledError):
-            status, reason = "Aborted", f"cancelled during {self.stage}"
+            status, reason = BackupStatus.ABORTED, f"cancelled during {self.stage}"
             raise
         finally:
             # Shielded from a cancel: undo what pre rules did, then record the outcome.
@@ -251,8 +260,8 @@ class BackupWorkflow:
         return BackupResult(backup_uid=input.backup_uid, status=status, reason=reason)
 
     async def _finish(
-        self, input: BackupInput, hold: Any, status: str, reason: str
-    ) -> tuple[str, str]:
+        self, input: BackupInput, hold: Any, status: BackupStatus, reason: str
+    ) -> tuple[BackupStatus, str]:
         thaw_failure = await self._thaw(input)
         if thaw_failure:
             reason = "; ".join(r for r in (reason, f"thaw: {thaw_failure}") if r)

@@ -6,7 +6,19 @@ results only: never a secret, never a manifest.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
+
+from lifeboat.status import (
+    BackupStatus,
+    ClusterStatus,
+    DiscoveryStatus,
+    RestorePhase,
+    RestoreStatus,
+    RulePhase,
+    Stage,
+    VolumeStatus,
+)
 
 
 @dataclass
@@ -29,7 +41,7 @@ class VirtualMachineInfo:
 class ClusterInventory:
     """What a sync found: status Online, or Offline/Failed with the reason."""
 
-    status: str
+    status: ClusterStatus
     reason: str = ""
     kubernetes_version: str = ""
     namespaces: list[str] = field(default_factory=list)
@@ -38,6 +50,9 @@ class ClusterInventory:
     pvc_requested_bytes: int = 0
     # Empty when the cluster has no KubeVirt.
     virtual_machines: list[VirtualMachineInfo] = field(default_factory=list)
+    # For the license: its nodes (None: not counted) and identity (kube-system's uid).
+    node_count: int | None = None
+    identity: str = ""
 
 
 @dataclass
@@ -49,14 +64,15 @@ class RecordInventoryInput:
 @dataclass
 class ClusterSyncResult:
     cluster_uid: str
-    status: str
+    status: ClusterStatus
     reason: str = ""
 
 
 @dataclass
 class LocationCheckInput:
-    """Where a backup location's bucket is, and whose S3 keys to reach it with: a cloud
-    account's, or a location's own (`LocationCredentials`); the activity fetches them."""
+    """Where a backup location's bucket is, and whose keys to reach it with: a cloud
+    account's, or a location's own (`LocationCredentials`); the activity fetches them.
+    `provider` is the kind of storage (`lifeboat.locations.LocationKind`)."""
 
     endpoint: str
     bucket: str
@@ -64,6 +80,7 @@ class LocationCheckInput:
     prefix: str = ""
     cloud_account_uid: str = ""
     credentials_uid: str = ""
+    provider: str = "s3"
 
 
 @dataclass
@@ -83,6 +100,16 @@ class LighthouseCheckInput:
 
 
 @dataclass
+class LicenseCheckResult:
+    """What a license check found and did: the state, the nodes, schedules changed (uids)."""
+
+    state: str = ""
+    nodes_used: int = 0
+    suspended: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
+
+@dataclass
 class DirectorySyncResult:
     """What a directory sync found: users counted, unknown now, and who changed (user ids)."""
 
@@ -96,7 +123,7 @@ class DirectorySyncResult:
 class LighthouseProbe:
     """What a check found: Online with the version and cluster, else Offline/Failed and why."""
 
-    status: str
+    status: ClusterStatus
     reason: str = ""
     version: str = ""
     cluster_name: str = ""
@@ -182,7 +209,7 @@ class RecordDiscoveryInput:
 @dataclass
 class DiscoveryResult:
     config_uid: str
-    status: str
+    status: DiscoveryStatus
     reason: str = ""
     onboarded: int = 0
     refreshed: int = 0
@@ -213,10 +240,19 @@ class BackupPlan:
     export: bool = True
 
 
+class Operation(enum.StrEnum):
+    BACKUP = "backup"
+    RESTORE = "restore"
+
+
 @dataclass
 class StageInput:
+    """The stage a backup (`uid` a backup's) or a restore (a restore's) has reached."""
+
     uid: str
-    stage: str
+    stage: Stage
+    # Restores started before it was carried send none: their first stage is not shown.
+    kind: Operation = Operation.BACKUP
 
 
 @dataclass
@@ -228,7 +264,7 @@ class ExportResult:
 @dataclass
 class RecordBackupInput:
     backup_uid: str
-    status: str
+    status: BackupStatus
     reason: str = ""
     resource_count: int = 0
     volume_count: int = 0
@@ -239,7 +275,7 @@ class RecordBackupInput:
 @dataclass
 class BackupResult:
     backup_uid: str
-    status: str
+    status: BackupStatus
     reason: str = ""
 
 
@@ -247,14 +283,13 @@ class BackupResult:
 class RestoreInput:
     restore_uid: str
     dry_run: bool = False
-    # "claims": what volumes need (CRDs, namespaces, classes, claims); "rest": the others.
-    phase: str = "all"
+    phase: RestorePhase = RestorePhase.ALL
 
 
 @dataclass
 class RestoreResult:
     restore_uid: str
-    status: str
+    status: RestoreStatus
     reason: str = ""
     created: int = 0
     replaced: int = 0
@@ -265,7 +300,7 @@ class RestoreResult:
 @dataclass
 class RecordRestoreInput:
     restore_uid: str
-    status: str
+    status: RestoreStatus
     reason: str = ""
 
 
@@ -275,7 +310,7 @@ class RulesInput:
 
     backup_uid: str
     rule_uid: str
-    phase: str  # pre | post
+    phase: RulePhase
     pods: list[str] | None = None
 
 
@@ -322,7 +357,7 @@ class MoveVolumeInput:
 class MoveVolumeResult:
     namespace: str
     pvc: str
-    status: str  # Success | Failed | Skipped
+    status: VolumeStatus  # Success | Failed | Skipped
     reason: str = ""
     data_snapshot_id: str = ""
     bytes_total: int = 0

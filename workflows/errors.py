@@ -16,3 +16,5 @@ RULE_FAILED = "RuleFailed"
 DISCOVERY_CONFIG_NOT_FOUND = "DiscoveryConfigNotFound"
 # The identity provider's SCIM interface could not be read, or listed nobody: no user is marked.
 DIRECTORY_UNREADABLE = "DirectoryUnreadable"
+# A subscription's license could not be fetched or renewed; the current license stays in force.
+LICENSE_NOT_RENEWED = "LicenseNotRenewed"

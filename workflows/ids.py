@@ -56,6 +56,16 @@ def user_directory_schedule_id(task_queue: str) -> str:
     return f"user-directory-sync-{task_queue}"
 
 
+def license_check_schedule_id(task_queue: str) -> str:
+    """One per platform, like the user directory's: the license is the platform's."""
+    return f"license-check-{task_queue}"
+
+
+def license_check_workflow_id(key: str) -> str:
+    """A license check started outside the schedule (after an import): `key` makes it unique."""
+    return f"license-check-{key}"
+
+
 OWNER = SearchAttributeKey.for_keyword("LifeboatOwner")
 CLUSTER = SearchAttributeKey.for_keyword("LifeboatCluster")
 KIND = SearchAttributeKey.for_keyword("LifeboatKind")
@@ -65,9 +75,9 @@ def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttr
     """What the Temporal UI can find a workflow by: its owner, cluster and kind.
 
     Kinds: backup, scheduled-backup, backup-deletion, restore, restore-preview,
-    cluster-sync, cluster-deletion, location-check, lighthouse-check, discovery. `cluster` is
-    the cluster the workflow acts on: the lighthouse for its check, '' for a location check
-    or a discovery run.
+    cluster-sync, cluster-deletion, location-check, lighthouse-check, discovery,
+    user-directory, license. `cluster` is the cluster the workflow acts on: the lighthouse for
+    its check, '' for a location check, a discovery run or the platform's own work.
     """
     return TypedSearchAttributes(
         [

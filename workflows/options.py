@@ -132,6 +132,17 @@ MOVE_DATA: dict[str, Any] = {
         non_retryable_error_types=["InvalidBackup", "BackupNotFound"],
     ),
 }
+# Checking the license and pausing or resuming Temporal Schedules: the next check retries.
+LICENSE_CHECK: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=5),
+}
+# Asking the vendor's license server for a subscription's license: a few quick tries, then
+# the next check asks again (the current license stays in force meanwhile).
+LICENSE_RENEWAL: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=1),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
+}
 # Reading the identity provider's user list: a few tries, then the next scheduled run retries.
 DIRECTORY_READ: dict[str, Any] = {
     "start_to_close_timeout": timedelta(minutes=5),

@@ -12,9 +12,11 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from lifeboat.status import RestorePhase, RestoreStatus, Stage
 from workflows import options
 from workflows.contracts import (
     MoveVolumeResult,
+    Operation,
     RecordRestoredVolumesInput,
     RecordRestoreInput,
     RestoreInput,
@@ -24,7 +26,8 @@ from workflows.contracts import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.backup import BackupActivities
+    from activities.catalog import CatalogActivities
+    from activities.restore import RestoreActivities
     from activities.volumes import VolumeActivities
 
 
@@ -35,20 +38,20 @@ class RestoreWorkflow:
     @workflow.run
     async def run(self, input: RestoreInput) -> RestoreResult:
         await workflow.execute_activity_method(
-            BackupActivities.set_stage,
-            StageInput(input.restore_uid, "ApplyResources"),
+            CatalogActivities.set_stage,
+            StageInput(input.restore_uid, Stage.APPLY_RESOURCES, Operation.RESTORE),
             **options.CATALOG_WRITE,
         )
         try:
             claims: RestoreResult = await workflow.execute_activity_method(
-                BackupActivities.restore_resources,
-                RestoreInput(input.restore_uid, input.dry_run, phase="claims"),
+                RestoreActivities.restore_resources,
+                RestoreInput(input.restore_uid, input.dry_run, phase=RestorePhase.CLAIMS),
                 **options.RESOURCES,
             )
             moved: list[MoveVolumeResult] = []
             if not input.dry_run:
                 volumes: list[RestoreVolumeInput] = await workflow.execute_activity_method(
-                    BackupActivities.volumes_to_restore, input, **options.CATALOG_WRITE
+                    RestoreActivities.volumes_to_restore, input, **options.CATALOG_WRITE
                 )
                 moved = await asyncio.gather(
                     *(
@@ -59,32 +62,34 @@ class RestoreWorkflow:
                     )
                 )
             workflow.logger.info("restore: %d claims phase objects", claims.created)
-            rest = RestoreInput(input.restore_uid, input.dry_run, phase="rest")
+            rest = RestoreInput(input.restore_uid, input.dry_run, phase=RestorePhase.REST)
             if workflow.patched("record-volumes-before-the-rest"):
                 # Recorded first, so the status the rest sets is final: it never reads
                 # Success for a moment before a failed volume makes it a PartialSuccess.
                 await workflow.execute_activity_method(
-                    BackupActivities.record_restored_volumes,
+                    RestoreActivities.record_restored_volumes,
                     RecordRestoredVolumesInput(input.restore_uid, list(moved)),
                     **options.CATALOG_WRITE,
                 )
                 result: RestoreResult = await workflow.execute_activity_method(
-                    BackupActivities.restore_resources, rest, **options.RESOURCES
+                    RestoreActivities.restore_resources, rest, **options.RESOURCES
                 )
                 return result
             await workflow.execute_activity_method(
-                BackupActivities.restore_resources, rest, **options.RESOURCES
+                RestoreActivities.restore_resources, rest, **options.RESOURCES
             )
             return await workflow.execute_activity_method(
-                BackupActivities.record_restored_volumes,
+                RestoreActivities.record_restored_volumes,
                 RecordRestoredVolumesInput(input.restore_uid, list(moved)),
                 **options.CATALOG_WRITE,
             )
         except ActivityError as exc:
             reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
             await workflow.execute_activity_method(
-                BackupActivities.record_restore,
-                RecordRestoreInput(input.restore_uid, status="Failed", reason=reason),
+                RestoreActivities.record_restore,
+                RecordRestoreInput(input.restore_uid, status=RestoreStatus.FAILED, reason=reason),
                 **options.CATALOG_WRITE,
             )
-            return RestoreResult(restore_uid=input.restore_uid, status="Failed", reason=reason)
+            return RestoreResult(
+                restore_uid=input.restore_uid, status=RestoreStatus.FAILED, reason=reason
+            )

@@ -2,7 +2,8 @@
 
 A library (`backup`, `restore`, `ChunkStore`) and a command (`python -m activities.mover`): a
 Kubernetes Job per volume in production, a local process on the dev stack. It imports only the
-standard library, fastcdc, blake3, zstandard, cryptography, minio and urllib3.
+standard library, fastcdc, blake3, zstandard, cryptography and `lifeboat.locations` (the
+location's storage, through its backend), never the catalog.
 
 Repository layout, format version 1
 ===================================
@@ -62,7 +63,7 @@ from activities.mover.errors import IntegrityError, MoverError, SnapshotNotFound
 from activities.mover.layout import FORMAT_VERSION
 from activities.mover.progress import Progress, RestoreSummary, ResumeState, SnapshotSummary
 from activities.mover.restore import restore
-from activities.mover.store import ChunkStore, s3_client
+from activities.mover.store import ChunkStore
 
 __all__ = [
     "FORMAT_VERSION",
@@ -76,5 +77,4 @@ __all__ = [
     "SnapshotSummary",
     "backup",
     "restore",
-    "s3_client",
 ]

@@ -1,8 +1,10 @@
 """The data mover as a command: `python -m activities.mover backup|restore ...`.
 
 Secrets come from the environment only, never from arguments (arguments show in process
-lists): `LIFEBOAT_MOVER_ACCESS_KEY`, `LIFEBOAT_MOVER_SECRET_KEY` and
-`LIFEBOAT_MOVER_LOCATION_KEY` (the location's encryption key, as text). The summary is
+lists): `LIFEBOAT_MOVER_ACCESS_KEY` and `LIFEBOAT_MOVER_SECRET_KEY` (the location's keys:
+for S3 its access key id and secret access key), and `LIFEBOAT_MOVER_LOCATION_KEY` (the
+location's encryption key, as text); see `activities.mover.command`. `--provider` says which
+kind of storage the location is on (default `s3`). The summary is
 printed as one JSON object on stdout; with `--progress`, progress goes to stderr as JSON
 lines, each with the resume state to pass back with `--resume` after an interruption.
 
@@ -25,19 +27,20 @@ from dataclasses import asdict
 from pathlib import Path
 
 from activities.mover.backup import backup
-from activities.mover.errors import IntegrityError, MoverError, SnapshotNotFoundError
+from activities.mover.command import (
+    ENV_ACCESS_KEY,
+    ENV_LOCATION_KEY,
+    ENV_SECRET_KEY,
+    EXIT_FAILED,
+    EXIT_PERMANENT,
+    EXIT_USAGE,
+    PERMANENT,
+)
+from activities.mover.errors import MoverError
 from activities.mover.progress import Progress, ProgressCallback, ResumeState
 from activities.mover.restore import restore
-from activities.mover.store import DEFAULT_WORKERS, ChunkStore, s3_client
-
-ENV_ACCESS_KEY = "LIFEBOAT_MOVER_ACCESS_KEY"
-ENV_SECRET_KEY = "LIFEBOAT_MOVER_SECRET_KEY"
-ENV_LOCATION_KEY = "LIFEBOAT_MOVER_LOCATION_KEY"
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_PERMANENT = 3
-# Failures no retry cures.
-PERMANENT = (IntegrityError, SnapshotNotFoundError)
+from activities.mover.store import DEFAULT_WORKERS, ChunkStore, connections_for
+from lifeboat.locations import KINDS, LocationAddress, LocationKind, open_backend
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         ("restore", "restore --snapshot into --target"),
     ):
         command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument(
+            "--provider",
+            default=LocationKind.S3,
+            type=LocationKind,
+            choices=list(LocationKind),
+            help="the kind of storage the location is on",
+        )
         command.add_argument("--endpoint", required=True, help="http(s)://host[:port]")
         command.add_argument("--bucket", required=True)
         command.add_argument("--prefix", default="", help="the location's prefix")
@@ -100,14 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     location_key = _secret(ENV_LOCATION_KEY).encode()
     on_progress: ProgressCallback | None = _print_progress if args.progress else None
     try:
-        client = s3_client(
-            args.endpoint,
-            access_key,
-            secret_key,
-            region=args.region,
-            connections=max(32, 4 * args.workers),
+        address = LocationAddress(args.provider, args.endpoint, args.bucket, args.region)
+        backend = open_backend(
+            address,
+            KINDS[args.provider].keys(access_key, secret_key),
+            connections=connections_for(args.workers),
         )
-        store = ChunkStore(client, args.bucket, args.prefix, location_key, workers=args.workers)
+        store = ChunkStore(backend, args.prefix, location_key, workers=args.workers)
     except ValueError as error:
         return _fail(args.summary_file, error, EXIT_USAGE)
     try:

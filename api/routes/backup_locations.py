@@ -1,4 +1,5 @@
-"""Backup locations: S3 buckets backups go to, each reached with S3 keys.
+"""Backup locations: buckets backups go to (`provider`: the kind of storage, see
+lifeboat.locations), each reached with keys.
 
 Where the keys are depends on the mode (seeds/001): in classic mode, in a cloud account
 (`cloud_account_uid`); in federated mode, which has no cloud accounts, with the location itself
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -25,10 +26,10 @@ from sqlalchemy import delete, func, select
 from temporalio.client import Client, WorkflowFailureError
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import AppState, StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
-from api.routes.cloud_accounts import S3_PROVIDERS, S3Keys
+from api.routes.cloud_accounts import AzureKeys, S3Keys
 from api.schemas import Labels, ListOf, Name, ObjectRead, Text, Uid, base_url
 from lifeboat.catalog.models import (
     Backup,
@@ -37,6 +38,8 @@ from lifeboat.catalog.models import (
     LocationCredentials,
     new_uid,
 )
+from lifeboat.credentials import field_names
+from lifeboat.locations import KINDS, LocationKind
 from lifeboat.rbac.matrix import Action, Kind, Permission
 from lifeboat.settings import Mode
 from workflows.contracts import LocationCheckInput
@@ -71,6 +74,8 @@ Bucket = Annotated[
 ]
 Region = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9-]*$")]
 Prefix = Annotated[Text, StringConstraints(max_length=1024), AfterValidator(lambda p: p.strip("/"))]
+# A location's own keys (federated mode): those of its kind of storage.
+LocationKeys = S3Keys | AzureKeys
 
 
 class BackupLocationFields(BaseModel):
@@ -81,17 +86,22 @@ class BackupLocationFields(BaseModel):
     region: Region = ""
     prefix: Prefix = ""
     cloud_account_uid: Uid | None = Field(
-        default=None, description="classic mode: an aws or s3-compatible cloud account"
-    )
-    credentials: S3Keys | None = Field(
         default=None,
-        description="federated mode: the location's own S3 keys, write-only (on an update, "
+        description="classic mode: a cloud account whose keys fit the provider (s3: an aws or "
+        "s3-compatible one; azure: an azure one)",
+    )
+    credentials: LocationKeys | None = Field(
+        default=None,
+        description="federated mode: the location's own keys (s3: access_key_id and "
+        "secret_access_key; azure: account_name and account_key), write-only (on an update, "
         "omit them to keep the current ones)",
     )
 
 
 class BackupLocationCreate(BackupLocationFields):
-    provider: Literal["s3"] = "s3"
+    provider: LocationKind = Field(
+        default=LocationKind.S3, description="the kind of storage the bucket is on"
+    )
     encryption_key: Text | None = Field(
         default=None,
         min_length=16,
@@ -101,7 +111,9 @@ class BackupLocationCreate(BackupLocationFields):
 
 
 class BackupLocationUpdate(BackupLocationFields):
-    """Everything but the encryption key, which the location's backups are encrypted with."""
+    """Everything but the encryption key, which the location's backups are encrypted with.
+
+    The provider cannot change either: the location's backups are on that storage."""
 
 
 class BackupLocationRead(ObjectRead):
@@ -112,27 +124,40 @@ class BackupLocationRead(ObjectRead):
     prefix: str
     cloud_account_uid: str | None
     access_key_id: str | None = Field(
-        description="the access key id of the location's own credentials (federated mode)"
+        description="the public part of the location's own credentials (federated mode): the "
+        "access key id, or the Azure storage account"
     )
 
 
 async def _usable_keys(
-    ctx: AuthzContext, body: BackupLocationFields, *, current: BackupLocation | None
+    ctx: AuthzContext,
+    body: BackupLocationFields,
+    kind: LocationKind,
+    *,
+    current: BackupLocation | None,
 ) -> None:
-    """Refuse keys the mode does not use, or a location left without any (422 naming the
-    field): a cloud account in classic mode, the location's own credentials in federated."""
+    """Refuse keys the mode or the kind of storage does not use, or a location left without
+    any (422 naming the field): a cloud account in classic mode, the location's own
+    credentials in federated."""
+    fields = ", ".join(field_names(KINDS[kind].keys))
     if ctx.settings.mode is Mode.FEDERATED:
         if body.cloud_account_uid:
             raise Unprocessable(
-                "cloud accounts are not used in federated mode: give the location its own S3 "
-                "keys in credentials (access_key_id, secret_access_key) instead",
+                "cloud accounts are not used in federated mode: give the location its own "
+                f"keys in credentials ({fields}) instead",
                 field="cloud_account_uid",
             )
         if body.credentials is None and (current is None or not current.credentials_uid):
             raise Unprocessable(
-                "a backup location in federated mode carries its own S3 keys: give "
-                "credentials (access_key_id, secret_access_key)",
+                "a backup location in federated mode carries its own keys: give "
+                f"credentials ({fields})",
                 field="credentials",
+            )
+        if body.credentials is not None and tuple(type(body.credentials).model_fields) != (
+            field_names(KINDS[kind].keys)
+        ):
+            raise Unprocessable(
+                f"the credentials of an {kind} location are {fields}", field="credentials"
             )
         return
     if body.credentials is not None:
@@ -143,14 +168,14 @@ async def _usable_keys(
         )
     if not body.cloud_account_uid:
         raise Unprocessable(
-            "give cloud_account_uid: the aws or s3-compatible cloud account to reach the "
-            "bucket with",
+            f"give cloud_account_uid: the {' or '.join(sorted(KINDS[kind].providers))} cloud "
+            "account to reach the bucket with",
             field="cloud_account_uid",
         )
-    await _usable_account(ctx, body.cloud_account_uid)
+    await _usable_account(ctx, body.cloud_account_uid, kind)
 
 
-async def _usable_account(ctx: AuthzContext, uid: str) -> CloudAccount:
+async def _usable_account(ctx: AuthzContext, uid: str, kind: LocationKind) -> CloudAccount:
     """The cloud account if the caller owns it, it is shared with them, or they are super admin."""
     if not ctx.caller.can(Permission.CLOUD_ACCOUNTS_VIEW):
         raise Forbidden(
@@ -170,23 +195,24 @@ async def _usable_account(ctx: AuthzContext, uid: str) -> CloudAccount:
             f"no cloud account {uid} that you own or that is shared with you",
             field="cloud_account_uid",
         ) from None
-    if account.provider not in S3_PROVIDERS:
+    providers = KINDS[kind].providers
+    if account.provider not in providers:
         raise Unprocessable(
-            f"cloud account {account.name} is an {account.provider} account; an S3 location "
-            f"needs one of: {', '.join(sorted(S3_PROVIDERS))}",
+            f"cloud account {account.name} is an {account.provider} account; an {kind} location "
+            f"needs one of: {', '.join(sorted(providers))}",
             field="cloud_account_uid",
         )
     return account
 
 
-async def _stage(ctx: AuthzContext, state: AppState, keys: S3Keys) -> str:
+async def _stage(ctx: AuthzContext, state: AppState, keys: LocationKeys) -> str:
     """Store new keys, encrypted, for the check to read by uid; not yet any location's."""
     uid = new_uid()
     ctx.session.add(
         LocationCredentials(
             uid=uid,
             owner_id=ctx.caller.subject,
-            access_key_id=keys.access_key_id,
+            access_key_id=keys.identity,
             credentials_ciphertext=state.secrets.encrypt(json.dumps(keys.model_dump())),
         )
     )
@@ -205,6 +231,7 @@ async def _check(
     ctx: AuthzContext,
     temporal: Client,
     body: BackupLocationFields,
+    kind: LocationKind,
     credentials_uid: str | None,
     *,
     location_uid: str,
@@ -224,6 +251,7 @@ async def _check(
         prefix=body.prefix,
         cloud_account_uid=body.cloud_account_uid or "",
         credentials_uid=credentials_uid or "",
+        provider=kind,
     )
     try:
         result = await temporal.execute_workflow(
@@ -248,12 +276,20 @@ async def create_location(
     body: BackupLocationCreate, ctx: CreateLocation, state: StateDep, temporal: TemporalDep
 ) -> BackupLocationRead:
     """Add a location once its bucket has been reached and written to; nothing is stored else."""
-    await _usable_keys(ctx, body, current=None)
+    await _usable_keys(ctx, body, body.provider, current=None)
     staged = await _stage(ctx, state, body.credentials) if body.credentials else None
     kept = False
     uid = new_uid()
     try:
-        await _check(ctx, temporal, body, staged, location_uid=uid, owner_id=ctx.caller.subject)
+        await _check(
+            ctx,
+            temporal,
+            body,
+            body.provider,
+            staged,
+            location_uid=uid,
+            owner_id=ctx.caller.subject,
+        )
         location = await save_unique(
             ctx,
             BackupLocation(
@@ -281,10 +317,11 @@ async def create_location(
 
 
 @router.get("")
-async def list_locations(ctx: ViewLocation) -> ListOf[BackupLocationRead]:
+async def list_locations(ctx: ViewLocation, page: PageDep) -> ListOf[BackupLocationRead]:
     """The locations the caller owns or that are shared with them."""
-    items = [BackupLocationRead.model_validate(b) for b in await list_visible(ctx, BackupLocation)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, BackupLocation, page)
+    items = [BackupLocationRead.model_validate(b) for b in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")
@@ -301,7 +338,8 @@ async def update_location(
     Keys replaced are dropped once the location uses the new ones.
     """
     location = await ctx.load(BackupLocation, uid)
-    await _usable_keys(ctx, body, current=location)
+    kind = LocationKind(location.provider)
+    await _usable_keys(ctx, body, kind, current=location)
     reach = ("endpoint", "bucket", "region", "prefix", "cloud_account_uid")
     moved = any(getattr(location, f) != getattr(body, f) for f in reach)
     staged = await _stage(ctx, state, body.credentials) if body.credentials else None
@@ -315,6 +353,7 @@ async def update_location(
                 ctx,
                 temporal,
                 body,
+                kind,
                 credentials_uid,
                 location_uid=uid,
                 owner_id=location.owner_id,

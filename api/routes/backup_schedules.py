@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
@@ -33,11 +33,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
-from api.deps import TemporalDep
+from api.crud import PageDep, delete_object, list_page, save_unique
+from api.deps import StateDep, TemporalDep
 from api.routes.backups import BackupCreate, check_backup_parts
+from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Uid
-from lifeboat.catalog.models import Backup, BackupSchedule, ScheduleStatus, utcnow
+from lifeboat.catalog.models import Backup, BackupSchedule, SuspendedBy, utcnow
 from lifeboat.catalog.models import (
     SchedulePolicy as Policy,
 )
@@ -50,6 +51,8 @@ from lifeboat.schedules import (
     run_anchor,
     schedule_spec,
 )
+from lifeboat.specs import ScheduledBackupSpec
+from lifeboat.status import BackupStatus, ScheduleStatus
 from workflows.contracts import BackupInput, ScheduledBackupInput
 from workflows.deletion import DeletionWorkflow
 from workflows.ids import (
@@ -83,8 +86,13 @@ class ScheduleCreate(BaseModel):
 class ScheduleRead(ObjectRead):
     policy_uid: str
     cluster_uid: str
-    spec: dict[str, Any]
+    spec: ScheduledBackupSpec
     suspended: bool
+    suspended_by: str = Field(
+        default="",
+        description="Who suspended it: `user`, or `license` (it resumes by itself once the "
+        "license allows backups again); '' while it runs",
+    )
     status: ScheduleStatus = Field(
         default=ScheduleStatus.ACTIVE,
         description="Active, Suspended, or Overdue: a run came due and made no backup",
@@ -233,6 +241,11 @@ def _reason(
             f"its Temporal Schedule is paused in Temporal ({note}): suspend and resume the "
             "schedule to run again"
         )
+    if row.suspended_by == SuspendedBy.LICENSE:
+        parts.append(
+            "suspended by the license, which stops new backups (GET /api/v1/license says why); "
+            "it resumes by itself once a license allows backups again"
+        )
     if row.policy_update_error:
         parts.append(row.policy_update_error)
     return "; ".join(parts)
@@ -316,7 +329,7 @@ async def create_schedule(
         owner_id=ctx.caller.subject,
         policy_uid=policy.uid,
         cluster_uid=cluster.uid,
-        spec=body.backup.model_dump(exclude={"name", "labels", "cluster_uid"}),
+        spec=ScheduledBackupSpec.from_json(body.backup.model_dump()),
         due_since=utcnow(),
     )
     row = await save_unique(ctx, row)
@@ -331,11 +344,12 @@ async def create_schedule(
 
 
 @router.get("")
-async def list_schedules(ctx: ViewSchedule) -> ListOf[ScheduleRead]:
+async def list_schedules(ctx: ViewSchedule, page: PageDep) -> ListOf[ScheduleRead]:
     """The schedules the caller sees; their status from the catalog (GET one for Temporal's
     view too: next runs, a pause made in Temporal)."""
-    items = await _reads(ctx.session, await list_visible(ctx, BackupSchedule), None)
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, BackupSchedule, page)
+    items = await _reads(ctx.session, rows, None)
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")
@@ -344,11 +358,17 @@ async def get_schedule(uid: Uid, ctx: ViewSchedule, temporal: TemporalDep) -> Sc
     return await _read(await ctx.load(BackupSchedule, uid), ctx.session, temporal)
 
 
-async def _pause(uid: Uid, ctx: AuthzContext, temporal: Client, *, paused: bool) -> ScheduleRead:
+async def _pause(
+    uid: Uid, ctx: AuthzContext, state: StateDep, temporal: Client, *, paused: bool
+) -> ScheduleRead:
     row = await ctx.load(BackupSchedule, uid)
+    if not paused and row.suspended_by == SuspendedBy.LICENSE:
+        await check_backups_allowed(ctx, state)
     handle = temporal.get_schedule_handle(backup_schedule_id(uid))
     await (handle.pause() if paused else handle.unpause())
     row.suspended = paused
+    # Suspended by a user, only a user resumes it (a license check leaves it alone).
+    row.suspended_by = SuspendedBy.USER if paused else ""
     if not paused:
         row.due_since = utcnow()  # runs that came due while it was suspended are not owed
     await ctx.session.commit()
@@ -356,19 +376,26 @@ async def _pause(uid: Uid, ctx: AuthzContext, temporal: Client, *, paused: bool)
 
 
 @router.post("/{uid}/suspend")
-async def suspend_schedule(uid: Uid, ctx: EditSchedule, temporal: TemporalDep) -> ScheduleRead:
-    return await _pause(uid, ctx, temporal, paused=True)
+async def suspend_schedule(
+    uid: Uid, ctx: EditSchedule, state: StateDep, temporal: TemporalDep
+) -> ScheduleRead:
+    return await _pause(uid, ctx, state, temporal, paused=True)
 
 
 @router.post("/{uid}/resume")
-async def resume_schedule(uid: Uid, ctx: EditSchedule, temporal: TemporalDep) -> ScheduleRead:
-    return await _pause(uid, ctx, temporal, paused=False)
+async def resume_schedule(
+    uid: Uid, ctx: EditSchedule, state: StateDep, temporal: TemporalDep
+) -> ScheduleRead:
+    """Resume a suspended schedule (402 while the license that suspended it stops backups)."""
+    return await _pause(uid, ctx, state, temporal, paused=False)
 
 
 @router.post("/{uid}/run-now", status_code=status.HTTP_202_ACCEPTED)
-async def run_now(uid: Uid, ctx: EditSchedule, temporal: TemporalDep) -> Accepted:
-    """Run the schedule now, outside its calendar (also while it is suspended)."""
+async def run_now(uid: Uid, ctx: EditSchedule, state: StateDep, temporal: TemporalDep) -> Accepted:
+    """Run the schedule now, outside its calendar (also while it is suspended; not while the
+    license stops new backups)."""
     row = await ctx.load(BackupSchedule, uid)
+    await check_backups_allowed(ctx, state)
     await temporal.start_workflow(
         ScheduledBackupWorkflow.run,
         ScheduledBackupInput(row.uid, manual=True),
@@ -403,7 +430,7 @@ async def delete_schedule(
     for backup in made:
         backup.schedule_uid = None  # kept backups outlive their schedule
         if doomed:
-            backup.status = "Deleting"
+            backup.status = BackupStatus.DELETING
     await delete_object(ctx, row)
     for backup_uid, owner_id, cluster_uid in doomed:
         await temporal.start_workflow(

@@ -6,24 +6,25 @@ cluster backups" shares only the sharer's own backups of that cluster).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from temporalio.client import Client
 from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
 from api.authz import Access, Authorize, AuthzContext
-from api.crud import active_cluster, list_visible, save_named
-from api.deps import TemporalDep
+from api.crud import PageDep, active_cluster, list_page, save_named
+from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
+from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import (
-    RETRY_CLAIMS,
     Backup,
     BackupLocation,
     CatalogObject,
@@ -34,6 +35,8 @@ from lifeboat.catalog.models import (
 )
 from lifeboat.rbac.access import AccessLevel, Use, may_serve_cluster
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.specs import BackupSpec
+from lifeboat.status import RUNNING, BackupStatus, RestoreStatus, Stage, VolumeStatus
 from lifeboat.virtual_machines import VirtualMachineRef
 from workflows.backup import BackupWorkflow
 from workflows.contracts import BackupInput
@@ -69,13 +72,17 @@ class BackupCreate(BaseModel):
     )
     labels: Labels = Field(default_factory=dict)
 
+    def spec(self) -> BackupSpec:
+        """The request, validated, as the backup stores it (without where and its name)."""
+        return BackupSpec.from_json(self.model_dump())
+
 
 class BackupRead(ObjectRead):
     cluster_uid: str
     location_uid: str
     schedule_uid: str | None
-    status: str
-    stage: str
+    status: BackupStatus
+    stage: Stage
     reason: str
     resource_count: int
     volume_count: int
@@ -151,9 +158,13 @@ async def check_backup_parts(body: BackupCreate, ctx: AuthzContext) -> tuple[Clu
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: TemporalDep) -> BackupRead:
-    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use."""
+async def start_backup(
+    body: BackupCreate, ctx: CreateBackup, state: StateDep, temporal: TemporalDep
+) -> BackupRead:
+    """Back up namespaces or VMs of a cluster the caller may back up, to a location it may use
+    (402 while the license stops new backups)."""
     cluster, location_uid = await check_backup_parts(body, ctx)
+    await check_backups_allowed(ctx, state)
     # Read before any rollback of a name clash expires the loaded objects.
     cluster_uid, cluster_name = cluster.uid, cluster.name
     backup = await save_named(
@@ -164,7 +175,7 @@ async def start_backup(body: BackupCreate, ctx: CreateBackup, temporal: Temporal
             owner_id=ctx.caller.subject,
             cluster_uid=cluster_uid,
             location_uid=location_uid,
-            spec=body.model_dump(exclude={"name", "labels", "cluster_uid", "location_uid"}),
+            spec=body.spec(),
         ),
         body.name,
         default=f"{cluster_name}-{utcnow():%Y%m%d%H%M%S}",
@@ -195,15 +206,18 @@ async def _start(temporal: Client, backup: Backup, ctx: AuthzContext) -> None:
 async def cancel_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
     """Cancel a running backup: post rules still run and its snapshots are removed."""
     backup = await ctx.load(Backup, uid)
-    if backup.status not in ("Pending", "InProgress"):
+    if backup.status not in RUNNING:
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to cancel")
     await temporal.get_workflow_handle(backup_workflow_id(uid)).cancel()
     return Accepted(message=f"cancelling backup {backup.name}")
 
 
 @router.post("/{uid}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Accepted:
-    """Run again only what failed, under the same name and uid.
+async def retry_backup(
+    uid: Uid, ctx: EditBackup, state: StateDep, temporal: TemporalDep
+) -> Accepted:
+    """Run again only what failed, under the same name and uid (402 while the license stops
+    new backups).
 
     A PartialSuccess redoes its failed volumes (new snapshots, then their data; the resources
     and the volumes that succeeded are kept) and writes a new manifest. A Failed or Aborted
@@ -213,24 +227,28 @@ async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Acce
     await _ensure_idle(ctx, backup)
     # A retry runs the backup's rules in its cluster again.
     cluster = await active_cluster(ctx, backup.cluster_uid, to=Use.BACK_UP)
-    if backup.status in ("Success", "Deleting"):
+    if backup.status in (BackupStatus.SUCCESS, BackupStatus.DELETING):
         raise Conflict(f"backup {backup.name} is {backup.status}: nothing to retry")
-    failed = [[v["namespace"], v["pvc"]] for v in backup.volumes if v["status"] == "Failed"]
-    spec = {k: v for k, v in backup.spec.items() if k != RETRY_CLAIMS}
-    if backup.status == "PartialSuccess" and backup.manifest_key:
+    await check_backups_allowed(ctx, state)
+    failed = [
+        (v["namespace"], v["pvc"]) for v in backup.volumes if v["status"] == VolumeStatus.FAILED
+    ]
+    retry_claims: list[tuple[str, str]] | None = None
+    if backup.status == BackupStatus.PARTIAL_SUCCESS and backup.manifest_key:
         if not failed:
             raise Conflict(
                 f"backup {backup.name} has no failed volume to redo ({backup.reason}): "
                 "take a new backup"
             )
-        spec[RETRY_CLAIMS] = failed
+        retry_claims = failed
         what = f"{len(failed)} failed volume(s)"
     else:
         backup.volumes, backup.resources, backup.manifest_key = [], [], ""
         backup.resource_count = backup.volume_count = backup.size_bytes = 0
         what = "the whole backup"
-    backup.spec, backup.attempt = spec, backup.attempt + 1
-    backup.status, backup.stage, backup.reason = "Pending", "", ""
+    backup.resolution = replace(backup.resolution, retry_claims=retry_claims)
+    backup.attempt += 1
+    backup.status, backup.stage, backup.reason = BackupStatus.PENDING, Stage.NOT_STARTED, ""
     backup.started_at = backup.finished_at = None
     name = backup.name
     await ctx.session.commit()
@@ -240,11 +258,12 @@ async def retry_backup(uid: Uid, ctx: EditBackup, temporal: TemporalDep) -> Acce
 
 async def _ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
     """Not running, and no restore reads it (a deletion may be asked again: it is safe)."""
-    if backup.status in ("Pending", "InProgress"):
+    if backup.status in RUNNING:
         raise Conflict(f"backup {backup.name} is {backup.status}: cancel it first")
     restoring = await ctx.session.scalar(
         select(Restore.name).where(
-            Restore.backup_uid == backup.uid, Restore.status.in_(("Pending", "InProgress"))
+            Restore.backup_uid == backup.uid,
+            Restore.status.in_((RestoreStatus.PENDING, RestoreStatus.IN_PROGRESS)),
         )
     )
     if restoring:
@@ -256,7 +275,7 @@ async def delete_backup(uid: Uid, ctx: DeleteBackup, temporal: TemporalDep) -> A
     """Delete a backup: archive objects, then the catalog row (a workflow; safe to repeat)."""
     backup = await ctx.load(Backup, uid)
     await _ensure_idle(ctx, backup)
-    backup.status = "Deleting"
+    backup.status = BackupStatus.DELETING
     await ctx.session.commit()
     await temporal.start_workflow(
         DeletionWorkflow.run,
@@ -271,11 +290,41 @@ async def delete_backup(uid: Uid, ctx: DeleteBackup, temporal: TemporalDep) -> A
     return Accepted(message=f"deleting backup {backup.name}")
 
 
+class BackupFilters:
+    """What All Backups can be narrowed to (with the filters of every list)."""
+
+    def __init__(
+        self,
+        cluster_uid: Annotated[Uid | None, Query()] = None,
+        status: Annotated[BackupStatus | None, Query()] = None,
+        schedule_uid: Annotated[Uid | None, Query()] = None,
+    ) -> None:
+        self.cluster_uid, self.status, self.schedule_uid = cluster_uid, status, schedule_uid
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = []
+        if self.cluster_uid:
+            found.append(Backup.cluster_uid == self.cluster_uid)
+        if self.status:
+            found.append(Backup.status == self.status)
+        if self.schedule_uid:
+            found.append(Backup.schedule_uid == self.schedule_uid)
+        return found
+
+
+BackupFiltersDep = Annotated[BackupFilters, Depends()]
+
+
 @router.get("")
-async def list_backups(ctx: ViewBackup) -> ListOf[BackupRead]:
+async def list_backups(
+    ctx: ViewBackup, page: PageDep, filters: BackupFiltersDep
+) -> ListOf[BackupRead]:
     """All Backups: the caller's own and those shared with them (super admins: every one)."""
-    items = [BackupRead.model_validate(b) for b in await list_visible(ctx, Backup)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(
+        ctx, Backup, page, *filters.conditions(), deferred=(Backup.resources, Backup.volumes)
+    )
+    items = [BackupRead.model_validate(b) for b in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")
@@ -283,7 +332,7 @@ async def get_backup(uid: Uid, ctx: ViewBackup, temporal: TemporalDep) -> Backup
     """A backup with its per-object and per-volume results, and live progress while it runs."""
     backup = await ctx.load(Backup, uid)
     data: dict[str, Any] = BackupRead.model_validate(backup).model_dump()
-    running = backup.status in ("Pending", "InProgress")
+    running = backup.status in RUNNING
     return BackupDetail(
         **data,
         resources=backup.resources,

@@ -6,7 +6,6 @@ public part (`identity`: access key id, storage account, project) is shown.
 
 from __future__ import annotations
 
-import enum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
@@ -21,11 +20,12 @@ from pydantic import (
 from sqlalchemy import ColumnElement, func, select
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import StateDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Document, Labels, ListOf, Name, ObjectRead, Text, Uid
 from lifeboat.catalog.models import BackupLocation, CloudAccount, Cluster
+from lifeboat.credentials import CloudProvider
 from lifeboat.rbac.matrix import Action, Kind
 
 router = APIRouter(prefix="/cloud-accounts", tags=["cloud accounts"])
@@ -37,13 +37,6 @@ DeleteCloudAccount = Annotated[AuthzContext, Depends(Authorize(Kind.CLOUD_ACCOUN
 
 PublicId = Annotated[Text, StringConstraints(min_length=1)]
 Secret = Annotated[Document, StringConstraints(min_length=1, max_length=16384)]
-
-
-class CloudProvider(enum.StrEnum):
-    AWS = "aws"
-    S3_COMPATIBLE = "s3-compatible"
-    AZURE = "azure"
-    GCP = "gcp"
 
 
 class S3Keys(BaseModel):
@@ -92,8 +85,6 @@ CREDENTIALS: dict[CloudProvider, type[Credentials]] = {
     CloudProvider.AZURE: AzureKeys,
     CloudProvider.GCP: GcpKeys,
 }
-# Providers whose accounts S3 backup locations can use.
-S3_PROVIDERS = frozenset(p for p, keys in CREDENTIALS.items() if keys is S3Keys)
 
 
 def _fits(provider: CloudProvider, credentials: Credentials) -> str | None:
@@ -152,10 +143,11 @@ async def create_cloud_account(
 
 
 @router.get("")
-async def list_cloud_accounts(ctx: ViewCloudAccount) -> ListOf[CloudAccountRead]:
+async def list_cloud_accounts(ctx: ViewCloudAccount, page: PageDep) -> ListOf[CloudAccountRead]:
     """The cloud accounts the caller owns or that are shared with them."""
-    items = [CloudAccountRead.model_validate(a) for a in await list_visible(ctx, CloudAccount)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, CloudAccount, page)
+    items = [CloudAccountRead.model_validate(a) for a in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

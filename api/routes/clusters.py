@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.authz import Authorize, AuthzContext
-from api.crud import list_visible, not_being_removed
+from api.crud import PageDep, list_page, not_being_removed
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.schemas import (
@@ -25,11 +25,12 @@ from api.schemas import (
     Uid,
     VirtualMachineRead,
 )
-from lifeboat.catalog.models import BackupSchedule, Cluster, ClusterStatus
+from lifeboat.catalog.models import BackupSchedule, Cluster
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
 from lifeboat.rbac.access import Use, credentials_read_refusal
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
+from lifeboat.status import ClusterStatus
 from workflows.cluster_deletion import ClusterDeletionWorkflow
 from workflows.cluster_sync_schedule import (
     cluster_sync_state,
@@ -97,11 +98,19 @@ async def register_cluster(
     return ClusterRead.model_validate(cluster)
 
 
+ClusterStatusFilter = Annotated[ClusterStatus | None, Query(description="Only clusters so")]
+
+
 @router.get("")
-async def list_clusters(ctx: ViewCluster) -> ListOf[ClusterRead]:
+async def list_clusters(
+    ctx: ViewCluster, page: PageDep, status: ClusterStatusFilter = None
+) -> ListOf[ClusterRead]:
     """The clusters the caller owns or that are shared with them, with their last inventory."""
-    items = [ClusterRead.model_validate(c) for c in await list_visible(ctx, Cluster)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(
+        ctx, Cluster, page, *([Cluster.status == status] if status else [])
+    )
+    items = [ClusterRead.model_validate(c) for c in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

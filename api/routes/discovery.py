@@ -33,7 +33,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible
+from api.crud import PageDep, delete_object, list_page
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.schemas import Accepted, Document, Labels, ListOf, Name, ObjectRead, Text, Uid
@@ -41,6 +41,7 @@ from lifeboat.catalog.models import Cluster, DiscoveryConfig
 from lifeboat.kubeconfig import KubeconfigError, KubeconfigSummary, parse_kubeconfig, summarize
 from lifeboat.label_selectors import LabelSelectorError, check_label_selector
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.status import DiscoveryStatus
 from workflows.contracts import DiscoveryInput
 from workflows.discovery import DiscoveryWorkflow
 from workflows.ids import discovery_schedule_id, discovery_workflow_id, search_attributes
@@ -109,7 +110,9 @@ class DiscoveryConfigRead(ObjectRead):
     label_selector: str
     namespaces: list[str]
     interval_seconds: int
-    status: str = Field(description="Pending, Ready, Degraded (some shoots failed) or Failed")
+    status: DiscoveryStatus = Field(
+        description="Pending, Ready, Degraded (some shoots failed) or Failed"
+    )
     status_reason: str
     last_run_at: datetime | None
     discovered_clusters: int = Field(
@@ -216,10 +219,11 @@ async def create_config(
 
 
 @router.get("")
-async def list_configs(ctx: ViewConfig) -> ListOf[DiscoveryConfigRead]:
+async def list_configs(ctx: ViewConfig, page: PageDep) -> ListOf[DiscoveryConfigRead]:
     """Every discovery configuration, with its last run's status."""
-    items = await _reads(ctx, await list_visible(ctx, DiscoveryConfig))
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, DiscoveryConfig, page)
+    items = await _reads(ctx, rows)
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

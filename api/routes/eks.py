@@ -28,19 +28,17 @@ from api.deps import AppState, StateDep, TemporalDep
 from api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from api.schemas import ClusterRead, Labels, ListOf, Uid
 from lifeboat.catalog.models import CloudAccount, Cluster
+from lifeboat.credentials import AccessKeys, CredentialsUnreadable, read_keys
 from lifeboat.eks import (
     AWS_PROVIDER,
     CLUSTER_NAME_PATTERN,
     EKS_PROVIDER,
     REGION_PATTERN,
-    AwsKeys,
-    aws_keys,
     kubeconfig,
     mint_token,
 )
 from lifeboat.kubeconfig import KubeconfigError, parse_kubeconfig, summarize
 from lifeboat.rbac.matrix import Action, Kind
-from lifeboat.secrets import SecretDecryptError
 from workflows.cluster_sync_schedule import create_cluster_sync_schedule, trigger_cluster_sync
 from workflows.contracts import EksCluster, EksClustersInput, EksClustersResult
 from workflows.eks import EksClustersWorkflow
@@ -205,10 +203,10 @@ async def _account_to_use(ctx: AuthzContext, uid: Uid) -> CloudAccount:
     return _aws(account, field="cloud_account_uid")
 
 
-def _keys(account: CloudAccount, state: AppState) -> AwsKeys:
+def _keys(account: CloudAccount, state: AppState) -> AccessKeys:
     try:
-        return aws_keys(state.secrets, account.credentials_ciphertext)
-    except (SecretDecryptError, ValueError):
+        return read_keys(state.secrets, account.credentials_ciphertext, AccessKeys)
+    except CredentialsUnreadable:
         raise Unprocessable(
             f"the credentials of cloud account {account.name} cannot be read: enter them again",
             field="cloud_account_uid",
@@ -220,7 +218,7 @@ async def _cluster_row(
     body: EksOnboard,
     owner: str,
     account: CloudAccount,
-    keys: AwsKeys,
+    keys: AccessKeys,
     state: AppState,
 ) -> Cluster:
     """The catalog row of one EKS cluster, its kubeconfig built around a fresh token."""

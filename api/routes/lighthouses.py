@@ -26,11 +26,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import StateDep, TemporalDep
 from api.errors import Unprocessable
 from api.schemas import Document, Labels, ListOf, Name, ObjectRead, Text, Uid, base_url
-from lifeboat.catalog.models import ClusterStatus, Lighthouse
+from lifeboat.catalog.models import Lighthouse
 from lifeboat.lighthouse import (
     CredentialsError,
     LighthouseCredentials,
@@ -41,6 +41,7 @@ from lifeboat.lighthouse import (
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.settings import Settings
+from lifeboat.status import ClusterStatus
 from workflows.contracts import LighthouseCheckInput, LighthouseCheckResult
 from workflows.ids import lighthouse_check_workflow_id, search_attributes
 from workflows.lighthouse_check import LighthouseCheckWorkflow
@@ -105,7 +106,7 @@ class LighthouseRead(ObjectRead):
     endpoint: str
     security: str
     has_ca_certificate: bool
-    status: str
+    status: ClusterStatus
     status_reason: str
     version: str
     last_checked_at: datetime | None
@@ -246,10 +247,11 @@ async def create_lighthouse(
 
 
 @router.get("")
-async def list_lighthouses(ctx: ViewLighthouse) -> ListOf[LighthouseRead]:
+async def list_lighthouses(ctx: ViewLighthouse, page: PageDep) -> ListOf[LighthouseRead]:
     """The lighthouses the caller owns or that are shared with them, with their last status."""
-    items = [_read(lighthouse) for lighthouse in await list_visible(ctx, Lighthouse)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, Lighthouse, page)
+    items = [_read(lighthouse) for lighthouse in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement
 
 from api.authz import Authorize, AuthzContext
-from api.crud import active_cluster, list_visible, save_named
+from api.crud import PageDep, active_cluster, list_page, save_named
 from api.deps import TemporalDep
 from api.errors import Unprocessable
 from api.schemas import ListOf, Name, ObjectRead, Text, TextMap, Uid
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
+from lifeboat.specs import ReplacePolicy, RestoreSpec
+from lifeboat.status import RestoreStatus, Stage
 from workflows.contracts import RestoreInput
 from workflows.ids import restore_workflow_id, search_attributes
 from workflows.restore import RestoreWorkflow
@@ -35,7 +38,7 @@ class RestoreCreate(BaseModel):
     name: Name | None = None
     namespace_mapping: TextMap = Field(default_factory=dict, max_length=500)
     storage_class_mapping: TextMap = Field(default_factory=dict, max_length=100)
-    replace_policy: Literal["keep", "replace"] = "keep"
+    replace_policy: ReplacePolicy = ReplacePolicy.KEEP
     include_namespaces: list[Text] = Field(default_factory=list, max_length=500)
     include_types: list[Text] = Field(default_factory=list, max_length=200)
     exclude_types: list[Text] = Field(default_factory=list, max_length=200)
@@ -44,9 +47,9 @@ class RestoreCreate(BaseModel):
 class RestoreRead(ObjectRead):
     backup_uid: str
     cluster_uid: str
-    spec: dict[str, Any]
-    status: str
-    stage: str
+    spec: RestoreSpec
+    status: RestoreStatus
+    stage: Stage
     reason: str
     resources: list[dict[str, Any]]
     volumes: list[dict[str, Any]] = Field(
@@ -89,10 +92,7 @@ async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool)
             owner_id=ctx.caller.subject,
             backup_uid=backup_uid,
             cluster_uid=target_uid,
-            spec={
-                **body.model_dump(exclude={"name", "backup_uid", "cluster_uid"}),
-                "preview": preview,
-            },
+            spec=RestoreSpec.from_json({**body.model_dump(), "preview": preview}),
             started_at=utcnow(),
         ),
         body.name,
@@ -139,10 +139,40 @@ async def preview_restore(
     return RestoreRead.model_validate(restore)
 
 
+class RestoreFilters:
+    """What the restores list can be narrowed to (with the filters of every list)."""
+
+    def __init__(
+        self,
+        cluster_uid: Annotated[Uid | None, Query()] = None,
+        backup_uid: Annotated[Uid | None, Query()] = None,
+        status: Annotated[RestoreStatus | None, Query()] = None,
+    ) -> None:
+        self.cluster_uid, self.backup_uid, self.status = cluster_uid, backup_uid, status
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = []
+        if self.cluster_uid:
+            found.append(Restore.cluster_uid == self.cluster_uid)
+        if self.backup_uid:
+            found.append(Restore.backup_uid == self.backup_uid)
+        if self.status:
+            found.append(Restore.status == self.status)
+        return found
+
+
+RestoreFiltersDep = Annotated[RestoreFilters, Depends()]
+
+
 @router.get("")
-async def list_restores(ctx: ViewRestore) -> ListOf[RestoreRead]:
-    items = [RestoreRead.model_validate(r) for r in await list_visible(ctx, Restore)]
-    return ListOf(items=items, count=len(items))
+async def list_restores(
+    ctx: ViewRestore, page: PageDep, filters: RestoreFiltersDep
+) -> ListOf[RestoreRead]:
+    rows, next_page = await list_page(
+        ctx, Restore, page, *filters.conditions(), deferred=(Restore.resources, Restore.volumes)
+    )
+    items = [RestoreRead.model_validate(r) for r in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.schemas import Labels, ListOf, Name, ObjectRead, Uid
 from lifeboat.catalog.models import Rule
 from lifeboat.rbac.matrix import Action, Kind
@@ -53,10 +53,11 @@ async def create_rule(body: RuleCreate, ctx: CreateRule) -> RuleRead:
 
 
 @router.get("")
-async def list_rules(ctx: ViewRule) -> ListOf[RuleRead]:
+async def list_rules(ctx: ViewRule, page: PageDep) -> ListOf[RuleRead]:
     """The rules the caller owns or that are shared with them, by name."""
-    items = [RuleRead.model_validate(r) for r in await list_visible(ctx, Rule)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, Rule, page)
+    items = [RuleRead.model_validate(r) for r in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from api.authz import Authorize, AuthzContext
-from api.crud import delete_object, list_visible, save_unique
+from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import TemporalDep
 from api.errors import Conflict
 from api.routes.backup_schedules import follow_policy, mark_policy_changing
@@ -58,10 +58,11 @@ async def create_schedule_policy(
 
 
 @router.get("")
-async def list_schedule_policies(ctx: ViewPolicy) -> ListOf[SchedulePolicyRead]:
+async def list_schedule_policies(ctx: ViewPolicy, page: PageDep) -> ListOf[SchedulePolicyRead]:
     """The policies the caller owns or that are shared with them, by name."""
-    items = [SchedulePolicyRead.model_validate(p) for p in await list_visible(ctx, SchedulePolicy)]
-    return ListOf(items=items, count=len(items))
+    rows, next_page = await list_page(ctx, SchedulePolicy, page)
+    items = [SchedulePolicyRead.model_validate(p) for p in rows]
+    return ListOf(items=items, count=len(items), next=next_page)
 
 
 @router.get("/{uid}")

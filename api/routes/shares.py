@@ -204,11 +204,11 @@ async def unshare(uid: Uid, access: Member) -> None:
 @router.get("/shared-clusters")
 async def shared_clusters(access: Member) -> ListOf[SharedCluster]:
     """All Shared Clusters: clusters whose backups the caller shared, with whom, how far."""
-    query = select(Cluster, Share).join(
-        Share, (Share.object_uid == Cluster.uid) & (Share.object_kind == Kind.CLUSTERS)
+    query = (
+        select(Cluster, Share)
+        .join(Share, (Share.object_uid == Cluster.uid) & (Share.object_kind == Kind.CLUSTERS))
+        .where(access.owned(Cluster))
     )
-    if not access.caller.is_super_admin:
-        query = query.where(Cluster.owner_id == access.caller.subject)
     clusters: dict[str, SharedCluster] = {}
     users = {u.subject: u for u in await access.session.scalars(select(User))}
     for cluster, row in await access.session.execute(query.order_by(Cluster.name)):

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from minio import Minio
 
-from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
+from deploy.local.servers.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
 
 if TYPE_CHECKING:
     from deploy.local.stack import Stack

@@ -10,8 +10,8 @@ import kubernetes.client
 import kubernetes.config
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.csi import VolumeNotFound, volume_dir
-from deploy.local.snapshot_crds import STORAGE_CLASS
+from deploy.local.doubles.csi.driver import VolumeNotFound, volume_dir
+from deploy.local.doubles.snapshot_crds import STORAGE_CLASS
 
 NAMESPACE = "sample-shop"
 

@@ -23,12 +23,12 @@ from pathlib import Path
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from deploy.local import postgres
-from deploy.local.aws import running_aws, start_aws, stop_aws
-from deploy.local.csi import running_csi, start_csi, stop_csi
-from deploy.local.kube import running_kube, start_kube, stop_kube
-from deploy.local.kubelet import start_kubelet, stop_kubelet
-from deploy.local.oidc import (
+from deploy.local.doubles.aws import running_aws, start_aws, stop_aws
+from deploy.local.doubles.csi.driver import running_csi, start_csi, stop_csi
+from deploy.local.doubles.kubelet import start_kubelet, stop_kubelet
+from deploy.local.servers import postgres
+from deploy.local.servers.kube import running_kube, start_kube, stop_kube
+from deploy.local.servers.oidc import (
     CLIENT_ID,
     CONSOLE_CLIENT_ID,
     DEV_PASSWORD,
@@ -41,7 +41,7 @@ from deploy.local.oidc import (
     start_oidc,
     stop_oidc,
 )
-from deploy.local.procs import (
+from deploy.local.servers.procs import (
     HOST,
     ManagedProcess,
     free_port,
@@ -49,8 +49,8 @@ from deploy.local.procs import (
     port_is_free,
     reserve_ports,
 )
-from deploy.local.s3 import running_s3, start_s3, stop_s3
-from deploy.local.temporal import running_temporal, start_temporal, stop_temporal
+from deploy.local.servers.s3 import running_s3, start_s3, stop_s3
+from deploy.local.servers.temporal import running_temporal, start_temporal, stop_temporal
 from lifeboat.catalog.migrate import upgrade
 from lifeboat.catalog.session import sync_url
 from lifeboat.secrets import SecretBox, SecretDecryptError
@@ -65,6 +65,7 @@ PREFERRED_PORTS = {
     "kube": 6443,
     "oidc": 5556,
     "api": 8000,
+    "worker_metrics": 9464,
 }
 WORKER_READY = b"worker polling task queue"
 
@@ -89,6 +90,8 @@ class Stack:
     secret_key: str
     # The local AWS API the worker calls instead of AWS ("": AWS itself); the tests start one.
     aws_endpoint: str = ""
+    # The worker's /metrics.
+    worker_metrics_url: str = ""
 
     def settings_env(self) -> dict[str, str]:
         """The LIFEBOAT_ environment that points the api and worker at this stack."""
@@ -104,6 +107,7 @@ class Stack:
             "LIFEBOAT_DIRECTORY_CLIENT_ID": DIRECTORY_CLIENT_ID,
             "LIFEBOAT_DIRECTORY_CLIENT_SECRET": DIRECTORY_CLIENT_SECRET,
             "LIFEBOAT_S3_ENDPOINT": self.s3_endpoint,
+            "LIFEBOAT_MOVER_RUNNER": "local",  # the dev cluster's volumes are hostPath ones
             **({"LIFEBOAT_AWS_ENDPOINT_URL": self.aws_endpoint} if self.aws_endpoint else {}),
             # Each seeded role group carries its built-in role.
             "LIFEBOAT_ROLE_MAPPING": json.dumps(
@@ -133,6 +137,9 @@ class _Ports:
     def remembered(self, name: str) -> int:
         """The port of a server that runs."""
         return self._ports[name]
+
+    def remembered_or_none(self, name: str) -> int | None:
+        return self._ports.get(name)
 
     def for_start(self, name: str) -> int:
         """The port for a server about to start: its remembered one when free; the first
@@ -245,6 +252,13 @@ def up(
     # The test doubles for what the test cluster lacks: a node to exec into, a CSI driver.
     start_kubelet(state / "kubelet", kube.kubeconfig)
     running_csi(state / "csi") or start_csi(state / "csi", kube.kubeconfig)
+    worker = ManagedProcess("worker", state / "worker")
+    # A worker started before the metrics port existed has none remembered: it serves none.
+    metrics_port = (
+        ports.for_start("worker_metrics")
+        if worker.pid() is None
+        else ports.remembered_or_none("worker_metrics")
+    )
     stack = Stack(
         state=str(state),
         database_url=database_url,
@@ -261,6 +275,7 @@ def up(
         api_url=f"http://{HOST}:{api_port}",
         secret_key=_secret_key(state),
         aws_endpoint=aws.endpoint if aws else "",
+        worker_metrics_url=f"http://{HOST}:{metrics_port}/metrics" if metrics_port else "",
     )
     upgrade(stack.database_url)
     env = {**stack.settings_env(), "PYTHONPATH": str(REPO_ROOT)}
@@ -278,12 +293,11 @@ def up(
             env=env,
             healthy=lambda: http_ok(f"{stack.api_url}/healthz"),
         )  # fmt: skip
-    worker = ManagedProcess("worker", state / "worker")
     if worker.pid() is None:
         offset = worker.log_file.stat().st_size if worker.log_file.exists() else 0
         worker.start(
             [sys.executable, "-m", "worker.main"],
-            env=env,
+            env={**env, "LIFEBOAT_WORKER_METRICS_PORT": str(metrics_port)},
             healthy=lambda: WORKER_READY in _read_from(worker.log_file, offset),
         )
     (state / "stack.json").write_text(json.dumps(asdict(stack), indent=2))
@@ -318,6 +332,7 @@ def describe(stack: Stack) -> str:
   Console       {stack.api_url}/   (sign in as a seeded user below)
   API docs      {stack.api_url}/docs
   API           {stack.api_url}/api/v1   (health: {stack.api_url}/healthz)
+  Metrics       {stack.api_url}/metrics   (worker: {stack.worker_metrics_url or "not served"})
   Temporal UI   {stack.temporal_ui}   (gRPC {stack.temporal_address})
   S3            {stack.s3_endpoint}   (access key {stack.s3_access_key})
   Kubernetes    {stack.kube_server}   (kubeconfig {stack.kubeconfig})

@@ -11,13 +11,14 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     LargeBinary,
     MetaData,
     String,
@@ -35,6 +36,21 @@ from sqlalchemy.orm import (
     mapped_column,
 )
 from sqlalchemy.types import TypeDecorator
+
+from lifeboat.specs import (
+    RESOLUTION_KEYS,
+    BackupResolution,
+    BackupSpec,
+    RestoreSpec,
+    ScheduledBackupSpec,
+)
+from lifeboat.status import (
+    BackupStatus,
+    ClusterStatus,
+    DiscoveryStatus,
+    RestoreStatus,
+    Stage,
+)
 
 DEFAULT_ORG = "default"
 # Owner of objects the platform creates itself (built-in roles, users seen in tokens).
@@ -59,6 +75,46 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class EnumText(TypeDecorator[E]):
+    """A string enum stored as its value and read back as the enum (see `lifeboat.status`)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_type: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum_type = enum_type
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum_type(value)
+
+
+Spec = TypeVar("Spec", RestoreSpec, ScheduledBackupSpec)
+
+
+class SpecJSON(TypeDecorator[Spec]):
+    """A spec (`lifeboat.specs`), stored as its JSON document and read back typed."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, spec_type: type[Spec]) -> None:
+        super().__init__()
+        self.spec_type: type[Spec] = spec_type
+
+    def process_bind_param(self, value: Spec | None, dialect: Dialect) -> Any:
+        return None if value is None else value.to_json()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Spec | None:
+        return None if value is None else self.spec_type.from_json(value)
 
 
 def new_uid() -> str:
@@ -200,14 +256,6 @@ class Rule(CatalogObject):
     rules: Mapped[list[Any]] = mapped_column(default=list)
 
 
-class ClusterStatus(enum.StrEnum):
-    PENDING = "Pending"
-    ONLINE = "Online"
-    OFFLINE = "Offline"
-    FAILED = "Failed"
-    DELETE_PENDING = "DeletePending"
-
-
 class Cluster(CatalogObject):
     """A protected cluster, its kubeconfig (encrypted) and its last inventory."""
 
@@ -215,7 +263,9 @@ class Cluster(CatalogObject):
     server_url: Mapped[str] = mapped_column(String(2048))
     kubeconfig_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     provider: Mapped[str] = mapped_column(String(32), default="kubernetes")
-    status: Mapped[str] = mapped_column(String(16), default=ClusterStatus.PENDING)
+    status: Mapped[ClusterStatus] = mapped_column(
+        EnumText(ClusterStatus, 16), default=ClusterStatus.PENDING
+    )
     status_reason: Mapped[str] = mapped_column(Text, default="")
     kubernetes_version: Mapped[str] = mapped_column(String(64), default="")
     namespaces: Mapped[list[Any]] = mapped_column(default=list)
@@ -231,6 +281,11 @@ class Cluster(CatalogObject):
     external_id: Mapped[str] = mapped_column(String(2048), default="")
     # When the stored kubeconfig's credentials stop working (refreshed before then).
     credentials_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Licensed usage: the nodes its last sync counted (None: the kubeconfig may not list
+    # nodes) and the cluster's identity (its kube-system namespace uid), so that one cluster
+    # registered by several users is counted once.
+    node_count: Mapped[int | None] = mapped_column()
+    identity: Mapped[str] = mapped_column(String(64), default="")
 
 
 class DiscoveryConfig(CatalogObject):
@@ -243,7 +298,9 @@ class DiscoveryConfig(CatalogObject):
     # Project namespaces to search (`garden-<project>`); empty means every namespace.
     namespaces: Mapped[list[Any]] = mapped_column(default=list)
     interval_seconds: Mapped[int] = mapped_column(default=600)
-    status: Mapped[str] = mapped_column(String(16), default="Pending")
+    status: Mapped[DiscoveryStatus] = mapped_column(
+        EnumText(DiscoveryStatus, 16), default=DiscoveryStatus.PENDING
+    )
     status_reason: Mapped[str] = mapped_column(Text, default="")
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -257,33 +314,36 @@ class Lighthouse(CatalogObject):
     # The token, or the client certificate and key, encrypted.
     credentials_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     ca_certificate: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="Pending")
+    status: Mapped[ClusterStatus] = mapped_column(
+        EnumText(ClusterStatus, 16), default=ClusterStatus.PENDING
+    )
     status_reason: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[str] = mapped_column(String(64), default="")
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class ScheduleStatus(enum.StrEnum):
-    ACTIVE = "Active"
-    SUSPENDED = "Suspended"
-    # A run came due and no backup was made for it (skipped, not started, paused by Temporal).
-    OVERDUE = "Overdue"
+class SuspendedBy(enum.StrEnum):
+    """Who suspended a backup schedule: a user (only a user resumes it) or the license (it
+    resumes by itself once a license allows backups again)."""
+
+    USER = "user"
+    LICENSE = "license"
 
 
 class BackupSchedule(CatalogObject):
     __tablename__ = "backup_schedules"
     policy_uid: Mapped[str] = mapped_column(ForeignKey("schedule_policies.uid"))
     cluster_uid: Mapped[str] = mapped_column(ForeignKey("clusters.uid"))
-    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    spec: Mapped[ScheduledBackupSpec] = mapped_column(
+        SpecJSON(ScheduledBackupSpec), default=lambda: ScheduledBackupSpec()
+    )
     suspended: Mapped[bool] = mapped_column(default=False)
+    # A SuspendedBy, '' while it runs.
+    suspended_by: Mapped[str] = mapped_column(String(16), default="")
     # Why its Temporal Schedule does not follow the policy's last change ('' when it does).
     policy_update_error: Mapped[str] = mapped_column(Text, default="")
     # Runs are owed from here on: since it was made, resumed or last given a new calendar.
     due_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-# In a backup's spec while a retry redoes only its failed volumes: [[namespace, claim], ...].
-RETRY_CLAIMS = "retry_claims"
 
 
 class Backup(CatalogObject):
@@ -292,9 +352,13 @@ class Backup(CatalogObject):
     cluster_uid: Mapped[str] = mapped_column(String(36), index=True)
     location_uid: Mapped[str] = mapped_column(ForeignKey("backup_locations.uid"))
     schedule_uid: Mapped[str | None] = mapped_column(String(36))
-    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="Pending")
-    stage: Mapped[str] = mapped_column(String(32), default="")
+    # The request (`spec`) and what it resolved to (`resolution`), read and written typed
+    # through the properties below; one JSON document, as backups always stored them.
+    document: Mapped[dict[str, Any]] = mapped_column("spec", default=dict)
+    status: Mapped[BackupStatus] = mapped_column(
+        EnumText(BackupStatus, 16), default=BackupStatus.PENDING
+    )
+    stage: Mapped[Stage] = mapped_column(EnumText(Stage, 32), default=Stage.NOT_STARTED)
     reason: Mapped[str] = mapped_column(Text, default="")
     resource_count: Mapped[int] = mapped_column(default=0)
     volume_count: Mapped[int] = mapped_column(default=0)
@@ -307,15 +371,34 @@ class Backup(CatalogObject):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    @property
+    def spec(self) -> BackupSpec:
+        return BackupSpec.from_json(self.document or {})
+
+    @spec.setter
+    def spec(self, spec: BackupSpec) -> None:
+        resolved = {k: v for k, v in (self.document or {}).items() if k in RESOLUTION_KEYS}
+        self.document = {**spec.to_json(), **resolved}
+
+    @property
+    def resolution(self) -> BackupResolution:
+        return BackupResolution.from_json(self.document or {})
+
+    @resolution.setter
+    def resolution(self, resolution: BackupResolution) -> None:
+        self.document = {**self.spec.to_json(), **resolution.to_json()}
+
 
 class Restore(CatalogObject):
     __tablename__ = "restores"
     # No foreign keys: the record of a restore outlives its backup and its cluster.
     backup_uid: Mapped[str] = mapped_column(String(36), index=True)
     cluster_uid: Mapped[str] = mapped_column(String(36), index=True)
-    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="Pending")
-    stage: Mapped[str] = mapped_column(String(32), default="")
+    spec: Mapped[RestoreSpec] = mapped_column(SpecJSON(RestoreSpec), default=lambda: RestoreSpec())
+    status: Mapped[RestoreStatus] = mapped_column(
+        EnumText(RestoreStatus, 16), default=RestoreStatus.PENDING
+    )
+    stage: Mapped[Stage] = mapped_column(EnumText(Stage, 32), default=Stage.NOT_STARTED)
     reason: Mapped[str] = mapped_column(Text, default="")
     resources: Mapped[list[Any]] = mapped_column(default=list)
     volumes: Mapped[list[Any]] = mapped_column(default=list)
@@ -335,11 +418,28 @@ class Share(CatalogObject):
 
 
 class License(CatalogObject):
+    """The imported license (at most one): its key, checked again at every read."""
+
     __tablename__ = "licenses"
-    kind: Mapped[str] = mapped_column(String(32), default="trial")
+    # How it came: `key`, `file`, or `subscription` (the worker fetches and renews its key
+    # from the license server with the activation id; no key until the first activation).
+    kind: Mapped[str] = mapped_column(String(32), default="key")
     key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     node_limit: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    activation_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the last activation or renewal failed ('' when it worked).
+    renewal_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class LicenseUsage(Base):
+    """Licensed nodes in use, as each license check counted them (the usage trend)."""
+
+    __tablename__ = "license_usage"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    nodes: Mapped[int] = mapped_column()
 
 
 class Setting(CatalogObject):
@@ -368,3 +468,11 @@ BackupLocation.access_key_id = column_property(
     .where(LocationCredentials.uid == BackupLocation.credentials_uid)
     .scalar_subquery()
 )
+
+# What lists are read by (see `AuthzContext.visible` and `api.crud.list_page`): shares to a
+# caller by kind, a kind's shares of one object, and pages by name.
+Index("ix_shares_object_kind_subject", Share.object_kind, Share.subject_kind, Share.subject)
+Index("ix_shares_object_kind_object_uid", Share.object_kind, Share.object_uid)
+Index("ix_backups_name_uid", Backup.name, Backup.uid)
+Index("ix_backups_schedule_uid", Backup.schedule_uid)
+Index("ix_restores_name_uid", Restore.name, Restore.uid)

@@ -29,6 +29,8 @@ class Kind(enum.StrEnum):
     LIGHTHOUSES = "lighthouses"
     # Super admins only (seeds/001: "Initiate Cluster Discovery and automated onboarding").
     DISCOVERY_CONFIGS = "discovery-configs"
+    # Importing and removing licenses (everyone signed in reads the license's status).
+    LICENSES = "licenses"
 
     @property
     def noun(self) -> str:
@@ -160,7 +162,7 @@ MODE_KINDS_DISABLED: dict[Mode, frozenset[Kind]] = {
     Mode.FEDERATED: frozenset({Kind.CLOUD_ACCOUNTS, Kind.VIRTUAL_MACHINES}),
 }
 # Kinds only a super admin may act on, whatever other roles allow.
-SUPER_ADMIN_KINDS = frozenset({Kind.DISCOVERY_CONFIGS})
+SUPER_ADMIN_KINDS = frozenset({Kind.DISCOVERY_CONFIGS, Kind.LICENSES})
 MODE_ROLES: dict[Mode, tuple[BuiltinRole, ...]] = {
     Mode.CLASSIC: tuple(BuiltinRole),
     Mode.FEDERATED: (BuiltinRole.SUPER_ADMIN, BuiltinRole.INFRA_ADMIN, BuiltinRole.APP_USER),

@@ -19,8 +19,8 @@ import httpx
 from minio import Minio
 from temporalio.client import Client, WorkflowHistory
 
-from deploy.local.oidc import OidcProvider
-from deploy.local.procs import HOST, ManagedProcess, free_port, http_ok
+from deploy.local.servers.oidc import OidcProvider
+from deploy.local.servers.procs import HOST, ManagedProcess, free_port, http_ok
 from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack
 from tests.conftest import Users
 

@@ -9,7 +9,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from deploy.local.oidc import OidcProvider, password_token
+from deploy.local.servers.oidc import OidcProvider, password_token
 from deploy.local.stack import Stack
 from tests.conftest import Users
 

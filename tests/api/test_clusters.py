@@ -14,10 +14,11 @@ import yaml
 from sqlalchemy import update
 from temporalio.client import Client
 
-from deploy.local.procs import free_port
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import Stack
-from lifeboat.catalog.models import Cluster, ClusterStatus, User
+from lifeboat.catalog.models import Cluster, User
 from lifeboat.catalog.session import create_engine, create_sessionmaker
+from lifeboat.status import ClusterStatus
 from tests.api.helpers import remove_cluster, unique, wait_for_sync, workflow_histories
 from tests.conftest import Users
 

@@ -21,7 +21,7 @@ import jwt
 import pytest
 
 from api.app import MAX_REQUEST_HEAD_BYTES
-from deploy.local.oidc import CLIENT_ID
+from deploy.local.servers.oidc import CLIENT_ID
 from deploy.local.stack import Stack
 from tests.api.helpers import unique
 from tests.conftest import Users

@@ -1,6 +1,6 @@
 """Lighthouses through the API, checked by the worker against a storage cluster's SDK gateway.
 
-The gateway is `deploy.local.storage_cluster`: real HTTPS with its own CA, bearer tokens and
+The gateway is `deploy.local.doubles.storage_cluster`: real HTTPS with its own CA, bearer tokens and
 client certificates, the OpenStorage SDK's REST shape (a Portworx cluster cannot run here).
 """
 
@@ -13,9 +13,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from deploy.local.procs import free_port
+from deploy.local.doubles.storage_cluster import CertificateAuthority, StorageClusterDouble
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import Stack
-from deploy.local.storage_cluster import CertificateAuthority, StorageClusterDouble
 from tests.api.helpers import unique, workflow_histories
 from tests.conftest import Users
 

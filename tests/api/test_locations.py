@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from deploy.local.procs import free_port
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import Backup, Cluster, Share
 from lifeboat.catalog.session import sync_url

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from deploy.local.oidc import OidcProvider, password_token
+from deploy.local.servers.oidc import OidcProvider, password_token
 from deploy.local.stack import Stack
 from lifeboat.rbac.matrix import BuiltinRole
 from tests.api.helpers import platform

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.directory import DirectoryActivities
-from deploy.local.oidc import (
+from deploy.local.servers.oidc import (
     OidcProvider,
     add_provider_user,
     password_token,

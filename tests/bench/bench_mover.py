@@ -42,9 +42,11 @@ from pathlib import Path
 
 from minio import Minio
 
-from activities.mover import ChunkStore, s3_client
-from deploy.local.procs import ManagedProcess
-from deploy.local.s3 import S3Server, start_s3, stop_s3
+from activities.mover import ChunkStore
+from deploy.local.servers.procs import ManagedProcess
+from deploy.local.servers.s3 import S3Server, start_s3, stop_s3
+from lifeboat.credentials import AccessKeys
+from lifeboat.locations import LocationAddress, LocationKind, open_backend
 
 BUCKET = "bench"
 LOCATION_KEY = "benchmark-location-key-0123456789"
@@ -287,7 +289,12 @@ def run(size: int, workdir: Path) -> list[Row]:
 
     server: S3Server = start_s3(home)
     try:
-        client = s3_client(server.endpoint, server.access_key, server.secret_key)
+        client = Minio(
+            server.endpoint.removeprefix("http://"),
+            server.access_key,
+            server.secret_key,
+            secure=False,
+        )
         client.make_bucket(BUCKET)
         pid = ManagedProcess("s3", home).pid()
         assert pid is not None
@@ -332,7 +339,11 @@ def compare(
 
     print("raw S3 upload of the same bytes ...", flush=True)
     # A plain uploader: only `put`, which is one PUT through a presigned URL, is used.
-    uploads = ChunkStore(client, BUCKET, "", LOCATION_KEY.encode())
+    keys = AccessKeys(server.access_key, server.secret_key)
+    backend = open_backend(
+        LocationAddress(LocationKind.S3, server.endpoint, BUCKET), keys, connections=32
+    )
+    uploads = ChunkStore(backend, "", LOCATION_KEY.encode())
     step("raw upload", "s3", "raw/", total, lambda: raw_upload(uploads, source))
 
     output: dict[str, str] = {}
@@ -432,7 +443,7 @@ def main() -> None:
     if shutil.which("restic") is None:
         raise SystemExit("restic is missing: apt-get install -y restic")
     version = subprocess.run(["restic", "version"], capture_output=True, text=True).stdout
-    print(f"{os.cpu_count()} CPUs; {version.strip()}; SeaweedFS via deploy.local.s3")
+    print(f"{os.cpu_count()} CPUs; {version.strip()}; SeaweedFS via deploy.local.servers.s3")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-mover-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:

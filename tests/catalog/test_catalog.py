@@ -15,7 +15,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from deploy.local import postgres
+from deploy.local.servers import postgres
 from lifeboat.catalog import models
 from lifeboat.catalog.migrate import downgrade, upgrade
 from lifeboat.catalog.session import create_engine, create_sessionmaker, sync_url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from deploy.local.oidc import CLIENT_SECRET, DEV_PASSWORD
+from deploy.local.servers.oidc import CLIENT_SECRET, DEV_PASSWORD
 from deploy.local.stack import Stack
 from tests.e2e.conftest import target
 
@@ -61,6 +62,25 @@ class Lifeboat:
         )
         return Result(done.returncode, done.stdout, done.stderr)
 
+    def at_a_terminal(self, typed: str, *args: str) -> Result:
+        """The command with a terminal for standard input, at which `typed` is typed."""
+        controller, terminal = pty.openpty()
+        os.write(controller, typed.encode())
+        try:
+            done = subprocess.run(
+                self.command(*args),
+                stdin=terminal,
+                capture_output=True,
+                text=True,
+                env=self.env(),
+                cwd=ROOT,
+                timeout=600,
+            )
+        finally:
+            os.close(terminal)
+            os.close(controller)
+        return Result(done.returncode, done.stdout, done.stderr)
+
     def ok(self, *args: str, stdin: str = "") -> Result:
         result = self(*args, stdin=stdin)
         assert result.code == 0, (args, result)
@@ -76,4 +96,27 @@ class Lifeboat:
 
 @pytest.fixture
 def lifeboat(stack: Stack, tmp_path: Path) -> Lifeboat:
+    """A terminal nobody signed in at yet, for the tests of signing in and contexts."""
     return Lifeboat(tmp_path / "lifeboat" / "config.yaml", stack.api_url)
+
+
+class SignedIn:
+    """One terminal per dev user, signed in once for the session: the tests that only use a
+    sign-in (not change it) share it."""
+
+    def __init__(self, root: Path, server: str) -> None:
+        self._root = root
+        self._server = server
+        self._terminals: dict[str, Lifeboat] = {}
+
+    def __call__(self, username: str) -> Lifeboat:
+        if username not in self._terminals:
+            terminal = Lifeboat(self._root / username / "config.yaml", self._server)
+            terminal.login(username)
+            self._terminals[username] = terminal
+        return self._terminals[username]
+
+
+@pytest.fixture(scope="session")
+def signed_in(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> SignedIn:
+    return SignedIn(tmp_path_factory.mktemp("signed-in"), stack.api_url)

@@ -10,7 +10,7 @@ from typing import Any
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
 from deploy.local.stack import Stack
 from tests.api.helpers import dev_s3, unique
-from tests.cli.conftest import Lifeboat
+from tests.cli.conftest import Lifeboat, SignedIn
 from tests.conftest import Users
 
 
@@ -25,11 +25,11 @@ def _synced(lifeboat: Lifeboat, name: str, timeout: float = 120) -> dict[str, An
 
 
 def test_back_up_describe_and_restore_sample_shop(
-    lifeboat: Lifeboat, stack: Stack, target: dict[str, str], as_user: Users
+    signed_in: SignedIn, stack: Stack, target: dict[str, str], as_user: Users
 ) -> None:
     deploy_sample_app(Path(stack.kubeconfig), Path(stack.csi_home))
     location = as_user("infraadmin").get(f"/api/v1/backup-locations/{target['location']}").json()
-    lifeboat.login("infraadmin")
+    lifeboat = signed_in("infraadmin")
 
     name = unique("dev")
     added = lifeboat.ok("cluster", "add", name, "--kubeconfig", stack.kubeconfig, "-o", "json")
@@ -59,7 +59,7 @@ def test_back_up_describe_and_restore_sample_shop(
 
     copy = unique("shop-copy")
     preview = lifeboat.ok(
-        "restore", "create", "--backup", backup["name"], "--preview",
+        "restore", "create", "--backup", backup["name"], "--dry-run",
         "--namespace-mapping", f"{NAMESPACE}={copy}", "-o", "json",
     ).json()  # fmt: skip
     assert preview["spec"]["preview"] is True
@@ -67,21 +67,37 @@ def test_back_up_describe_and_restore_sample_shop(
     assert {r["namespace"] for r in namespaced} == {copy}
     assert {r["action"] for r in namespaced} == {"create"}  # nothing there yet
     assert ("shop", "create") in {(r["name"], r["action"]) for r in namespaced}
-    table = lifeboat.ok(
+    # --preview shows the plan, then asks; through a pipe nobody can answer, so nothing is done.
+    restores = _restores(lifeboat)
+    unconfirmed = lifeboat(
         "restore", "create", "--backup", backup["uid"], "--preview",
         "--namespace-mapping", f"{NAMESPACE}={copy}",
-    ).out  # fmt: skip
-    assert copy in table and "create" in table and "orders" in table
+    )  # fmt: skip
+    assert unconfirmed.code == 1, unconfirmed
+    assert copy in unconfirmed.out and "create" in unconfirmed.out and "orders" in unconfirmed.out
+    assert "Restore as shown? Not confirmed: standard input is not a terminal; add --yes" in (
+        unconfirmed.err
+    )
+    assert _restores(lifeboat) == restores
 
-    restored = lifeboat.ok(
-        "restore", "create", "--backup", backup["uid"], "--wait",
+    restoring = lifeboat.ok(
+        "restore", "create", "--backup", backup["uid"], "--preview", "--yes", "--wait",
         "--namespace-mapping", f"{NAMESPACE}={copy}", "-o", "json",
-    ).json()  # fmt: skip
+    )  # fmt: skip
+    assert copy in restoring.err and "orders" in restoring.err  # the plan, beside the JSON
+    restored = restoring.json()
     assert restored["status"] == "Success", restored
+    assert restored["name"] in lifeboat.ok("restore", "list").out
     assert [(v["namespace"], v["pvc"], v["status"]) for v in restored["volumes"]] == [
         (copy, "orders", "Success")
     ]
     assert copy in _synced_namespaces(lifeboat, name)
+
+
+def _restores(lifeboat: Lifeboat) -> list[str]:
+    """The restores made (the API lists the previews too)."""
+    items = lifeboat.ok("restore", "list", "-o", "json").json()["items"]
+    return [r["uid"] for r in items if not r["spec"].get("preview")]
 
 
 def _synced_namespaces(lifeboat: Lifeboat, name: str) -> list[str]:
@@ -97,10 +113,11 @@ def _synced_namespaces(lifeboat: Lifeboat, name: str) -> list[str]:
         time.sleep(0.5)
 
 
-def test_wait_exits_5_with_the_reason_when_the_backup_fails(
-    lifeboat: Lifeboat, stack: Stack, target: dict[str, str], as_user: Users
+def test_wait_exits_5_with_the_reason_when_the_backup_fails_and_on_retry(
+    signed_in: SignedIn, stack: Stack, target: dict[str, str], as_user: Users
 ) -> None:
-    """A location whose bucket was removed after it was checked: the backup cannot store."""
+    """A location whose bucket was removed after it was checked: the backup cannot store,
+    nor can its retry; then it is deleted."""
     api = as_user("infraadmin")
     known = api.get(f"/api/v1/backup-locations/{target['location']}").json()
     bucket = unique("gone")
@@ -117,13 +134,26 @@ def test_wait_exits_5_with_the_reason_when_the_backup_fails(
     )
     assert location.status_code == 201, location.text
     s3.remove_bucket(bucket)
-    lifeboat.login("infraadmin")
+    lifeboat = signed_in("infraadmin")
 
+    name = unique("doomed")
     result = lifeboat(
         "backup", "create", "--cluster", target["cluster"], "--location", location.json()["name"],
-        "--namespace", "default", "--wait",
+        "--namespace", "default", "--name", name, "--wait",
     )  # fmt: skip
     assert result.code == 5, result
     assert "ended Failed: " in result.err
     assert "see `lifeboat backup describe " in result.err
     assert "Traceback" not in result.err
+
+    nothing = lifeboat("backup", "cancel", name)
+    assert nothing.code == 1 and f"backup {name} is Failed: nothing to cancel" in nothing.err
+    retried = lifeboat("backup", "retry", name, "--wait")
+    assert "retrying the whole backup" in retried.out
+    assert retried.code == 5 and "ended Failed: " in retried.err, retried
+    assert lifeboat.ok("backup", "get", name, "-o", "json").json()["attempt"] == 2
+
+    unconfirmed = lifeboat("backup", "delete", name)
+    assert unconfirmed.code == 1 and "add --yes" in unconfirmed.err
+    assert lifeboat.ok("backup", "get", name, "-o", "json").json()["status"] == "Failed"
+    assert f"deleting backup {name}" in lifeboat.ok("backup", "delete", name, "--yes").out

@@ -6,22 +6,22 @@ from pathlib import Path
 
 from deploy.local.stack import Stack
 from tests.api.helpers import unique
-from tests.cli.conftest import Lifeboat
+from tests.cli.conftest import SignedIn
 from tests.conftest import Users
 
 
 def test_a_denied_action_prints_the_apis_message_and_exits_1(
-    lifeboat: Lifeboat, stack: Stack, target: dict[str, str], as_user: Users
+    signed_in: SignedIn, stack: Stack, target: dict[str, str], as_user: Users
 ) -> None:
     cluster = as_user("infraadmin").get(f"/api/v1/clusters/{target['cluster']}").json()
-    lifeboat.login("nobody")
-    added = lifeboat("cluster", "add", unique("mine"), "--kubeconfig", stack.kubeconfig)
+    nobody = signed_in("nobody")
+    added = nobody("cluster", "add", unique("mine"), "--kubeconfig", stack.kubeconfig)
     assert added.code == 1
     assert added.err.startswith("error: 403 Forbidden: ")
     assert "Traceback" not in added.err
 
     # A cluster the user may not see is unknown by name, and a 404 by uid.
-    lifeboat.login("appuser")
+    lifeboat = signed_in("appuser")
     by_name = lifeboat("cluster", "sync", cluster["name"])
     assert by_name.code == 1
     assert f"no cluster named {cluster['name']!r} that you may see" in by_name.err
@@ -29,8 +29,8 @@ def test_a_denied_action_prints_the_apis_message_and_exits_1(
     assert by_uid.code == 1 and "no backup named" in by_uid.err
 
 
-def test_an_invalid_input_names_the_field(lifeboat: Lifeboat, tmp_path: Path) -> None:
-    lifeboat.login("infraadmin")
+def test_an_invalid_input_names_the_field(signed_in: SignedIn, tmp_path: Path) -> None:
+    lifeboat = signed_in("infraadmin")
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
     result = lifeboat("cluster", "add", unique("broken"), "--kubeconfig", str(kubeconfig))
@@ -45,7 +45,7 @@ def test_an_invalid_input_names_the_field(lifeboat: Lifeboat, tmp_path: Path) ->
 
 
 def test_a_name_two_owners_use_is_ambiguous(
-    lifeboat: Lifeboat, as_user: Users, kubeconfig_text: str
+    signed_in: SignedIn, as_user: Users, kubeconfig_text: str
 ) -> None:
     name = unique("prod")
     uids = []
@@ -55,11 +55,11 @@ def test_a_name_two_owners_use_is_ambiguous(
         )
         assert response.status_code == 201, response.text
         uids.append(response.json()["uid"])
-    lifeboat.login("superadmin")  # sees every cluster
+    lifeboat = signed_in("superadmin")  # sees every cluster
+    ambiguous = f"ambiguous: 2 clusters named {name}, owners appadmin and infraadmin, use the uid"
     result = lifeboat("cluster", "get", name)
-    assert result.code == 1
-    assert (
-        f"ambiguous: 2 clusters named {name}, owners appadmin and infraadmin: use the uid"
-        in result.err
-    )
+    assert result.code == 1 and ambiguous in result.err
+    # Every command that takes a name resolves it the same way.
+    listed = lifeboat("namespace", "list", "--cluster", name)
+    assert listed.code == 1 and ambiguous in listed.err
     assert lifeboat.ok("cluster", "get", uids[1], "-o", "json").json()["owner"] == "appadmin"

@@ -7,7 +7,7 @@ import stat
 import pytest
 import yaml
 
-from tests.cli.conftest import Lifeboat
+from tests.cli.conftest import Lifeboat, SignedIn
 
 ROLES = {
     "superadmin": "lifeboat.super-admin",
@@ -18,17 +18,13 @@ ROLES = {
 
 
 @pytest.mark.parametrize("username", sorted(ROLES))
-def test_each_role_signs_in_and_whoami_shows_its_role(lifeboat: Lifeboat, username: str) -> None:
-    assert "signed in" in lifeboat.login(username).out
+def test_each_role_signs_in_and_whoami_shows_its_role(signed_in: SignedIn, username: str) -> None:
+    lifeboat = signed_in(username)  # the password grant; the other tests reuse the sign-in
     me = lifeboat.ok("whoami", "-o", "json").json()
     assert me["username"] == username
     assert ROLES[username] in me["roles"]
     table = lifeboat.ok("whoami").out
     assert username in table and ROLES[username] in table
-    # Tables through a pipe are plain columns, without box drawing.
-    listed = lifeboat.ok("context", "list").out.splitlines()
-    assert listed[0].split() == ["current", "name", "server", "user"]
-    assert listed[1].split()[0] == "*"
     # Tokens are the user's alone: the file is readable by its owner only.
     assert stat.S_IMODE(lifeboat.config.stat().st_mode) == 0o600
 
@@ -40,8 +36,12 @@ def test_contexts_switch_between_sign_ins_and_logout_forgets_one(lifeboat: Lifeb
     lifeboat.login("infraadmin")
     lifeboat.server = lifeboat.server.removesuffix("/api/v1")
     listed = lifeboat.ok("context", "list").out
+    # Tables through a pipe are plain columns, without box drawing.
+    assert listed.splitlines()[0].split() == ["current", "name", "server", "user"]
     host = lifeboat.server.removeprefix("http://")
     assert f"appuser@{host}" in listed and f"infraadmin@{host}" in listed
+    current = [line.split()[0] for line in listed.splitlines() if f"infraadmin@{host}" in line]
+    assert current == ["*"]
     assert lifeboat.ok("whoami", "-o", "json").json()["username"] == "infraadmin"
 
     lifeboat.ok("context", "use", f"appuser@{host}")
@@ -108,3 +108,12 @@ def test_a_server_without_scheme_is_a_usage_error(lifeboat: Lifeboat) -> None:
     result = lifeboat("login", "--server", "127.0.0.1:8000", "--username", "a", "--password-stdin")
     assert result.code == 2
     assert "give the API's URL with its scheme, e.g. http://127.0.0.1:8000" in result.err
+
+
+def test_the_device_grant_says_when_the_provider_does_not_offer_it(lifeboat: Lifeboat) -> None:
+    """The dev provider (Canaille) has no device authorization endpoint."""
+    result = lifeboat("login", "--server", lifeboat.server, "--device")
+    assert result.code == 6, result
+    assert "does not offer the device authorization grant" in result.err
+    assert "sign in without --device (in a browser), or with --username" in result.err
+    assert not lifeboat.config.exists()

@@ -18,8 +18,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from deploy.local.oidc import DEV_PASSWORD
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
+from deploy.local.servers.oidc import DEV_PASSWORD
 from deploy.local.stack import Stack
 from tests.api.helpers import dev_location, unique
 from tests.conftest import IN_CI, Users

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,3 +51,15 @@ def target(as_user: Users, stack: Stack, kubeconfig_text: str) -> dict[str, str]
     ).json()
     wait_for_sync(api, cluster["uid"])
     return {"cluster": cluster["uid"], **dev_location(api, stack)}
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> str:
+    """kubectl with its built-in kustomize (the machine's; CI must have it)."""
+    found = shutil.which("kubectl")
+    if found is None:
+        message = "kubectl is not on PATH"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; CI needs it (CI=true)")
+        pytest.skip(message)
+    return found

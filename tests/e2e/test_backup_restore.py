@@ -17,10 +17,14 @@ import httpx
 from kubernetes.dynamic.exceptions import DynamicApiError
 from minio import Minio
 
-from deploy.local.csi import VolumeNotFound, volume_dir
-from deploy.local.kubelet import exec_records, run_pod
-from deploy.local.kubelet_server import ExecRecord, container_dir
-from deploy.local.snapshot_crds import HOSTPATH_SNAPSHOT_CLASS, SNAPSHOT_CLASS, STORAGE_CLASS
+from deploy.local.doubles.csi.driver import VolumeNotFound, volume_dir
+from deploy.local.doubles.kubelet import exec_records, run_pod
+from deploy.local.doubles.kubelet_server import ExecRecord, container_dir
+from deploy.local.doubles.snapshot_crds import (
+    HOSTPATH_SNAPSHOT_CLASS,
+    SNAPSHOT_CLASS,
+    STORAGE_CLASS,
+)
 from deploy.local.stack import Stack
 from tests.api.helpers import remove_cluster, unique, workflow_histories
 from tests.conftest import Users

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from temporalio.client import Client
 
-from deploy.local.gardener import (
+from deploy.local.doubles.gardener import (
     GROUP,
     SHOOTS,
     VERSION,
@@ -31,8 +31,8 @@ from deploy.local.gardener import (
     install_shoot_api,
     rotate_shoot_kubeconfig,
 )
-from deploy.local.oidc import OidcProvider
-from deploy.local.procs import free_port
+from deploy.local.servers.oidc import OidcProvider
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import Stack
 from tests.api.helpers import (
     platform_users,

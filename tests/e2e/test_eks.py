@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from activities.kube import api_client, cluster_kubeconfig
-from deploy.local.oidc import OidcProvider, password_token
+from deploy.local.servers.oidc import OidcProvider, password_token
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import Cluster
 from lifeboat.catalog.session import create_engine, create_sessionmaker

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deploy.local.demo import DEMO_LOCATION, show_working
-from deploy.local.oidc import OidcProvider
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
+from deploy.local.servers.oidc import OidcProvider
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import BackupLocation, LocationCredentials
 from tests.api.helpers import platform_users, unique, wait_for_sync, workflow_histories

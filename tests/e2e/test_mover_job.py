@@ -1,7 +1,7 @@
 """The data mover as a Kubernetes Job (LIFEBOAT_MOVER_RUNNER=job), on the real stack.
 
 The test cluster has no scheduler and no kubelet: the pod runner of the fake node
-(`deploy.local.pod_runner`) binds the Jobs' pods, runs them as local processes and reports
+(`deploy.local.doubles.pod_runner`) binds the Jobs' pods, runs them as local processes and reports
 their status through the API server, so the real Job controller completes or fails the Jobs.
 """
 
@@ -32,13 +32,15 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.kube import api_client
 from activities.locations import OpenLocation
-from activities.mover_runner import JobMover, MoverHeartbeat, MoverTask, remove_jobs
+from activities.mover.runners import JobMover, MoverHeartbeat, MoverTask, remove_jobs
 from activities.volumes import BACKUP_LABEL, RESTORE_LABEL
-from deploy.local.kubelet import pod_runs
-from deploy.local.oidc import OidcProvider
-from deploy.local.pod_runner import DEFAULT_SELECTOR, PodRun
-from deploy.local.procs import free_port
+from deploy.local.doubles.kubelet import pod_runs
+from deploy.local.doubles.pod_runner import DEFAULT_SELECTOR, PodRun
+from deploy.local.servers.oidc import OidcProvider
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import Stack
+from lifeboat.credentials import AccessKeys
+from lifeboat.locations import LocationAddress, LocationKind, open_backend
 from tests.api.helpers import platform_users, unique, workflow_histories
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
@@ -358,10 +360,11 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
     expected = _fill(_bound_dir(stack, namespace, "data"))
     bucket = unique("mover-retry")
     _s3(stack).make_bucket(bucket)
+    keys = AccessKeys(stack.s3_access_key, stack.s3_secret_key)
+    address = LocationAddress(LocationKind.S3, stack.s3_endpoint, bucket)
     location = OpenLocation(
-        client=_s3(stack), bucket=bucket, prefix="retry", key=secrets.token_hex(24).encode(),
-        endpoint=stack.s3_endpoint, access_key=stack.s3_access_key,
-        secret_key=stack.s3_secret_key,
+        backend=open_backend(address, keys), address=address, prefix="retry",
+        key=secrets.token_hex(24).encode(), keys=keys,
     )  # fmt: skip
     kubeconfig = yaml.safe_load(Path(stack.kubeconfig).read_text())
 

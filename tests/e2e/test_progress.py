@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from deploy.local.oidc import OidcProvider
+from deploy.local.servers.oidc import OidcProvider
 from deploy.local.stack import Stack
 from tests.api.helpers import platform_users, unique
 from tests.conftest import Users

@@ -14,11 +14,11 @@ import httpx
 from minio import Minio
 from temporalio.client import Client
 
-from deploy.local.kubelet import exec_records, run_pod
-from deploy.local.procs import ManagedProcess, pid_alive
-from deploy.local.s3 import start_s3, stop_s3
+from deploy.local.doubles.kubelet import exec_records, run_pod
+from deploy.local.servers.procs import ManagedProcess, pid_alive
+from deploy.local.servers.s3 import start_s3, stop_s3
+from deploy.local.servers.temporal import stop_temporal
 from deploy.local.stack import Stack, up
-from deploy.local.temporal import stop_temporal
 from tests.api.helpers import unique
 from tests.conftest import Users
 from tests.e2e.conftest import Kube

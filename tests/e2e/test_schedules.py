@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, ScheduleDescription
 
-from deploy.local.oidc import OidcProvider
+from deploy.local.servers.oidc import OidcProvider
 from deploy.local.stack import Stack
 from lifeboat.catalog.models import SchedulePolicy
 from tests.api.helpers import platform_users, unique
@@ -68,6 +68,7 @@ def _until(check: Any, timeout: float, what: str) -> Any:
         time.sleep(1)
 
 
+@pytest.mark.slow
 def test_a_one_minute_schedule_runs_twice_and_makes_two_named_backups(
     as_user: Users, target: dict[str, str], kube: Kube
 ) -> None:
@@ -97,6 +98,7 @@ def test_a_one_minute_schedule_runs_twice_and_makes_two_named_backups(
     assert {b["uid"] for b in backups} <= remaining
 
 
+@pytest.mark.slow
 def test_retention_keeps_what_the_policy_says(
     as_user: Users, target: dict[str, str], kube: Kube
 ) -> None:
@@ -227,6 +229,7 @@ def _wait_until(at: datetime) -> float:
     return (at - datetime.now(UTC)).total_seconds() + 180
 
 
+@pytest.mark.slow
 def test_a_policy_edit_gives_its_schedules_the_new_calendar_and_the_run_then_due_backs_up(
     as_user: Users, due_soon: DueSoon, stack: Stack
 ) -> None:
@@ -248,6 +251,7 @@ def test_a_policy_edit_gives_its_schedules_the_new_calendar_and_the_run_then_due
     assert kept.status_code == 204
 
 
+@pytest.mark.slow
 def test_a_run_is_checked_against_the_calendar_that_fired_it_not_a_policy_changed_since(
     as_user: Users, due_soon: DueSoon
 ) -> None:
@@ -258,6 +262,7 @@ def test_a_run_is_checked_against_the_calendar_that_fired_it_not_a_policy_change
     assert kept.status_code == 204
 
 
+@pytest.mark.slow
 def test_a_schedule_whose_due_run_made_no_backup_reads_overdue_saying_why(
     as_user: Users, due_soon: DueSoon, stack: Stack
 ) -> None:

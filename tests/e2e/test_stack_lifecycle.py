@@ -12,11 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.local.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
-from deploy.local.procs import ManagedProcess, free_port, pid_alive
+from deploy.local.servers.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
+from deploy.local.servers.procs import ManagedProcess, free_port, pid_alive
+from deploy.local.servers.temporal import start_temporal, stop_temporal
 from deploy.local.stack import REPO_ROOT, WORKER_READY, Stack, down, up
-from deploy.local.temporal import start_temporal, stop_temporal
 from tests.api.helpers import unique, wait_for_sync
+
+pytestmark = pytest.mark.slow
 
 PROCESSES = (
     "api", "worker", "temporal", "s3", "oidc",
@@ -44,7 +46,8 @@ def test_a_second_up_keeps_every_port(tmp_path: Path) -> None:
     stack = up(tmp_path, fixed_ports=False, database_url=catalog)
     try:
         ports = _ports(tmp_path)
-        assert set(ports) == {"temporal", "temporal_ui", "s3", "kube", "oidc", "api"}
+        servers = {"temporal", "temporal_ui", "s3", "kube", "oidc", "api", "worker_metrics"}
+        assert set(ports) == servers
         again = up(tmp_path, fixed_ports=False, database_url=catalog)
         assert _ports(tmp_path) == ports
         assert again == stack

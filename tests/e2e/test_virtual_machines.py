@@ -1,6 +1,6 @@
 """KubeVirt VMs on the real test cluster: listed by a sync, backed up frozen, restored whole.
 
-The cluster has KubeVirt's API types but no KubeVirt (`deploy.local.kubevirt`): VMs, their
+The cluster has KubeVirt's API types but no KubeVirt (`deploy.local.doubles.kubevirt`): VMs, their
 DataVolumes, claims and launcher pods are made as its controllers would, and `pods/exec`
 reaches the launcher's virt-freezer through the real API server and the exec double.
 """
@@ -17,15 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.local.csi_server import ACTION_LOG
-from deploy.local.kubelet import exec_records
-from deploy.local.kubelet_server import ExecRecord
-from deploy.local.kubevirt import (
+from deploy.local.doubles.csi.server import ACTION_LOG
+from deploy.local.doubles.kubelet import exec_records
+from deploy.local.doubles.kubelet_server import ExecRecord
+from deploy.local.doubles.kubevirt import (
     VirtualMachineObjects,
     create_virtual_machine,
     install_kubevirt_api,
 )
-from deploy.local.oidc import OidcProvider
+from deploy.local.servers.oidc import OidcProvider
 from deploy.local.stack import Stack
 from lifeboat.virtual_machines import freezer_command
 from tests.api.helpers import unique, wait_for_sync

@@ -15,17 +15,16 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from deploy.local.csi import (
+from deploy.local.doubles.csi.driver import (
     running_csi,
     snapshot_dir,
     start_csi,
     stop_csi,
     volume_dir,
 )
-from deploy.local.csi_server import ACTION_LOG, FINALIZER
-from deploy.local.kube import start_kube, stop_kube
-from deploy.local.procs import ManagedProcess, pid_alive
-from deploy.local.snapshot_crds import (
+from deploy.local.doubles.csi.objects import FINALIZER
+from deploy.local.doubles.csi.server import ACTION_LOG
+from deploy.local.doubles.snapshot_crds import (
     CONTENTS,
     DRIVER,
     GROUP,
@@ -34,6 +33,8 @@ from deploy.local.snapshot_crds import (
     STORAGE_CLASS,
     VERSION,
 )
+from deploy.local.servers.kube import start_kube, stop_kube
+from deploy.local.servers.procs import ManagedProcess, pid_alive
 
 T = TypeVar("T")
 Obj = dict[str, Any]

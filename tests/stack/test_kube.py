@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 from kubernetes import client, config
 
-from deploy.local.kube import KubeCluster, running_kube, start_kube, stop_kube
-from deploy.local.procs import ManagedProcess, pid_alive, tcp_open
+from deploy.local.servers.kube import KubeCluster, running_kube, start_kube, stop_kube
+from deploy.local.servers.procs import ManagedProcess, pid_alive, tcp_open
 
 PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager")
 

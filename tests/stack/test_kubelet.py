@@ -16,8 +16,7 @@ from kubernetes import client, config
 from kubernetes.stream import stream
 from kubernetes.stream.ws_client import WSClient
 
-from deploy.local.kube import KubeCluster, start_kube, stop_kube
-from deploy.local.kubelet import (
+from deploy.local.doubles.kubelet import (
     FakeNode,
     exec_records,
     run_pod,
@@ -25,8 +24,9 @@ from deploy.local.kubelet import (
     start_kubelet,
     stop_kubelet,
 )
-from deploy.local.kubelet_server import CERT_FILE, ExecRecord
-from deploy.local.procs import ManagedProcess, pid_alive, tcp_open
+from deploy.local.doubles.kubelet_server import CERT_FILE, ExecRecord
+from deploy.local.servers.kube import KubeCluster, start_kube, stop_kube
+from deploy.local.servers.procs import ManagedProcess, pid_alive, tcp_open
 
 NAMESPACE, POD = "shop", "db"
 T = TypeVar("T")

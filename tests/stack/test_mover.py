@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from minio import Minio
+from minio.commonconfig import ENABLED
+from minio.versioningconfig import VersioningConfig
 
 from activities.mover import (
     ChunkStore,
@@ -25,11 +27,18 @@ from activities.mover import (
     SnapshotNotFoundError,
     backup,
     restore,
-    s3_client,
 )
 from activities.mover.chunks import CHUNK_MAX
 from activities.mover.prune import forget, prune
-from deploy.local.s3 import S3Server, start_s3, stop_s3
+from deploy.local.servers.s3 import S3Server, start_s3, stop_s3
+from lifeboat.credentials import AccessKeys
+from lifeboat.locations import (
+    Capabilities,
+    LocationAddress,
+    LocationBackend,
+    LocationKind,
+    open_backend,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "mover-tests"
@@ -47,17 +56,23 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         stop_s3(home)
 
 
+def _backend(s3: S3Server, bucket: str = BUCKET) -> LocationBackend:
+    keys = AccessKeys(s3.access_key, s3.secret_key)
+    return open_backend(LocationAddress(LocationKind.S3, s3.endpoint, bucket), keys, connections=32)
+
+
 @pytest.fixture(scope="module")
-def client(s3: S3Server) -> Minio:
-    client = s3_client(s3.endpoint, s3.access_key, s3.secret_key)
-    client.make_bucket(BUCKET)
-    return client
+def backend(s3: S3Server) -> LocationBackend:
+    Minio(
+        s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False
+    ).make_bucket(BUCKET)
+    return _backend(s3)
 
 
 @pytest.fixture
-def store(client: Minio) -> ChunkStore:
+def store(backend: LocationBackend) -> ChunkStore:
     """A repository of its own per test, so dedup across tests cannot hide uploads."""
-    return ChunkStore(client, BUCKET, f"locations/{secrets.token_hex(4)}", LOCATION_KEY)
+    return ChunkStore(backend, f"locations/{secrets.token_hex(4)}", LOCATION_KEY)
 
 
 def words(rng: random.Random, size: int) -> bytes:
@@ -247,9 +262,9 @@ def test_a_chunk_deleted_from_the_bucket_fails_the_restore_naming_it(
 
 
 def test_a_missing_bucket_fails_the_backup_naming_it(
-    source: Path, client: Minio, tmp_path: Path
+    source: Path, s3: S3Server, tmp_path: Path
 ) -> None:
-    store = ChunkStore(client, "no-such-bucket", "p", LOCATION_KEY)
+    store = ChunkStore(_backend(s3, "no-such-bucket"), "p", LOCATION_KEY)
     with pytest.raises(MoverError, match=r"in bucket 'no-such-bucket'.*NoSuchBucket"):
         backup(source, store)
     with pytest.raises(MoverError, match=r"could not upload 'p/object' in bucket .*NoSuchBucket"):
@@ -257,10 +272,10 @@ def test_a_missing_bucket_fails_the_backup_naming_it(
 
 
 def test_the_wrong_location_key_or_an_unknown_snapshot_fail_clearly(
-    source: Path, store: ChunkStore, client: Minio, tmp_path: Path
+    source: Path, store: ChunkStore, backend: LocationBackend, tmp_path: Path
 ) -> None:
     summary = backup(source, store)
-    other = ChunkStore(client, BUCKET, store.layout.prefix, b"not-the-location-key")
+    other = ChunkStore(backend, store.layout.prefix, b"not-the-location-key")
     with pytest.raises(IntegrityError, match="location key is wrong"):
         restore(summary.snapshot_id, other, tmp_path / "restored")
     with pytest.raises(SnapshotNotFoundError, match="no snapshot"):
@@ -320,7 +335,7 @@ def run_command(s3: S3Server, *args: str, env: dict[str, str]) -> subprocess.Com
 
 
 def test_the_command_takes_secrets_from_the_environment_only(
-    s3: S3Server, client: Minio, source: Path, tmp_path: Path
+    s3: S3Server, backend: LocationBackend, source: Path, tmp_path: Path
 ) -> None:
     prefix = f"locations/{secrets.token_hex(4)}"
     location = ["--bucket", BUCKET, "--prefix", prefix]
@@ -354,7 +369,7 @@ def test_the_command_takes_secrets_from_the_environment_only(
     assert done.returncode == 3, done.stderr
     assert summary_file.read_text().startswith("error: ") and "20200101T000000Z" in done.stderr
     # The library and the command read the same repository.
-    store = ChunkStore(client, BUCKET, prefix, LOCATION_KEY)
+    store = ChunkStore(backend, prefix, LOCATION_KEY)
     assert store.list_snapshots() == [summary["snapshot_id"]]
 
     missing = {k: v for k, v in env.items() if k != "LIFEBOAT_MOVER_LOCATION_KEY"}
@@ -366,3 +381,16 @@ def test_the_command_takes_secrets_from_the_environment_only(
     done = run_command(s3, "backup", *location, "--source", str(source), env=wrong)
     assert done.returncode == 1
     assert done.stderr.startswith("error: could not list")
+
+
+def test_the_backend_says_whether_its_bucket_keeps_versions_and_locks_objects(s3: S3Server) -> None:
+    admin = Minio(s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False)
+    bucket = f"versions-{secrets.token_hex(4)}"
+    admin.make_bucket(bucket)
+    backend = _backend(s3, bucket)
+    assert backend.capabilities() == Capabilities(object_lock=False, versioning=False)
+    admin.set_bucket_versioning(bucket, VersioningConfig(ENABLED))
+    assert backend.capabilities().versioning
+    locked = f"locked-{secrets.token_hex(4)}"
+    admin.make_bucket(locked, object_lock=True)
+    assert _backend(s3, locked).capabilities() == Capabilities(object_lock=True, versioning=True)

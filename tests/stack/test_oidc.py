@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from deploy.local.oidc import (
+from deploy.local.servers.oidc import (
     CLIENT_ID,
     CLIENT_SECRET,
     DEV_PASSWORD,
@@ -24,7 +24,7 @@ from deploy.local.oidc import (
     start_oidc,
     stop_oidc,
 )
-from deploy.local.procs import HOST, ManagedProcess, free_port, pid_alive, tcp_open
+from deploy.local.servers.procs import HOST, ManagedProcess, free_port, pid_alive, tcp_open
 
 # What a relying party should accept from this provider; never "none".
 ALGORITHMS = ["RS256", "RS384", "RS512"]

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from api.auth import AuthenticationError, OidcVerifier
-from deploy.local.oidc import OidcProvider, password_token, start_oidc, stop_oidc
+from deploy.local.servers.oidc import OidcProvider, password_token, start_oidc, stop_oidc
 from lifeboat.settings import Settings
 
 

@@ -10,9 +10,9 @@ from minio import Minio
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
-from deploy.local.procs import ManagedProcess, pid_alive, tcp_open
-from deploy.local.s3 import running_s3, start_s3, stop_s3
-from deploy.local.temporal import running_temporal, start_temporal, stop_temporal
+from deploy.local.servers.procs import ManagedProcess, pid_alive, tcp_open
+from deploy.local.servers.s3 import running_s3, start_s3, stop_s3
+from deploy.local.servers.temporal import running_temporal, start_temporal, stop_temporal
 
 
 def _port(address: str) -> int:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from lifeboat.eks import EXEC_API_VERSION, TOKEN_PREFIX, AwsKeys, main, with_token_plugin
+from lifeboat.credentials import AccessKeys
+from lifeboat.eks import EXEC_API_VERSION, TOKEN_PREFIX, main, with_token_plugin
 
 ARN = "arn:aws:eks:eu-central-1:123456789012:cluster/shop"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -64,11 +65,11 @@ def test_the_kubeconfig_puts_the_keys_in_the_plugins_environment_only() -> None:
         "users": [{"name": "shop", "user": {"token": "k8s-aws-v1.old"}}],
         "contexts": [{"name": "shop", "context": {"cluster": "shop", "user": "shop"}}],
     }  # fmt: skip
-    plugin = with_token_plugin(config, ARN, AwsKeys("AKIAIOSFODNN7EXAMPLE", SECRET))
+    plugin = with_token_plugin(config, ARN, AccessKeys("AKIAIOSFODNN7EXAMPLE", SECRET))
     user = plugin["users"][0]["user"]
     assert set(user) == {"exec"}  # the stale token is gone
     assert SECRET not in json.dumps([user["exec"]["command"], *user["exec"]["args"]])
     assert {"name": "AWS_SECRET_ACCESS_KEY", "value": SECRET} in user["exec"]["env"]
     assert config["users"][0]["user"] == {"token": "k8s-aws-v1.old"}  # the input is kept
     with pytest.raises(ValueError, match="not an EKS cluster ARN"):
-        with_token_plugin(config, "arn:aws:s3:::bucket", AwsKeys("AKIAIOSFODNN7EXAMPLE", SECRET))
+        with_token_plugin(config, "arn:aws:s3:::bucket", AccessKeys("AKIAIOSFODNN7EXAMPLE", SECRET))

@@ -28,6 +28,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 }
 # Workflow code runs in the sandbox and must be deterministic: an allow-list, not a deny-list.
 WORKFLOWS_ALLOWED = frozenset(sys.stdlib_module_names) | {"temporalio", "workflows"}
+# The core's modules of plain values the contracts are typed with (standard library only).
+WORKFLOWS_ALLOWED_CORE = frozenset({"lifeboat.status", "lifeboat.specs"})
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def violations(layer: str, imports: list[Import]) -> list[str]:
             if imp.top == "activities":
                 if not imp.passed_through:
                     found.append(f"{where}; activities only inside {PASSED_THROUGH}()")
-            elif imp.top not in WORKFLOWS_ALLOWED:
+            elif imp.top not in WORKFLOWS_ALLOWED and imp.module not in WORKFLOWS_ALLOWED_CORE:
                 found.append(
                     f"{where}; workflows import only the standard library, temporalio, "
                     f"workflows.* and (passed through) activities.*"
@@ -154,6 +156,29 @@ def test_layer_follows_import_rules(layer: str) -> None:
         for problem in violations(layer, collect_imports(source, path, package))
     ]
     assert not found, "import rule broken (see ARCHITECTURE.md):\n" + "\n".join(found)
+
+
+# Object storage clients, each imported only by its location backend (lifeboat.locations).
+STORAGE_CLIENTS = {"minio": "lifeboat/locations/s3.py"}
+
+
+def test_only_its_location_backend_imports_a_storage_client() -> None:
+    found = [
+        f"{imp.path}:{imp.line}: imports {imp.module!r}; only {STORAGE_CLIENTS[imp.top]} may"
+        for layer in PACKAGES
+        for path, package, source in _modules(layer)
+        for imp in collect_imports(source, path, package)
+        if imp.top in STORAGE_CLIENTS and path != STORAGE_CLIENTS[imp.top]
+    ]
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("module", sorted(WORKFLOWS_ALLOWED_CORE))
+def test_core_modules_the_workflows_import_use_only_the_standard_library(module: str) -> None:
+    path = ROOT / (module.replace(".", "/") + ".py")
+    imports = collect_imports(path.read_text(), str(path.relative_to(ROOT)), "lifeboat")
+    outside = [i.module for i in imports if i.top not in sys.stdlib_module_names]
+    assert outside == [], f"{module} is imported by workflows: standard library only"
 
 
 SYNTHETIC_WORKFLOW = """\

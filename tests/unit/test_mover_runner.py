@@ -12,14 +12,8 @@ from pydantic import ValidationError
 
 from activities.mover import Progress, ResumeState
 from activities.mover.__main__ import _print_progress
-from activities.mover_runner import (
-    Connection,
-    JobMover,
-    LocalMover,
-    MoverTask,
-    _parse_progress,
-    mover_for,
-)
+from activities.mover.runners import JobMover, LocalMover, MoverTask, mover_for
+from activities.mover.runners.job import Connection, _parse_progress
 from lifeboat.settings import MoverRunner, Settings
 
 LABEL_VALUE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
@@ -27,11 +21,12 @@ LABEL_VALUE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 
 def test_the_setting_chooses_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LIFEBOAT_MOVER_RUNNER", raising=False)
-    assert Settings().mover_runner is MoverRunner.LOCAL
-    assert isinstance(mover_for(Settings()), LocalMover)
-    monkeypatch.setenv("LIFEBOAT_MOVER_RUNNER", "job")
     monkeypatch.setenv("LIFEBOAT_MOVER_IMAGE", "lifeboat:1.2.3")
+    # The product runs the mover as a Job; only the dev stack (its own setting) runs it locally.
+    assert Settings().mover_runner is MoverRunner.JOB
     assert isinstance(mover_for(Settings()), JobMover)
+    monkeypatch.setenv("LIFEBOAT_MOVER_RUNNER", "local")
+    assert isinstance(mover_for(Settings()), LocalMover)
     monkeypatch.setenv("LIFEBOAT_MOVER_RUNNER", "pod")
     with pytest.raises(ValidationError, match="mover_runner"):
         Settings()

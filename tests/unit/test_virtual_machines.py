@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from activities.resources import PRE_POPULATED, RestoreSelection, transform
+from activities.resources import PRE_POPULATED, transform
+from lifeboat.specs import RestoreSpec
 from lifeboat.virtual_machines import VirtualMachineRef, referenced_objects, summary
 
 VM = {
@@ -65,7 +66,7 @@ def test_a_malformed_vm_reference_is_refused(ref: str) -> None:
 
 
 def test_restored_data_volumes_adopt_their_filled_claims_in_the_mapped_class() -> None:
-    selection = RestoreSelection(storage_class_mapping={"fast": "slow"})
+    selection = RestoreSpec(storage_class_mapping={"fast": "slow"})
     data_volume = {
         "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
         "metadata": {"name": "db-root", "namespace": "vms"},

@@ -1,4 +1,5 @@
-"""The backup workflow's logic on the time-skipping server, with its activities stood in for.
+"""The backup workflow's logic on the time-skipping server, with its activities stood in for;
+and replays of recorded backup and restore runs.
 
 What users rely on: post rules run wherever pre rules ran, whatever fails; snapshots are
 always deleted; the outcome is always recorded with its reason.
@@ -10,15 +11,18 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from temporalio import activity
+from temporalio.client import WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
+from lifeboat.status import VolumeStatus
 from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.backup import BackupWorkflow
 from workflows.contracts import (
@@ -37,6 +41,9 @@ from workflows.contracts import (
     VolumeRef,
 )
 from workflows.errors import RULE_FAILED
+from workflows.restore import RestoreWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -126,7 +133,7 @@ class Cluster:
         @activity.defn(name="move_volume")
         async def move(input: MoveVolumeInput) -> MoveVolumeResult:
             self._step("move")
-            return MoveVolumeResult("ns", "data", "Success", bytes_total=10)
+            return MoveVolumeResult("ns", "data", VolumeStatus.SUCCESS, bytes_total=10)
 
         @activity.defn(name="write_manifest")
         async def manifest(input: BackupInput) -> str:
@@ -223,3 +230,22 @@ async def test_a_vm_backup_that_fails_still_thaws_once(env: WorkflowEnvironment,
     # A freeze that never answered may have frozen any of them: all are thawed.
     assert cluster.thawed == [None if step == "freeze" else ["ns/web"]]
     assert cluster.post_pods == [["ns/db-0", "ns/db-1"]]
+
+
+@pytest.mark.parametrize(
+    ("workflow", "recorded", "workflow_id"),
+    [
+        # Recorded on the dev stack: a backup of a namespace with a pod, a claim, pre rules
+        # with a background action and post rules; then its restore into the deleted namespace.
+        (BackupWorkflow, "backup_run.json", "backup-085554a3-5cd6-4919-b898-0825f2167b1f"),
+        (RestoreWorkflow, "restore_run.json", "restore-d13c74eb-d804-44e2-ad1b-8e65a5c52ee0"),
+    ],
+)
+async def test_recorded_backup_and_restore_runs_replay(
+    workflow: type, recorded: str, workflow_id: str
+) -> None:
+    """A change that breaks running backups or restores (determinism, or a payload that no
+    longer decodes into the contracts) fails here."""
+    history = WorkflowHistory.from_json(workflow_id, (HISTORIES / recorded).read_text())
+    result = await Replayer(workflows=[workflow]).replay_workflow(history)
+    assert result.replay_failure is None

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from lifeboat.status import ClusterStatus
 from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.contracts import (
     ClusterInventory,
@@ -30,14 +31,16 @@ HISTORIES = Path(__file__).parent / "histories"
 REPLAY_WORKFLOW_ID = "cluster-sync-replay-online"
 
 ONLINE = ClusterInventory(
-    status="Online",
+    status=ClusterStatus.ONLINE,
     kubernetes_version="v1.31.2",
     namespaces=["default", "shop", "kube-system"],
     application_count=4,
     pvc_count=2,
     pvc_requested_bytes=3 * 1024**3,
 )
-OFFLINE = ClusterInventory(status="Offline", reason="connection refused: https://10.0.0.1:6443")
+OFFLINE = ClusterInventory(
+    status=ClusterStatus.OFFLINE, reason="connection refused: https://10.0.0.1:6443"
+)
 
 
 def temporal_test_server() -> str:
@@ -108,7 +111,7 @@ async def test_online_inventory_is_recorded_unchanged(env: WorkflowEnvironment) 
     cluster = Cluster(ONLINE)
     result = await run_sync(env, cluster.activities(), cluster_uid="c-online")
     assert cluster.recorded == [RecordInventoryInput(cluster_uid="c-online", inventory=ONLINE)]
-    assert result == ClusterSyncResult(cluster_uid="c-online", status="Online")
+    assert result == ClusterSyncResult(cluster_uid="c-online", status=ClusterStatus.ONLINE)
 
 
 async def test_offline_inventory_is_recorded_and_the_sync_succeeds(
@@ -118,7 +121,7 @@ async def test_offline_inventory_is_recorded_and_the_sync_succeeds(
     result = await run_sync(env, cluster.activities(), cluster_uid="c-offline")
     assert cluster.recorded == [RecordInventoryInput(cluster_uid="c-offline", inventory=OFFLINE)]
     assert result == ClusterSyncResult(
-        cluster_uid="c-offline", status="Offline", reason=OFFLINE.reason
+        cluster_uid="c-offline", status=ClusterStatus.OFFLINE, reason=OFFLINE.reason
     )
 
 

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from lifeboat.status import DiscoveryStatus
 from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.contracts import (
     DiscoveryInput,
@@ -79,7 +80,7 @@ class Garden:
             self.recorded.append(input)
             return DiscoveryResult(
                 config_uid=input.config_uid,
-                status="Failed" if not input.reachable else "Ready",
+                status=DiscoveryStatus.FAILED if not input.reachable else DiscoveryStatus.READY,
                 reason=input.reason,
                 onboarded=input.onboarded,
                 refreshed=input.refreshed,

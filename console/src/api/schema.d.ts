@@ -349,7 +349,8 @@ export interface paths {
         put?: never;
         /**
          * Start Backup
-         * @description Back up namespaces or VMs of a cluster the caller may back up, to a location it may use.
+         * @description Back up namespaces or VMs of a cluster the caller may back up, to a location it may use
+         *     (402 while the license stops new backups).
          */
         post: operations["start_backup_api_v1_backups_post"];
         delete?: never;
@@ -389,7 +390,8 @@ export interface paths {
         put?: never;
         /**
          * Retry Backup
-         * @description Run again only what failed, under the same name and uid.
+         * @description Run again only what failed, under the same name and uid (402 while the license stops
+         *     new backups).
          *
          *     A PartialSuccess redoes its failed volumes (new snapshots, then their data; the resources
          *     and the volumes that succeeded are kept) and writes a new manifest. A Failed or Aborted
@@ -501,7 +503,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resume Schedule */
+        /**
+         * Resume Schedule
+         * @description Resume a suspended schedule (402 while the license that suspended it stops backups).
+         */
         post: operations["resume_schedule_api_v1_backup_schedules__uid__resume_post"];
         delete?: never;
         options?: never;
@@ -520,7 +525,8 @@ export interface paths {
         put?: never;
         /**
          * Run Now
-         * @description Run the schedule now, outside its calendar (also while it is suspended).
+         * @description Run the schedule now, outside its calendar (also while it is suspended; not while the
+         *     license stops new backups).
          */
         post: operations["run_now_api_v1_backup_schedules__uid__run_now_post"];
         delete?: never;
@@ -1100,6 +1106,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/license": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read License
+         * @description The license's state, limits and usage (the trial's, before one is imported).
+         */
+        get: operations["read_license_api_v1_license_get"];
+        put?: never;
+        /**
+         * Import License
+         * @description Import a license by key, file or subscription; one that does not check out (or a
+         *     subscription without a license server) changes nothing.
+         */
+        post: operations["import_license_api_v1_license_post"];
+        /**
+         * Remove License
+         * @description Remove the imported license: the installation falls back to its trial (or none).
+         */
+        delete: operations["remove_license_api_v1_license_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/license/activation-request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Activation Request
+         * @description The activation request of an air-gapped installation: save it as a file, send it to the
+         *     vendor, and import the license file they answer (it is valid for this installation only).
+         */
+        get: operations["activation_request_api_v1_license_activation_request_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/license/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * License Usage
+         * @description Licensed nodes in use over the last `days` days, as the worker's checks counted them.
+         */
+        get: operations["license_usage_api_v1_license_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1118,6 +1194,26 @@ export interface components {
          * @enum {string}
          */
         AccessLevel: "view" | "restore" | "full" | "owner";
+        /**
+         * ActivationRequest
+         * @description What an air-gapped installation sends the vendor, who answers with a license file.
+         */
+        ActivationRequest: {
+            /**
+             * Format
+             * @default lifeboat-activation-request-v1
+             */
+            format?: string;
+            /** Installation Id */
+            installation_id: string;
+            /** Nodes Used */
+            nodes_used: number;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+        };
         /** AuthConfig */
         AuthConfig: {
             /** Issuer */
@@ -1229,10 +1325,8 @@ export interface components {
             location_uid: string;
             /** Schedule Uid */
             schedule_uid: string | null;
-            /** Status */
-            status: string;
-            /** Stage */
-            stage: string;
+            status: components["schemas"]["BackupStatus"];
+            stage: components["schemas"]["Stage"];
             /** Reason */
             reason: string;
             /** Resource Count */
@@ -1286,17 +1380,19 @@ export interface components {
             prefix?: string;
             /**
              * Cloud Account Uid
-             * @description classic mode: an aws or s3-compatible cloud account
+             * @description classic mode: a cloud account whose keys fit the provider (s3: an aws or s3-compatible one; azure: an azure one)
              */
             cloud_account_uid?: string | null;
-            /** @description federated mode: the location's own S3 keys, write-only (on an update, omit them to keep the current ones) */
-            credentials?: components["schemas"]["S3Keys"] | null;
             /**
-             * Provider
-             * @default s3
-             * @constant
+             * Credentials
+             * @description federated mode: the location's own keys (s3: access_key_id and secret_access_key; azure: account_name and account_key), write-only (on an update, omit them to keep the current ones)
              */
-            provider?: "s3";
+            credentials?: components["schemas"]["S3Keys"] | components["schemas"]["AzureKeys"] | null;
+            /**
+             * @description the kind of storage the bucket is on
+             * @default s3
+             */
+            provider?: components["schemas"]["LocationKind"];
             /**
              * Encryption Key
              * @description write-only: backups are encrypted with it; generated when omitted
@@ -1346,13 +1442,15 @@ export interface components {
             cloud_account_uid: string | null;
             /**
              * Access Key Id
-             * @description the access key id of the location's own credentials (federated mode)
+             * @description the public part of the location's own credentials (federated mode): the access key id, or the Azure storage account
              */
             access_key_id: string | null;
         };
         /**
          * BackupLocationUpdate
          * @description Everything but the encryption key, which the location's backups are encrypted with.
+         *
+         *     The provider cannot change either: the location's backups are on that storage.
          */
         BackupLocationUpdate: {
             /** Name */
@@ -1377,11 +1475,14 @@ export interface components {
             prefix?: string;
             /**
              * Cloud Account Uid
-             * @description classic mode: an aws or s3-compatible cloud account
+             * @description classic mode: a cloud account whose keys fit the provider (s3: an aws or s3-compatible one; azure: an azure one)
              */
             cloud_account_uid?: string | null;
-            /** @description federated mode: the location's own S3 keys, write-only (on an update, omit them to keep the current ones) */
-            credentials?: components["schemas"]["S3Keys"] | null;
+            /**
+             * Credentials
+             * @description federated mode: the location's own keys (s3: access_key_id and secret_access_key; azure: account_name and account_key), write-only (on an update, omit them to keep the current ones)
+             */
+            credentials?: components["schemas"]["S3Keys"] | components["schemas"]["AzureKeys"] | null;
         };
         /** BackupRead */
         BackupRead: {
@@ -1418,10 +1519,8 @@ export interface components {
             location_uid: string;
             /** Schedule Uid */
             schedule_uid: string | null;
-            /** Status */
-            status: string;
-            /** Stage */
-            stage: string;
+            status: components["schemas"]["BackupStatus"];
+            stage: components["schemas"]["Stage"];
             /** Reason */
             reason: string;
             /** Resource Count */
@@ -1440,6 +1539,11 @@ export interface components {
             /** Finished At */
             finished_at: string | null;
         };
+        /**
+         * BackupStatus
+         * @enum {string}
+         */
+        BackupStatus: "Pending" | "InProgress" | "Success" | "PartialSuccess" | "Failed" | "Aborted" | "Deleting";
         /** CloudAccountCreate */
         CloudAccountCreate: {
             /** Name */
@@ -1505,6 +1609,7 @@ export interface components {
         };
         /**
          * CloudProvider
+         * @description Whose cloud a cloud account is on; it says which kind of keys the account holds.
          * @enum {string}
          */
         CloudProvider: "aws" | "s3-compatible" | "azure" | "gcp";
@@ -1555,8 +1660,7 @@ export interface components {
             server_url: string;
             /** Provider */
             provider: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["ClusterStatus"];
             /** Status Reason */
             status_reason: string;
             /** Kubernetes Version */
@@ -1580,6 +1684,11 @@ export interface components {
             /** Credentials Expire At */
             credentials_expire_at?: string | null;
         };
+        /**
+         * ClusterStatus
+         * @enum {string}
+         */
+        ClusterStatus: "Pending" | "Online" | "Offline" | "Failed" | "DeletePending";
         /**
          * DailySchedule
          * @description Once a day at `time` in `timezone`.
@@ -1682,11 +1791,8 @@ export interface components {
             namespaces: string[];
             /** Interval Seconds */
             interval_seconds: number;
-            /**
-             * Status
-             * @description Pending, Ready, Degraded (some shoots failed) or Failed
-             */
-            status: string;
+            /** @description Pending, Ready, Degraded (some shoots failed) or Failed */
+            status: components["schemas"]["DiscoveryStatus"];
             /** Status Reason */
             status_reason: string;
             /** Last Run At */
@@ -1718,6 +1824,11 @@ export interface components {
             /** Interval Seconds */
             interval_seconds?: number | null;
         };
+        /**
+         * DiscoveryStatus
+         * @enum {string}
+         */
+        DiscoveryStatus: "Pending" | "Ready" | "Degraded" | "Failed";
         /** EksClusterRead */
         EksClusterRead: {
             /** Name */
@@ -1823,7 +1934,7 @@ export interface components {
          * Kind
          * @enum {string}
          */
-        Kind: "cloud-accounts" | "backup-locations" | "schedule-policies" | "rules" | "roles" | "users-groups" | "clusters" | "backup-schedules" | "backups" | "restores" | "virtual-machines" | "lighthouses" | "discovery-configs";
+        Kind: "cloud-accounts" | "backup-locations" | "schedule-policies" | "rules" | "roles" | "users-groups" | "clusters" | "backup-schedules" | "backups" | "restores" | "virtual-machines" | "lighthouses" | "discovery-configs" | "licenses";
         /** KubeconfigReplace */
         KubeconfigReplace: {
             /**
@@ -1832,6 +1943,62 @@ export interface components {
              */
             kubeconfig: string;
         };
+        /**
+         * LicenseImport
+         * @description Exactly one of `key` (the one-line license key), `file` (a license file's text) and
+         *     `subscription` (the subscription's activation id).
+         */
+        LicenseImport: {
+            /** Key */
+            key?: string | null;
+            /** File */
+            file?: string | null;
+            /** Subscription */
+            subscription?: string | null;
+        };
+        /** LicenseRead */
+        LicenseRead: {
+            state: components["schemas"]["LicenseState"];
+            /** Reason */
+            reason: string;
+            /** Backups Allowed */
+            backups_allowed: boolean;
+            /** License Id */
+            license_id: string | null;
+            /** Customer */
+            customer: string;
+            /** Edition */
+            edition: string;
+            /** Features */
+            features: string[];
+            /** Node Limit */
+            node_limit: number | null;
+            /** Nodes Used */
+            nodes_used: number;
+            /** Valid From */
+            valid_from: string | null;
+            /** Valid Until */
+            valid_until: string | null;
+            /** Grace Days */
+            grace_days: number | null;
+            /** Days Left */
+            days_left: number | null;
+            /** Imported As */
+            imported_as: string | null;
+            /** Imported By */
+            imported_by: string | null;
+            /** Imported At */
+            imported_at: string | null;
+            /** Renewed At */
+            renewed_at: string | null;
+            /** Renewal Error */
+            renewal_error: string;
+        };
+        /**
+         * LicenseState
+         * @enum {string}
+         */
+        LicenseState: "Valid" | "ExpiringSoon" | "InGrace" | "Expired" | "OverLimit" | "Invalid" | "NoLicense";
         /** LighthouseCreate */
         LighthouseCreate: {
             /** @description token: a bearer token; tls: a client certificate and key (mutual TLS) */
@@ -1928,8 +2095,7 @@ export interface components {
             security: string;
             /** Has Ca Certificate */
             has_ca_certificate: boolean;
-            /** Status */
-            status: string;
+            status: components["schemas"]["ClusterStatus"];
             /** Status Reason */
             status_reason: string;
             /** Version */
@@ -1949,6 +2115,11 @@ export interface components {
             items: components["schemas"]["BackupLocationRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[BackupRead] */
         ListOf_BackupRead_: {
@@ -1956,6 +2127,11 @@ export interface components {
             items: components["schemas"]["BackupRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[CloudAccountRead] */
         ListOf_CloudAccountRead_: {
@@ -1963,6 +2139,11 @@ export interface components {
             items: components["schemas"]["CloudAccountRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[ClusterRead] */
         ListOf_ClusterRead_: {
@@ -1970,6 +2151,11 @@ export interface components {
             items: components["schemas"]["ClusterRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[DiscoveryConfigRead] */
         ListOf_DiscoveryConfigRead_: {
@@ -1977,6 +2163,11 @@ export interface components {
             items: components["schemas"]["DiscoveryConfigRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[EksClusterRead] */
         ListOf_EksClusterRead_: {
@@ -1984,6 +2175,11 @@ export interface components {
             items: components["schemas"]["EksClusterRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[GroupRead] */
         ListOf_GroupRead_: {
@@ -1991,6 +2187,11 @@ export interface components {
             items: components["schemas"]["GroupRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[LighthouseRead] */
         ListOf_LighthouseRead_: {
@@ -1998,6 +2199,11 @@ export interface components {
             items: components["schemas"]["LighthouseRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[NamespaceRead] */
         ListOf_NamespaceRead_: {
@@ -2005,6 +2211,11 @@ export interface components {
             items: components["schemas"]["NamespaceRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[RestoreRead] */
         ListOf_RestoreRead_: {
@@ -2012,6 +2223,11 @@ export interface components {
             items: components["schemas"]["RestoreRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[RoleRead] */
         ListOf_RoleRead_: {
@@ -2019,6 +2235,11 @@ export interface components {
             items: components["schemas"]["RoleRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[RuleRead] */
         ListOf_RuleRead_: {
@@ -2026,6 +2247,11 @@ export interface components {
             items: components["schemas"]["RuleRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[SchedulePolicyRead] */
         ListOf_SchedulePolicyRead_: {
@@ -2033,6 +2259,11 @@ export interface components {
             items: components["schemas"]["SchedulePolicyRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[ScheduleRead] */
         ListOf_ScheduleRead_: {
@@ -2040,6 +2271,11 @@ export interface components {
             items: components["schemas"]["ScheduleRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[ShareRead] */
         ListOf_ShareRead_: {
@@ -2047,6 +2283,11 @@ export interface components {
             items: components["schemas"]["ShareRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[SharedCluster] */
         ListOf_SharedCluster_: {
@@ -2054,6 +2295,11 @@ export interface components {
             items: components["schemas"]["SharedCluster"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[UserRead] */
         ListOf_UserRead_: {
@@ -2061,6 +2307,11 @@ export interface components {
             items: components["schemas"]["UserRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
         /** ListOf[VirtualMachineRead] */
         ListOf_VirtualMachineRead_: {
@@ -2068,7 +2319,18 @@ export interface components {
             items: components["schemas"]["VirtualMachineRead"][];
             /** Count */
             count: number;
+            /**
+             * Next
+             * @description More items follow: pass this as `after` for the next page (null: the last)
+             */
+            next?: string | null;
         };
+        /**
+         * LocationKind
+         * @description A kind of object storage (a location's `provider`).
+         * @enum {string}
+         */
+        LocationKind: "s3" | "azure";
         /**
          * MonthlySchedule
          * @description Once a month at `time`, on `day_of_month` or on a `relative_day`: exactly one of them.
@@ -2156,6 +2418,12 @@ export interface components {
             week: components["schemas"]["WeekOfMonth"];
             day: components["schemas"]["Weekday"];
         };
+        /**
+         * ReplacePolicy
+         * @description What a restore does with an object that already exists in the target cluster.
+         * @enum {string}
+         */
+        ReplacePolicy: "keep" | "replace";
         /** RestoreCreate */
         RestoreCreate: {
             /** Backup Uid */
@@ -2175,12 +2443,8 @@ export interface components {
             storage_class_mapping?: {
                 [key: string]: string;
             };
-            /**
-             * Replace Policy
-             * @default keep
-             * @enum {string}
-             */
-            replace_policy?: "keep" | "replace";
+            /** @default keep */
+            replace_policy?: components["schemas"]["ReplacePolicy"];
             /** Include Namespaces */
             include_namespaces?: string[];
             /** Include Types */
@@ -2221,14 +2485,9 @@ export interface components {
             backup_uid: string;
             /** Cluster Uid */
             cluster_uid: string;
-            /** Spec */
-            spec: {
-                [key: string]: unknown;
-            };
-            /** Status */
-            status: string;
-            /** Stage */
-            stage: string;
+            spec: components["schemas"]["RestoreSpec"];
+            status: components["schemas"]["RestoreStatus"];
+            stage: components["schemas"]["Stage"];
             /** Reason */
             reason: string;
             /** Resources */
@@ -2247,6 +2506,38 @@ export interface components {
             /** Finished At */
             finished_at: string | null;
         };
+        /**
+         * RestoreSpec
+         * @description A restore request (or preview): what to bring back, where, and over what exists.
+         */
+        RestoreSpec: {
+            /** Namespace Mapping */
+            namespace_mapping?: {
+                [key: string]: string;
+            };
+            /** Storage Class Mapping */
+            storage_class_mapping?: {
+                [key: string]: string;
+            };
+            /** @default keep */
+            replace_policy?: components["schemas"]["ReplacePolicy"];
+            /** Include Namespaces */
+            include_namespaces?: string[];
+            /** Include Types */
+            include_types?: string[];
+            /** Exclude Types */
+            exclude_types?: string[];
+            /**
+             * Preview
+             * @default false
+             */
+            preview?: boolean;
+        };
+        /**
+         * RestoreStatus
+         * @enum {string}
+         */
+        RestoreStatus: "Pending" | "InProgress" | "Success" | "PartialSuccess" | "Failed";
         /**
          * Retention
          * @description How many backups a schedule keeps: the last `keep_last`, plus grandfather-father-son.
@@ -2565,12 +2856,15 @@ export interface components {
             policy_uid: string;
             /** Cluster Uid */
             cluster_uid: string;
-            /** Spec */
-            spec: {
-                [key: string]: unknown;
-            };
+            spec: components["schemas"]["ScheduledBackupSpec"];
             /** Suspended */
             suspended: boolean;
+            /**
+             * Suspended By
+             * @description Who suspended it: `user`, or `license` (it resumes by itself once the license allows backups again); '' while it runs
+             * @default
+             */
+            suspended_by?: string;
             /**
              * @description Active, Suspended, or Overdue: a run came due and made no backup
              * @default Active
@@ -2612,6 +2906,55 @@ export interface components {
          * @enum {string}
          */
         ScheduleStatus: "Active" | "Suspended" | "Overdue";
+        /**
+         * ScheduledBackupSpec
+         * @description What each run of a backup schedule backs up, and to which location.
+         */
+        ScheduledBackupSpec: {
+            /** Namespaces */
+            namespaces?: string[];
+            /**
+             * Namespace Selector
+             * @default
+             */
+            namespace_selector?: string;
+            /**
+             * Label Selector
+             * @default
+             */
+            label_selector?: string;
+            /** Include Types */
+            include_types?: string[];
+            /** Exclude Types */
+            exclude_types?: string[];
+            /**
+             * Include Cluster Resources
+             * @default true
+             */
+            include_cluster_resources?: boolean;
+            /**
+             * Pre Rule Uid
+             * @default
+             */
+            pre_rule_uid?: string;
+            /**
+             * Post Rule Uid
+             * @default
+             */
+            post_rule_uid?: string;
+            /**
+             * Volumes
+             * @default true
+             */
+            volumes?: boolean;
+            /** Virtual Machines */
+            virtual_machines?: string[];
+            /**
+             * Location Uid
+             * @default
+             */
+            location_uid?: string;
+        };
         /** ServiceStatus */
         ServiceStatus: {
             /** Name */
@@ -2726,6 +3069,29 @@ export interface components {
             subject_name: string;
             /** Access */
             access: string;
+        };
+        /**
+         * Stage
+         * @description Where a running backup or restore is (the step its workflow runs).
+         * @enum {string}
+         */
+        Stage: "" | "Pending" | "Validate" | "WaitingForNamespaces" | "PreRules" | "ExportResources" | "FreezeVirtualMachines" | "SnapshotVolumes" | "ThawVirtualMachines" | "PostRules" | "MoveVolumeData" | "WriteManifest" | "ApplyResources" | "Done";
+        /** UsagePoint */
+        UsagePoint: {
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /** Nodes */
+            nodes: number;
+        };
+        /** UsageRead */
+        UsageRead: {
+            /** Items */
+            items: components["schemas"]["UsagePoint"][];
+            /** Count */
+            count: number;
         };
         /** UserInvite */
         UserInvite: {
@@ -2885,6 +3251,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -2970,6 +3345,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3069,6 +3453,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -3161,6 +3554,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -3219,7 +3621,20 @@ export interface operations {
     };
     list_clusters_api_v1_clusters_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only clusters so */
+                status?: components["schemas"]["ClusterStatus"] | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3246,6 +3661,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3349,6 +3773,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -3436,6 +3869,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3537,6 +3979,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -3624,6 +4075,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3725,6 +4185,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -3819,6 +4288,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -3906,6 +4384,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4011,6 +4498,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -4069,7 +4565,18 @@ export interface operations {
     };
     list_configs_api_v1_discovery_configs_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4096,6 +4603,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4199,6 +4715,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -4293,6 +4818,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -4380,6 +4914,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4485,6 +5028,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -4572,6 +5124,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4676,6 +5237,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -4772,6 +5342,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -4830,7 +5409,21 @@ export interface operations {
     };
     list_backups_api_v1_backups_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+                cluster_uid?: string | null;
+                status?: components["schemas"]["BackupStatus"] | null;
+                schedule_uid?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4857,6 +5450,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4960,6 +5562,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -5047,6 +5658,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5148,6 +5768,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -5235,6 +5864,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5336,6 +5974,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -5394,7 +6041,18 @@ export interface operations {
     };
     list_schedules_api_v1_backup_schedules_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5421,6 +6079,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5524,6 +6191,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -5611,6 +6287,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5713,6 +6398,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -5800,6 +6494,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5901,6 +6604,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -5995,6 +6707,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -6053,7 +6774,21 @@ export interface operations {
     };
     list_restores_api_v1_restores_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+                cluster_uid?: string | null;
+                backup_uid?: string | null;
+                status?: components["schemas"]["RestoreStatus"] | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6080,6 +6815,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6183,6 +6927,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -6272,6 +7025,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6373,6 +7135,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -6458,6 +7229,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6561,6 +7341,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -6648,6 +7437,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6753,6 +7551,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -6838,6 +7645,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6937,6 +7753,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -7022,6 +7847,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7118,6 +7952,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7223,6 +8066,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -7315,6 +8167,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -7400,6 +8261,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7505,6 +8375,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -7593,6 +8472,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7696,6 +8584,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -7781,6 +8678,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7880,6 +8786,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -7938,7 +8853,18 @@ export interface operations {
     };
     list_schedule_policies_api_v1_schedule_policies_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7965,6 +8891,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8068,6 +9003,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -8155,6 +9099,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8260,6 +9213,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -8352,6 +9314,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -8410,7 +9381,18 @@ export interface operations {
     };
     list_rules_api_v1_rules_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -8437,6 +9419,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8540,6 +9531,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -8627,6 +9627,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8732,6 +9741,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -8824,6 +9842,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -8882,7 +9909,18 @@ export interface operations {
     };
     list_cloud_accounts_api_v1_cloud_accounts_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -8909,6 +9947,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9012,6 +10059,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -9099,6 +10155,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9204,6 +10269,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -9296,6 +10370,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -9354,7 +10437,18 @@ export interface operations {
     };
     list_locations_api_v1_backup_locations_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9381,6 +10475,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9484,6 +10587,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -9571,6 +10683,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9676,6 +10797,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -9768,6 +10898,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -9826,7 +10965,18 @@ export interface operations {
     };
     list_lighthouses_api_v1_lighthouses_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The `next` of the page before */
+                after?: string | null;
+                /** @description Names starting so */
+                name_prefix?: string | null;
+                /** @description The owner's user id */
+                owner?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9853,6 +11003,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9956,6 +11115,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -10050,6 +11218,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -10135,6 +11312,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10240,6 +11426,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Forbidden */
             403: {
                 headers: {
@@ -10327,6 +11522,526 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_license_api_v1_license_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LicenseRead"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    import_license_api_v1_license_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LicenseImport"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LicenseRead"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_license_api_v1_license_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LicenseRead"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    activation_request_api_v1_license_activation_request_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivationRequest"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    license_usage_api_v1_license_usage_get: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRead"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,8 +1,10 @@
 import { PageSection, Title } from "@patternfly/react-core";
-import { useLighthouses } from "../api/hooks";
+import { useLicense, useLighthouses } from "../api/hooks";
 import { PagedTable } from "../components/PagedTable";
-import { Empty, QueryView } from "../components/states";
+import { QueryView } from "../components/states";
 import { StatusLabel } from "../components/StatusLabel";
+import { when } from "../format";
+import { Details } from "./ClusterDetail";
 
 export function Lighthouse() {
   const lighthouses = useLighthouses();
@@ -28,11 +30,29 @@ export function Lighthouse() {
   );
 }
 
+/** The license as the API reports it: state, limits and usage (importing one: `lifeboat license`). */
 export function License() {
+  const license = useLicense();
   return (
     <PageSection>
       <Title headingLevel="h1">License</Title>
-      <Empty title="No license information">The API has no license yet: Lifeboat runs without one.</Empty>
+      <QueryView query={license} what="the license">
+        {(l) => (
+          <Details
+            items={[
+              ["State", <StatusLabel key="s" status={l.state} />],
+              ["Reason", l.reason || "-"],
+              ["Backups allowed", l.backups_allowed ? "yes" : "no"],
+              ["Customer", l.customer || "-"],
+              ["Edition", l.edition || "-"],
+              ["Nodes", l.node_limit === null || l.node_limit === undefined ? `${l.nodes_used}` : `${l.nodes_used} of ${l.node_limit}`],
+              ["Valid until", when(l.valid_until)],
+              ["Days left", l.days_left ?? "-"],
+              ["Imported", l.imported_at ? `${when(l.imported_at)} by ${l.imported_by ?? "-"}` : "-"],
+            ]}
+          />
+        )}
+      </QueryView>
     </PageSection>
   );
 }
