@@ -86,7 +86,12 @@ class Page:
         self,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")] = 500,
         after: Annotated[
-            str | None, Query(max_length=2048, description="The `next` of the page before")
+            str | None,
+            Query(
+                max_length=2048,
+                pattern=r"^[A-Za-z0-9_=-]*$",
+                description="The `next` of the page before",
+            ),
         ] = None,
         name_prefix: Annotated[Text | None, Query(description="Names starting so")] = None,
         owner: Annotated[Subject | None, Query(description="The owner's user id")] = None,

@@ -168,9 +168,7 @@ RestoreFiltersDep = Annotated[RestoreFilters, Depends()]
 async def list_restores(
     ctx: ViewRestore, page: PageDep, filters: RestoreFiltersDep
 ) -> ListOf[RestoreRead]:
-    rows, next_page = await list_page(
-        ctx, Restore, page, *filters.conditions(), deferred=(Restore.resources, Restore.volumes)
-    )
+    rows, next_page = await list_page(ctx, Restore, page, *filters.conditions())
     items = [RestoreRead.model_validate(r) for r in rows]
     return ListOf(items=items, count=len(items), next=next_page)
 

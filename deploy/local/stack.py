@@ -108,6 +108,8 @@ class Stack:
             "LIFEBOAT_DIRECTORY_CLIENT_SECRET": DIRECTORY_CLIENT_SECRET,
             "LIFEBOAT_S3_ENDPOINT": self.s3_endpoint,
             "LIFEBOAT_MOVER_RUNNER": "local",  # the dev cluster's volumes are hostPath ones
+            # Progress bars move every half second (the mover reports that often), not every 2 s.
+            "LIFEBOAT_PROGRESS_INTERVAL_SECONDS": "0.5",
             **({"LIFEBOAT_AWS_ENDPOINT_URL": self.aws_endpoint} if self.aws_endpoint else {}),
             # Each seeded role group carries its built-in role.
             "LIFEBOAT_ROLE_MAPPING": json.dumps(
