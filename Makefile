@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup up down status test test-slow lint fuzz lock bench clean
+.PHONY: setup up down status test test-slow lint fuzz lock bench clean console console-types browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,11 +13,33 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
+# The web console: npm ci from the committed lock, then the build the api serves at /.
+CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts -type f 2>/dev/null)
+NODE_STAMP := console/node_modules/.installed
+TYPES_FLAGS := --default-non-nullable false
+
+$(NODE_STAMP): console/package.json console/package-lock.json
+	cd console && npm ci
+	touch $@
+
+console/dist/index.html: $(NODE_STAMP) $(CONSOLE_SOURCES)
+	cd console && npx vite build
+
+console: console/dist/index.html
+
+# The console's API types, from the API's OpenAPI (`make lint` fails when they drift apart).
+console-types: setup $(NODE_STAMP)
+	$(BIN)/lifeboat openapi > console/node_modules/.openapi.json
+	cd console && npx openapi-typescript node_modules/.openapi.json $(TYPES_FLAGS) -o src/api/schema.d.ts
+
+browser:
+	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
 # The virtualenv, and kube-apiserver built once from Debian's source package (cached).
 setup: $(STAMP)
 	$(BIN)/python -m deploy.local.servers.kubebuild
 
-up: setup
+up: setup console
 	$(BIN)/python -m deploy.local.stack up
 
 down:
@@ -26,12 +48,19 @@ down:
 status:
 	$(BIN)/python -m deploy.local.stack status
 
-lint: setup
+lint: setup $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	cd console && npx tsc --noEmit && npx eslint .
+	$(BIN)/lifeboat openapi > console/node_modules/.openapi.json
+	cd console && npx openapi-typescript node_modules/.openapi.json $(TYPES_FLAGS) -o node_modules/.schema.d.ts
+	@diff -q console/node_modules/.schema.d.ts console/src/api/schema.d.ts >/dev/null || \
+	  (echo "console/src/api/schema.d.ts is not the API's OpenAPI any more: run make console-types"; exit 1)
 
-test: lint
+# The browser tests (tests/console) drive Debian's chromium against the built console.
+test: lint console browser
+	cd console && npx vitest run
 	$(BIN)/python -m pytest
 
 # The tests that wait for real minutes (schedules firing on the clock) or start and stop whole

@@ -16,6 +16,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 import lifeboat
 from api.auth import OidcVerifier
 from api.authz import ensure_builtin_roles
+from api.console import mount_console
 from api.deps import AppState, TemporalConnection
 from api.errors import (
     ERROR_RESPONSES,
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backup_locations.router, prefix="/api/v1")
     app.include_router(lighthouses.router, prefix="/api/v1")
     app.include_router(licenses.router, prefix="/api/v1")
+    mount_console(app, settings)  # last: its catch-all route comes after the API's
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     # Outermost: requests that BodyLimit refuses are counted too.
     app.add_middleware(RequestMetrics, log_requests=settings.log_format is LogFormat.JSON)

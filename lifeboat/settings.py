@@ -62,10 +62,15 @@ class Settings(BaseSettings):
     temporal_tls: bool = False
     task_queue: str = "lifeboat"
     temporal_ui_url: str | None = None
+    # The built web console (`console/dist`) the api serves at `/`; empty: the repository's.
+    console_dir: str = ""
 
     # OIDC: the issuer's discovery document is at <issuer>/.well-known/openid-configuration.
     oidc_issuer: str = "http://127.0.0.1:5556"
     oidc_audience: str = "lifeboat"
+    # The web console's own client (public: authorization code with PKCE, no secret), whose
+    # tokens must carry `oidc_audience`; empty when the console signs in with that client.
+    oidc_console_client_id: str = ""
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "RS384", "RS512"])
     # Dotted claim paths: Keycloak puts roles in `realm_access.roles`, Okta uses `groups`.
     oidc_claim_user_id: str = "sub"

@@ -4,7 +4,7 @@ footer and the `lifeboat` command line."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 import lifeboat
 from api.deps import SettingsDep
@@ -24,6 +24,7 @@ class Version(BaseModel):
 class AuthConfig(BaseModel):
     issuer: str
     client_id: str
+    console_client_id: str = Field(description="the client the web console signs in with")
 
 
 @router.get("/healthz")
@@ -41,4 +42,8 @@ async def version(settings: SettingsDep) -> Version:
 async def auth_config(settings: SettingsDep) -> AuthConfig:
     """Where to sign in: the OIDC issuer, and the client whose tokens this API accepts (the
     audience it checks), so a command line needs only the API's URL."""
-    return AuthConfig(issuer=settings.oidc_issuer.rstrip("/"), client_id=settings.oidc_audience)
+    return AuthConfig(
+        issuer=settings.oidc_issuer.rstrip("/"),
+        client_id=settings.oidc_audience,
+        console_client_id=settings.oidc_console_client_id or settings.oidc_audience,
+    )

@@ -30,6 +30,7 @@ from deploy.local.servers import postgres
 from deploy.local.servers.kube import running_kube, start_kube, stop_kube
 from deploy.local.servers.oidc import (
     CLIENT_ID,
+    CONSOLE_CLIENT_ID,
     DEV_PASSWORD,
     DIRECTORY_CLIENT_ID,
     DIRECTORY_CLIENT_SECRET,
@@ -101,6 +102,7 @@ class Stack:
             "LIFEBOAT_TEMPORAL_UI_URL": self.temporal_ui,
             "LIFEBOAT_OIDC_ISSUER": self.oidc_issuer,
             "LIFEBOAT_OIDC_AUDIENCE": CLIENT_ID,
+            "LIFEBOAT_OIDC_CONSOLE_CLIENT_ID": CONSOLE_CLIENT_ID,
             "LIFEBOAT_DIRECTORY_SCIM_URL": self.oidc_issuer + SCIM_PATH,
             "LIFEBOAT_DIRECTORY_CLIENT_ID": DIRECTORY_CLIENT_ID,
             "LIFEBOAT_DIRECTORY_CLIENT_SECRET": DIRECTORY_CLIENT_SECRET,
@@ -242,13 +244,16 @@ def up(
     if kube is None:
         stop_kube(state / "kube")  # what is left of a half-running cluster holds its port
         kube = start_kube(state / "kube", port=ports.for_start("kube"))
-    oidc = running_oidc(state / "oidc") or start_oidc(state / "oidc", port=ports.for_start("oidc"))
+    api = ManagedProcess("api", state / "api")
+    api_port = ports.for_start("api") if api.pid() is None else ports.remembered("api")
+    # The provider knows the console (served by the api) as a client: its URL goes first.
+    oidc = running_oidc(state / "oidc") or start_oidc(
+        state / "oidc", port=ports.for_start("oidc"), console_url=f"http://{HOST}:{api_port}"
+    )
     aws = (running_aws(state / "aws") or start_aws(state / "aws")) if local_aws else None
     # The test doubles for what the test cluster lacks: a node to exec into, a CSI driver.
     start_kubelet(state / "kubelet", kube.kubeconfig)
     running_csi(state / "csi") or start_csi(state / "csi", kube.kubeconfig)
-    api = ManagedProcess("api", state / "api")
-    api_port = ports.for_start("api") if api.pid() is None else ports.remembered("api")
     worker = ManagedProcess("worker", state / "worker")
     # A worker started before the metrics port existed has none remembered: it serves none.
     metrics_port = (
@@ -326,6 +331,7 @@ def describe(stack: Stack) -> str:
         for u in SEEDED_USERS
     )
     return f"""Lifeboat dev stack is up (state in {stack.state})
+  Console       {stack.api_url}/   (sign in as a seeded user below)
   API docs      {stack.api_url}/docs
   API           {stack.api_url}/api/v1   (health: {stack.api_url}/healthz)
   Metrics       {stack.api_url}/metrics   (worker: {stack.worker_metrics_url or "not served"})

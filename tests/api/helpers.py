@@ -39,6 +39,30 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def dev_location(api: httpx.Client, stack: Stack) -> dict[str, str]:
+    """A backup location of the caller's on a fresh bucket of the dev S3 server, reached
+    through an s3-compatible cloud account of theirs (classic mode)."""
+    bucket = unique("backups")
+    dev_s3(stack).make_bucket(bucket)
+    keys = {"access_key_id": stack.s3_access_key, "secret_access_key": stack.s3_secret_key}
+    account = api.post(
+        "/api/v1/cloud-accounts",
+        json={"name": unique("acct"), "provider": "s3-compatible", "credentials": keys},
+    )
+    assert account.status_code == 201, account.text
+    location = api.post(
+        "/api/v1/backup-locations",
+        json={
+            "name": unique("loc"),
+            "endpoint": stack.s3_endpoint,
+            "bucket": bucket,
+            "cloud_account_uid": account.json()["uid"],
+        },
+    )
+    assert location.status_code == 201, location.text
+    return {"location": location.json()["uid"], "bucket": bucket}
+
+
 def wait_for_sync(
     api: httpx.Client, uid: str, *, after: str | None = None, timeout: float = 60
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from kubernetes.dynamic import DynamicClient
 
 from deploy.local.stack import Stack
-from tests.api.helpers import dev_s3, unique, wait_for_sync
+from tests.api.helpers import dev_location, unique, wait_for_sync
 from tests.conftest import Users
 
 
@@ -50,25 +50,7 @@ def target(as_user: Users, stack: Stack, kubeconfig_text: str) -> dict[str, str]
         "/api/v1/clusters", json={"name": unique("prod"), "kubeconfig": kubeconfig_text}
     ).json()
     wait_for_sync(api, cluster["uid"])
-    bucket = unique("backups")
-    s3 = dev_s3(stack)
-    s3.make_bucket(bucket)
-    keys = {"access_key_id": stack.s3_access_key, "secret_access_key": stack.s3_secret_key}
-    account = api.post(
-        "/api/v1/cloud-accounts",
-        json={"name": unique("acct"), "provider": "s3-compatible", "credentials": keys},
-    ).json()
-    location = api.post(
-        "/api/v1/backup-locations",
-        json={
-            "name": unique("loc"),
-            "endpoint": stack.s3_endpoint,
-            "bucket": bucket,
-            "cloud_account_uid": account["uid"],
-        },
-    )
-    assert location.status_code == 201, location.text
-    return {"cluster": cluster["uid"], "location": location.json()["uid"], "bucket": bucket}
+    return {"cluster": cluster["uid"], **dev_location(api, stack)}
 
 
 @pytest.fixture(scope="session")

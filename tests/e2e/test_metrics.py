@@ -153,7 +153,8 @@ def after_backup(
         while not (ended := _ended_backups(api, uid)):
             assert time.monotonic() < deadline, "the schedule's backup did not end"
             time.sleep(1)
-        for path in ("/nothing/1", "/nothing/2"):
+        # Outside /api/ every path is the console's (index.html): unknown API paths are 404s.
+        for path in ("/api/v1/nothing/1", "/api/v1/nothing/2"):
             assert api.get(path).status_code == 404
         yield AfterBackup(
             worker=scrape(f"http://{HOST}:{port}/metrics"),

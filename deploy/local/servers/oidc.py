@@ -27,6 +27,10 @@ SCIM_PATH = "/scim/v2"
 # Canaille matches redirect URIs exactly, so each real callback is listed: the first is a
 # placeholder, the second the `lifeboat login` loopback (cli/oidc.py CALLBACK_PORT).
 CLIENT_REDIRECT_URIS = ("http://127.0.0.1/callback", "http://127.0.0.1:8250/callback")
+# The web console's public client (PKCE, no secret) at the api's URL; its tokens carry the
+# audience `CLIENT_ID`, which the api checks.
+CONSOLE_CLIENT_ID = "lifeboat-console"
+CONSOLE_CALLBACK_PATH = "/auth/callback"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 EMAIL_DOMAIN = "lifeboat.dev"
 
@@ -79,8 +83,9 @@ class OidcProvider:
     port: int
 
 
-def start_oidc(home: Path, *, port: int | None = None) -> OidcProvider:
-    """Start the provider on `port` (free when None), keeping its signing key in `home`.
+def start_oidc(home: Path, *, port: int | None = None, console_url: str = "") -> OidcProvider:
+    """Start the provider on `port` (free when None), keeping its signing key in `home`;
+    `console_url` is where the web console answers (its client's redirect URI and origin).
 
     Returns once the discovery document answers, which is after seeding.
     """
@@ -93,7 +98,7 @@ def start_oidc(home: Path, *, port: int | None = None) -> OidcProvider:
     )
     cmd = [
         sys.executable, "-m", "deploy.local.servers.oidc_server",
-        "--home", str(home.resolve()), "--port", str(port),
+        "--home", str(home.resolve()), "--port", str(port), "--console-url", console_url,
     ]  # fmt: skip
     ManagedProcess(_NAME, home).start(
         cmd,

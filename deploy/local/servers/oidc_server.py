@@ -31,6 +31,8 @@ from deploy.local.servers.oidc import (
     CLIENT_REDIRECT_URIS,
     CLIENT_SCOPES,
     CLIENT_SECRET,
+    CONSOLE_CALLBACK_PATH,
+    CONSOLE_CLIENT_ID,
     DIRECTORY_CLIENT_ID,
     DIRECTORY_CLIENT_SECRET,
     SEEDED_GROUPS,
@@ -101,8 +103,8 @@ def _accept_both_secret_methods() -> None:
     models.Client.check_endpoint_auth_method = check
 
 
-def seed(app: Flask) -> None:
-    """Create or update the dev groups, users and client."""
+def seed(app: Flask, console_url: str = "") -> None:
+    """Create or update the dev groups, users and clients."""
     backend = Backend.instance
     with app.app_context():
         groups = {
@@ -137,6 +139,8 @@ def seed(app: Flask) -> None:
         # Tokens carry `aud` = the client ids of the client's audience: this client itself.
         client.audience = [client]
         backend.save(client)
+        if console_url:
+            _seed_console_client(console_url, api_client=client)
         # Lifeboat's directory client: reads the SCIM interface with client credentials.
         _seed_client(
             DIRECTORY_CLIENT_ID,
@@ -147,6 +151,26 @@ def seed(app: Flask) -> None:
             scope=["openid"],
             redirect_uris=[],
         )
+
+
+def _seed_console_client(console_url: str, *, api_client: Any) -> None:
+    """The web console's public client: authorization code with PKCE and refresh tokens, no
+    secret; its origin (`client_uri`) is allowed by CORS, and its tokens carry the api's
+    audience."""
+    client = _seed_client(
+        CONSOLE_CLIENT_ID,
+        client_name="Lifeboat console",
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        scope=list(CLIENT_SCOPES),
+        redirect_uris=[console_url + CONSOLE_CALLBACK_PATH],
+        post_logout_redirect_uris=[console_url + "/"],
+    )
+    Backend.instance.update(
+        client, client_uri=console_url, token_endpoint_auth_method="none", client_secret=None
+    )
+    client.audience = [api_client, client]
+    Backend.instance.save(client)
 
 
 def _seed_client(client_id: str, **fields: Any) -> Any:
@@ -168,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--home", type=Path, required=True, help="state directory")
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1")
+    parser.add_argument("--console-url", default="", help="the web console's URL")
     args = parser.parse_args(argv)
     home: Path = args.home
     home.mkdir(parents=True, exist_ok=True)
@@ -175,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     # Authlib refuses plain HTTP unless told; the dev stack has no TLS on 127.0.0.1.
     os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     app = create_oidc_app(home, args.port)
-    seed(app)
+    seed(app, args.console_url)
     server = make_server(HOST, args.port, app, threaded=True)
 
     def shut_down(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,19 @@
+// Signing in as a person does: the console's button, then the real provider's login page.
+import { expect, type Page } from "@playwright/test";
+
+export const PASSWORD = process.env.LIFEBOAT_PASSWORD ?? "lifeboat-dev";
+export const ARTIFACTS = "artifacts/screenshots";
+
+export async function signIn(page: Page, username: string): Promise<void> {
+  await page.goto("/");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Login").fill(username);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
+  await page.getByRole("button", { name: /sign in|continue/i }).click();
+  await expect(page.getByRole("button", { name: username })).toBeVisible();
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+}

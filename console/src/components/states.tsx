@@ -1,0 +1,67 @@
+// Loading, error and empty states shared by every page.
+import {
+  Alert,
+  Bullseye,
+  EmptyState,
+  EmptyStateBody,
+  FormHelperText,
+  HelperText,
+  HelperTextItem,
+  Spinner,
+} from "@patternfly/react-core";
+import type { ReactNode } from "react";
+import { ApiError, errorMessage } from "../api/errors";
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <Bullseye>
+      <Spinner aria-label={`Loading ${what}`} />
+    </Bullseye>
+  );
+}
+
+/** What the API said when it refused (403, 404) or failed. */
+export function ErrorAlert({ error, title }: { error: unknown; title?: string }) {
+  const status = error instanceof ApiError ? error.status : 0;
+  const heading = title ?? (status === 403 ? "Not allowed" : status === 404 ? "Not found" : "Something went wrong");
+  return (
+    <Alert variant="danger" isInline title={heading}>
+      {errorMessage(error)}
+    </Alert>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <EmptyState titleText={title} headingLevel="h2" variant="sm">
+      {children ? <EmptyStateBody>{children}</EmptyStateBody> : null}
+    </EmptyState>
+  );
+}
+
+/** Renders a query: its loading state, its error as the API said it, or the data. */
+export function QueryView<T>({
+  query,
+  what,
+  children,
+}: {
+  query: { isPending: boolean; error: unknown; data: T | undefined };
+  what: string;
+  children: (data: T) => ReactNode;
+}) {
+  if (query.error) return <ErrorAlert error={query.error} />;
+  if (query.isPending || query.data === undefined) return <Loading what={what} />;
+  return <>{children(query.data)}</>;
+}
+
+/** The API's message for a form field, under the field. */
+export function FieldError({ message }: { message?: string }) {
+  if (!message) return null;
+  return (
+    <FormHelperText>
+      <HelperText>
+        <HelperTextItem variant="error">{message}</HelperTextItem>
+      </HelperText>
+    </FormHelperText>
+  );
+}
