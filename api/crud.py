@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
@@ -15,7 +14,7 @@ from sqlalchemy.orm import defer
 
 from api.authz import AuthzContext
 from api.errors import Conflict, Unprocessable
-from api.schemas import Subject, Text
+from api.schemas import Subject, Text, Timestamp
 from lifeboat.catalog.models import CatalogObject, Cluster, Share
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
@@ -95,8 +94,8 @@ class Page:
         ] = None,
         name_prefix: Annotated[Text | None, Query(description="Names starting so")] = None,
         owner: Annotated[Subject | None, Query(description="The owner's user id")] = None,
-        created_after: Annotated[datetime | None, Query()] = None,
-        created_before: Annotated[datetime | None, Query()] = None,
+        created_after: Annotated[Timestamp | None, Query()] = None,
+        created_before: Annotated[Timestamp | None, Query()] = None,
     ) -> None:
         self.limit = limit
         self.after = _after(after) if after else None

@@ -8,11 +8,12 @@ characters; multi-line text (kubeconfigs, keys, commands, descriptions) takes ta
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from lifeboat.status import ClusterStatus
 
@@ -29,6 +30,21 @@ Document = Annotated[str, StringConstraints(max_length=MAX_DOCUMENT_CHARS, patte
 Uid = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 """An object's uid, as the API returned it."""
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=SINGLE_LINE)]
+
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _iso_datetime(value: Any) -> Any:
+    """A date and time as the schema says (`format: date-time`), not a number of seconds."""
+    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+        raise ValueError("give an ISO 8601 date and time, e.g. 2026-12-04T09:30:00Z")
+    return value
+
+
+# A date and time in a query: ISO 8601 only (pydantic would also take seconds since 1970).
+Timestamp = Annotated[datetime, BeforeValidator(_iso_datetime)]
 """A user id or group name from the provider (stored as a catalog name, at most 253)."""
 
 

@@ -11,6 +11,8 @@ import httpx
 from cli import config, oidc
 from cli.errors import CliError, Exit
 
+# Items per page when a command reads a whole list (the API's largest page).
+LIST_PAGE = 1000
 API_PREFIX = "/api/v1"
 TIMEOUT = 180.0  # a restore preview runs a workflow before it answers
 
@@ -88,6 +90,17 @@ class Api:
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.call("GET", path, **kwargs)
+
+    def get_all(self, path: str, **params: Any) -> dict[str, Any]:
+        """A whole list, following its pages (`next`) to the end, as one page."""
+        items: list[Any] = []
+        query = {"limit": LIST_PAGE, **params}
+        while True:
+            page = self.get(path, params=query)
+            items += page["items"]
+            if not page.get("next"):
+                return {"items": items, "count": len(items)}
+            query["after"] = page["next"]
 
     def post(self, path: str, body: Any = None) -> Any:
         return self.call("POST", path, json=body)

@@ -50,7 +50,7 @@ def ref_argument(resource: Resource) -> Any:
 
 def add_list(app: typer.Typer, listing: Listing, help: str) -> None:
     def list_objects(output: FormatOption = Format.TABLE) -> None:
-        emit(Api().get(listing.resource.path), output, listing.table)
+        emit(Api().get_all(listing.resource.path), output, listing.table)
 
     app.command("list", help=help)(list_objects)
 

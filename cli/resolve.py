@@ -48,11 +48,14 @@ def _and(words: list[str]) -> str:
 
 def resolve(api: Api, resource: Resource, ref: str) -> dict[str, Any]:
     """The one object of `resource` whose uid or name is `ref`, among those the caller sees."""
-    items: list[dict[str, Any]] = api.get(resource.path)["items"]
-    by_uid = [item for item in items if item["uid"] == ref]
-    if by_uid:
-        return by_uid[0]
-    named = [item for item in items if item["name"] == ref]
+    # Lists that page narrow to names starting so (the others ignore the filter).
+    listed: list[dict[str, Any]] = api.get_all(resource.path, name_prefix=ref)["items"]
+    named = [item for item in listed if item["name"] == ref]
+    if not named:
+        every: list[dict[str, Any]] = api.get_all(resource.path)["items"]
+        by_uid = [item for item in every if item["uid"] == ref]
+        if by_uid:
+            return by_uid[0]
     if len(named) == 1:
         return named[0]
     if not named:
