@@ -9,6 +9,8 @@ const KUBECONFIG = readFileSync(process.env.LIFEBOAT_KUBECONFIG ?? "", "utf8");
 const NAMESPACE = process.env.LIFEBOAT_SAMPLE_NAMESPACE ?? "sample-shop";
 const RESTORED = process.env.LIFEBOAT_RESTORED_NAMESPACE ?? `${NAMESPACE}-restored`;
 const CLUSTER = `console-${Date.now()}`;
+// The uid of the backup location the journey backs up to (the test made it for infraadmin).
+const LOCATION = process.env.LIFEBOAT_BACKUP_LOCATION ?? "";
 let sharedBackup = "";
 
 test.describe.configure({ mode: "serial" });
@@ -31,7 +33,10 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
   await shot(page, "cluster-detail");
 
   await page.getByRole("link", { name: `Back up ${NAMESPACE}` }).click();
-  await expect(page.getByLabel("Namespaces", { exact: true })).toHaveValue(NAMESPACE);
+  // The form, not the cluster page's Namespaces table still on screen while it opens.
+  await expect(page.getByRole("button", { name: "Start backup" })).toBeVisible();
+  await expect(page.getByRole("textbox", { name: "Namespaces", exact: true })).toHaveValue(NAMESPACE);
+  await page.getByLabel("Backup location").selectOption(LOCATION);
   await page.getByRole("button", { name: "Start backup" }).click();
   await expect(page.getByRole("progressbar")).toBeVisible();
   await expect(page.getByText("Success").first()).toBeVisible({ timeout: 150_000 });

@@ -46,7 +46,7 @@ def test_console_in_a_browser(stack: Stack, as_user: Users) -> None:
     # infraadmin's backup location for the journey (the console's own forms are its subject
     # elsewhere; here the journey needs one to back up to).
     api = as_user("infraadmin")
-    dev_location(api, stack)
+    location = dev_location(api, stack)
     # An EKS cluster in the stack's local AWS API (moto), and an aws account to discover it with.
     eks_cluster = unique("eks")
     boto3.client(
@@ -84,6 +84,8 @@ def test_console_in_a_browser(stack: Stack, as_user: Users) -> None:
             "LIFEBOAT_RESTORED_NAMESPACE": unique(f"{NAMESPACE}-restored"),
             "LIFEBOAT_PASSWORD": DEV_PASSWORD,
             "LIFEBOAT_EKS_CLUSTER": eks_cluster,
+            # The journey backs up there: other tests' locations of infraadmin's may sort first.
+            "LIFEBOAT_BACKUP_LOCATION": location["location"],
             "LIFEBOAT_EKS_REGION": EKS_REGION,
             "CHROMIUM": CHROMIUM,
         },
