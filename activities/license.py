@@ -18,6 +18,7 @@ from lifeboat.catalog.licenses import (
     installation,
     license_status,
     nodes_used,
+    set_key,
     trusted_keys,
 )
 from lifeboat.catalog.models import BackupSchedule, License, LicenseUsage, SuspendedBy, utcnow
@@ -101,10 +102,7 @@ class LicenseActivities:
             stored = await session.get(License, row.uid, with_for_update=True)
             if stored is None:  # removed meanwhile
                 return
-            stored.name = document.id
-            stored.key_ciphertext = self._secrets.encrypt(key)
-            stored.node_limit = document.node_limit
-            stored.expires_at = document.valid_until
+            set_key(stored, self._secrets, key, document)
             stored.renewed_at, stored.renewal_error = now, ""
         log.info("subscription license %s renewed until %s", document.id, document.valid_until)
 
@@ -138,12 +136,11 @@ class LicenseActivities:
                     await self._pause(
                         schedule, paused=True, note=f"suspended by the license: {status.reason}"
                     )
-                    schedule.suspended, schedule.suspended_by = True, SuspendedBy.LICENSE
+                    schedule.suspend(SuspendedBy.LICENSE)
                     result.suspended.append(schedule.uid)
                 else:
                     await self._pause(schedule, paused=False, note="the license allows backups")
-                    schedule.suspended, schedule.suspended_by = False, ""
-                    schedule.due_since = now  # runs missed while suspended are not owed
+                    schedule.resume()
                     result.resumed.append(schedule.uid)
         if result.suspended or result.resumed:
             log.info(

@@ -366,11 +366,11 @@ async def _pause(
         await check_backups_allowed(ctx, state)
     handle = temporal.get_schedule_handle(backup_schedule_id(uid))
     await (handle.pause() if paused else handle.unpause())
-    row.suspended = paused
     # Suspended by a user, only a user resumes it (a license check leaves it alone).
-    row.suspended_by = SuspendedBy.USER if paused else ""
-    if not paused:
-        row.due_since = utcnow()  # runs that came due while it was suspended are not owed
+    if paused:
+        row.suspend(SuspendedBy.USER)
+    else:
+        row.resume()
     await ctx.session.commit()
     return await _read(row, ctx.session, temporal)
 

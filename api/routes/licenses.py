@@ -29,6 +29,7 @@ from lifeboat.catalog.licenses import (
     installation,
     license_status,
     nodes_used,
+    status_of,
     store_license,
     store_subscription,
     trusted_keys,
@@ -38,7 +39,6 @@ from lifeboat.licensing import (
     ACTIVATION_REQUEST_FORMAT,
     LicenseInvalid,
     LicenseState,
-    LicenseStatus,
     check_installation,
     key_of_file,
     read_key,
@@ -118,8 +118,8 @@ class UsageRead(BaseModel):
 
 
 async def _read(access: Access, state: StateDep) -> LicenseRead:
-    current: LicenseStatus = await license_status(access.session, state.settings, state.secrets)
     row = await imported(access.session)
+    current = await status_of(access.session, state.settings, state.secrets, row)
     document = current.document
     return LicenseRead(
         state=current.state,

@@ -72,9 +72,20 @@ async def license_status(
     session: AsyncSession, settings: Settings, secrets: SecretBox, *, now: datetime | None = None
 ) -> LicenseStatus:
     """The license's state now: the imported one, checked again, or else the trial."""
+    return await status_of(session, settings, secrets, await imported(session), now=now)
+
+
+async def status_of(
+    session: AsyncSession,
+    settings: Settings,
+    secrets: SecretBox,
+    row: License | None,
+    *,
+    now: datetime | None = None,
+) -> LicenseStatus:
+    """The state of the imported license `row` (the trial's when None) for today's usage."""
     now = now or utcnow()
     used = await nodes_used(session)
-    row = await imported(session)
     this = await installation(session)
     if row is None or row.key_ciphertext is None:  # none, or a subscription not activated yet
         document = trial(this.created_at)
@@ -97,17 +108,19 @@ async def store_license(
 ) -> License:
     """Make a checked license the installation's one (replacing any before it)."""
     await session.execute(delete(License))
-    row = License(
-        name=document.id,
-        owner_id=imported_by,
-        kind=kind,
-        key_ciphertext=secrets.encrypt(key),
-        node_limit=document.node_limit,
-        expires_at=document.valid_until,
-    )
+    row = License(owner_id=imported_by, kind=kind)
+    set_key(row, secrets, key, document)
     session.add(row)
     await session.flush()
     return row
+
+
+def set_key(row: License, secrets: SecretBox, key: str, document: LicenseDocument) -> None:
+    """Give the license row a checked key (an import, or a subscription's renewal)."""
+    row.name = document.id
+    row.key_ciphertext = secrets.encrypt(key)
+    row.node_limit = document.node_limit
+    row.expires_at = document.valid_until
 
 
 async def store_subscription(

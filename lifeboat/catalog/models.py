@@ -345,6 +345,13 @@ class BackupSchedule(CatalogObject):
     # Runs are owed from here on: since it was made, resumed or last given a new calendar.
     due_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    def suspend(self, by: SuspendedBy) -> None:
+        self.suspended, self.suspended_by = True, by
+
+    def resume(self) -> None:
+        self.suspended, self.suspended_by = False, ""
+        self.due_since = utcnow()  # runs that came due while it was suspended are not owed
+
 
 class Backup(CatalogObject):
     __tablename__ = "backups"

@@ -172,3 +172,7 @@ def test_a_cursor_not_given_by_the_api_is_refused_naming_after(as_user: Users) -
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["field"] == "after"
     assert api.get("/api/v1/backups", params={"limit": 0}).status_code == 422
+    # A date and time, as the schema says; not seconds since 1970.
+    refused = api.get("/api/v1/backups", params={"created_after": "0.5"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"].endswith("created_after")

@@ -108,6 +108,11 @@ def test_everyone_reads_the_license_and_only_a_super_admin_imports_one(
     assert superadmin.get("/api/v1/license").json()["license_id"] == by_key["license_id"]
     garbled = superadmin.post("/api/v1/license", json={"key": "not a license"})
     assert garbled.status_code == 422 and garbled.json()["error"]["field"] == "key"
+    for body in ({}, {"key": key, "file": text}):
+        refused = superadmin.post("/api/v1/license", json=body)
+        assert refused.status_code == 422, refused.text
+        assert "exactly one of `key`" in refused.json()["error"]["message"]
+    assert superadmin.get("/api/v1/license").json()["license_id"] == by_key["license_id"]
 
     # The license file, as minted by the command line with a vendor's key file.
     pem = _pem(Ed25519PrivateKey.generate(), tmp_path / "vendor.pem")
