@@ -27,6 +27,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from deploy.local.doubles.http_json import send_json
 from deploy.local.doubles.main_loop import start_process
 from deploy.local.servers.procs import HOST, ManagedProcess
 from lifeboat.licensing import LicenseDocument, sign
@@ -48,27 +49,19 @@ def _subscription(text: str) -> tuple[str, Subscription]:
 
 def serve(port: int, signer: Ed25519PrivateKey, subscriptions: dict[str, Subscription]) -> None:
     class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 asked = json.loads(self.rfile.read(length))
             except ValueError:
-                self._answer(400, {"error": "the body is not JSON"})
+                send_json(self, 400, {"error": "the body is not JSON"})
                 return
             print(json.dumps({"path": self.path, "asked": asked}), flush=True)
             subscription = subscriptions.get(asked.get("activation_id", ""))
             if self.path != "/v1/activations":
-                self._answer(404, {"error": f"no such path {self.path}"})
+                send_json(self, 404, {"error": f"no such path {self.path}"})
             elif subscription is None:
-                self._answer(404, {"error": "no subscription has this activation id"})
+                send_json(self, 404, {"error": "no subscription has this activation id"})
             else:
                 now = datetime.now(UTC).replace(microsecond=0)
                 document = LicenseDocument(
@@ -77,7 +70,7 @@ def serve(port: int, signer: Ed25519PrivateKey, subscriptions: dict[str, Subscri
                     valid_until=now + timedelta(days=subscription.days), grace_days=3,
                     issued_at=now, installation_id=asked.get("installation_id"),
                 )  # fmt: skip
-                self._answer(200, {"license_key": sign(document, signer)})
+                send_json(self, 200, {"license_key": sign(document, signer)})
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # one JSON line per request instead (above)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime
 import hmac
 import ipaddress
-import json
 import secrets
 import ssl
 import threading
@@ -40,6 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from deploy.local.doubles.http_json import send_json
 from deploy.local.servers.kube import certificate_builder, certificate_name
 from deploy.local.servers.procs import HOST
 
@@ -177,12 +177,7 @@ class _Gateway(BaseHTTPRequestHandler):
         return "none"
 
     def _answer(self, status: int, body: dict[str, Any], auth: str) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
         self.server.double.seen.append(SeenRequest(self.path, auth, status))
 
     def log_message(self, format: str, *args: Any) -> None:
