@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from temporalio.client import Client, ScheduleOverlapPolicy
 
 from deploy.local.doubles.license_server import LicenseServerDouble
+from deploy.local.servers.oidc import OidcProvider
 from deploy.local.stack import REPO_ROOT, Stack
 from lifeboat.licensing import LicenseDocument, as_file, sign
 from lifeboat.settings import Settings
-from tests.api.helpers import unique, wait_for_sync
+from tests.api.helpers import platform_users, unique, wait_for_sync
 from tests.conftest import SUBSCRIPTION, Users
 from tests.e2e.conftest import Kube
 from workflows.ids import license_check_schedule_id
@@ -319,3 +320,16 @@ def test_an_air_gapped_installation_imports_the_vendor_s_answer_to_its_request(
     assert refused.status_code == 422, refused.text
     assert "issued to installation another-installation" in refused.json()["error"]["message"]
     assert superadmin.get("/api/v1/license").json()["customer"] == "Air Corp"
+
+
+def test_a_subscription_without_a_license_server_is_refused_and_changes_nothing(
+    superadmin: httpx.Client, stack: Stack, provider: OidcProvider, tmp_path: Path
+) -> None:
+    before = superadmin.get("/api/v1/license").json()
+    offline = {"LIFEBOAT_LICENSE_SERVER_URL": ""}
+    with platform_users(stack, provider, tmp_path, offline, worker=False) as elsewhere:
+        refused = elsewhere("superadmin").post("/api/v1/license", json={"subscription": "sub-x"})
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["field"] == "subscription" and "activation-request" in error["message"]
+    assert superadmin.get("/api/v1/license").json() == before
