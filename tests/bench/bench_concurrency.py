@@ -1,0 +1,227 @@
+"""Benchmark: six backups of different namespaces started together against one alone.
+
+    .venv/bin/python -m tests.bench.bench_concurrency [--repeat 3] [--backups 6]
+
+It starts the dev stack (on free ports, in a temporary directory, with a PostgreSQL catalog
+of its own, all removed afterwards), makes `--backups` namespaces, each with `--objects`
+ConfigMaps, a Secret and a claim holding `--megabytes` of data, and times, in alternating
+order, one namespace backed up alone (the anchor) and all of them started together, from the
+first POST to the last backup finished, as the API shows it. Before every run each volume to
+be backed up gets fresh random data, so no run deduplicates against an earlier one. It prints
+the median and every figure, the ratio of the medians (aim: under 2x), and, read from Temporal's
+histories of the concurrent runs, the activities' schedule-to-start latency: how long a ready
+activity waited for a worker slot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import kubernetes.client
+import kubernetes.config
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from deploy.local.doubles.csi.driver import VolumeNotFound, volume_dir
+from deploy.local.doubles.snapshot_crds import STORAGE_CLASS
+from deploy.local.servers import postgres
+from deploy.local.servers.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
+from deploy.local.stack import Stack, down, up
+from tests.api.helpers import dev_location, unique, wait_for_sync
+from workflows.ids import backup_workflow_id
+
+TERMINAL = frozenset({"Success", "PartialSuccess", "Failed", "Aborted"})
+POLL_SECONDS = 0.1
+
+
+def _namespace(core: Any, name: str, objects: int) -> None:
+    """A namespace with `objects` ConfigMaps, a Secret and a claim of the dev storage class."""
+    core.create_namespace({"metadata": {"name": name}})
+    for i in range(objects):
+        core.create_namespaced_config_map(
+            name, {"metadata": {"name": f"settings-{i:03d}"}, "data": {"value": "x" * 512}}
+        )
+    core.create_namespaced_secret(
+        name, {"metadata": {"name": "db"}, "stringData": {"password": secrets.token_hex(16)}}
+    )
+    core.create_namespaced_persistent_volume_claim(
+        name,
+        {
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": STORAGE_CLASS,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
+
+
+def _bound_dir(stack: Stack, namespace: str) -> Path:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return volume_dir(Path(stack.csi_home), Path(stack.kubeconfig), namespace, "data")
+        except VolumeNotFound:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def _refill(directory: Path, megabytes: int) -> None:
+    """Fresh random data (nothing in the repository yet): one big file and a few small ones."""
+    for old in directory.iterdir():
+        old.unlink()
+    (directory / "blob.bin").write_bytes(os.urandom(megabytes * 1024 * 1024))
+    for i in range(20):
+        (directory / f"wal-{i:02d}").write_bytes(os.urandom(4096))
+
+
+def _run(
+    api: httpx.Client, target: dict[str, str], namespaces: list[str]
+) -> tuple[float, list[str]]:
+    """Seconds from the first backup started to the last one finished; the backups' uids."""
+    started = time.monotonic()
+    uids = []
+    for namespace in namespaces:
+        response = api.post(
+            "/api/v1/backups",
+            json={"cluster_uid": target["cluster"], "location_uid": target["location"],
+                  "namespaces": [namespace]},
+        )  # fmt: skip
+        response.raise_for_status()
+        uids.append(response.json()["uid"])
+    pending = set(uids)
+    while pending:
+        for uid in list(pending):
+            backup = api.get(f"/api/v1/backups/{uid}").json()
+            if backup["status"] in TERMINAL:
+                if backup["status"] != "Success":
+                    raise RuntimeError(f"backup {uid}: {backup['status']}: {backup['reason']}")
+                pending.discard(uid)
+        if time.monotonic() - started > 600:
+            raise TimeoutError(f"backups {sorted(pending)} not finished in 600 s")
+        if pending:
+            time.sleep(POLL_SECONDS)
+    return time.monotonic() - started, uids
+
+
+async def _schedule_to_start(address: str, uids: list[str]) -> list[float]:
+    """Each activity's wait between being scheduled and a worker starting it, in seconds."""
+    client = await Client.connect(address)
+    waits = []
+    for uid in uids:
+        scheduled: dict[int, float] = {}
+        history = await client.get_workflow_handle(backup_workflow_id(uid)).fetch_history()
+        for event in history.events:
+            at = event.event_time.ToDatetime().timestamp()
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled[event.event_id] = at
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                attrs = event.activity_task_started_event_attributes
+                waits.append(at - scheduled[attrs.scheduled_event_id])
+    return waits
+
+
+def bench(stack: Stack, *, backups: int, objects: int, megabytes: int, repeat: int) -> None:
+    provider = OidcProvider(stack.oidc_issuer, CLIENT_ID, CLIENT_SECRET, 0)
+    token = password_token(provider, "infraadmin")
+    api = httpx.Client(
+        base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    cluster = api.post(
+        "/api/v1/clusters",
+        json={"name": unique("bench"), "kubeconfig": Path(stack.kubeconfig).read_text()},
+    )
+    cluster.raise_for_status()
+    wait_for_sync(api, cluster.json()["uid"])
+    target = {"cluster": cluster.json()["uid"], **dev_location(api, stack)}
+    kube = kubernetes.config.new_client_from_config(config_file=stack.kubeconfig)
+    core = kubernetes.client.CoreV1Api(kube)
+    namespaces = [unique(f"bench{i}") for i in range(backups)]
+    for namespace in namespaces:
+        _namespace(core, namespace, objects)
+    volumes = {namespace: _bound_dir(stack, namespace) for namespace in namespaces}
+
+    def timed(which: list[str]) -> tuple[float, list[str]]:
+        for namespace in which:
+            _refill(volumes[namespace], megabytes)
+        return _run(api, target, which)
+
+    # One warm-up of each kind (first imports, first connections), not counted.
+    timed(namespaces[:1])
+    timed(namespaces)
+    alone: list[float] = []
+    together: list[float] = []
+    waits: list[float] = []
+    for r in range(repeat):
+        one = [namespaces[r % len(namespaces)]]
+        order = ("alone", "together") if r % 2 == 0 else ("together", "alone")
+        for kind in order:
+            if kind == "alone":
+                seconds, _ = timed(one)
+                alone.append(seconds)
+            else:
+                seconds, uids = timed(namespaces)
+                together.append(seconds)
+                waits += asyncio.run(_schedule_to_start(stack.temporal_address, uids))
+            print(f"run {r + 1} {kind:>8}: {seconds:6.2f} s", flush=True)
+    kube.close()
+    api.close()
+    a, t = statistics.median(alone), statistics.median(together)
+    print()
+    print(f"{backups} namespaces, {objects} ConfigMaps and {megabytes} MiB of data each")
+    print(f"one alone          median {a:6.2f} s  ({', '.join(f'{x:.2f}' for x in alone)})")
+    figures = ", ".join(f"{x:.2f}" for x in together)
+    print(f"{backups} together        median {t:6.2f} s  ({figures})")
+    print(f"ratio              {t / a:6.2f}x one alone (aim: < 2x)")
+    waits.sort()
+    p95 = waits[int(0.95 * (len(waits) - 1))]
+    print(
+        f"schedule-to-start  of {len(waits)} activities of the concurrent runs: median "
+        f"{statistics.median(waits) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+        f"max {waits[-1] * 1000:.0f} ms"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backups", type=int, default=6)
+    parser.add_argument("--objects", type=int, default=50)
+    parser.add_argument("--megabytes", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not postgres.reachable():
+        print(f"PostgreSQL is not reachable at {postgres.ADMIN_URL}", file=sys.stderr)
+        return 1
+    database = f"lifeboat_bench_conc_{secrets.token_hex(4)}"
+    url = postgres.ensure_database(database)
+    with tempfile.TemporaryDirectory(prefix="lifeboat-bench-conc-") as home:
+        state = Path(home) / "stack"
+        try:
+            stack = up(state, fixed_ports=False, database_url=url)
+            bench(
+                stack,
+                backups=args.backups,
+                objects=args.objects,
+                megabytes=args.megabytes,
+                repeat=args.repeat,
+            )
+        finally:
+            down(state)
+            postgres.drop_database(database)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
