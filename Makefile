@@ -72,12 +72,14 @@ test-slow: setup
 fuzz: setup
 	$(BIN)/python -m pytest tests/fuzz -m fuzz
 
-# The benchmarks: the data mover against Debian's restic (installed when missing), and lists
-# in a catalog of 100,000 backups against the query lists used before pagination.
+# The benchmarks: the data mover against Debian's restic (installed when missing), lists
+# in a catalog of 100,000 backups against the query lists used before pagination, and six
+# namespace backups at once against one alone (on a dev stack of its own).
 bench: setup
 	command -v restic >/dev/null || (apt-get update -qq && apt-get install -y -qq restic)
 	$(BIN)/python tests/bench/bench_mover.py
 	$(BIN)/python tests/bench/bench_lists.py
+	$(BIN)/python -m tests.bench.bench_concurrency
 
 lock:
 	$(BIN)/python -m pip install -q uv

@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     # timeout) and how often the in-worker mover reports.
     progress_interval_seconds: float = Field(default=2.0, gt=0, le=60)
 
+    # Activities one worker runs at once (Temporal's activity slots), and as many threads for
+    # their blocking work (Kubernetes and S3 calls, the in-worker mover): a running activity
+    # never waits for a thread. Each volume moved in the worker (LIFEBOAT_MOVER_RUNNER=local)
+    # adds its own 6 upload threads and up to 96 MiB of data in flight.
+    worker_activity_slots: int = Field(default=100, ge=1, le=1000)
+
     # The worker's /metrics (Lifeboat's series and the Temporal SDK's); 0: not served. The
     # manifests serve it on 0.0.0.0:9464; the dev stack on a free loopback port.
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)

@@ -33,6 +33,9 @@ from workflows.contracts import (
 )
 from workflows.errors import RULE_FAILED
 
+# The patch that writes a stage's record beside its first step instead of before it.
+STAGE_BESIDE_STEP = "stage-beside-step"
+
 with workflow.unsafe.imports_passed_through():
     from activities.backup import BackupActivities
     from activities.catalog import CatalogActivities
@@ -81,18 +84,35 @@ class BackupWorkflow:
         self.thaw_done = False
         # VMs backed up crash-consistent, and why.
         self.notes: list[str] = []
+        # The stage record being written beside the stage's first step.
+        self._writing: Any = None
 
     @workflow.query
     def current_stage(self) -> Stage:
         return self.stage
 
     async def _stage(self, input: BackupInput, stage: Stage) -> None:
+        """Enter a stage. Its record in the catalog (what the API shows while the backup runs)
+        is written beside the stage's first step, not before it: a round trip to the worker
+        fewer per stage, which six backups at once made 0.3-0.5 s each. The previous stage's
+        write ends first, so the records keep their order. Runs started before this change
+        waited for each write."""
+        beside = workflow.patched(STAGE_BESIDE_STEP)
+        await self._stage_written()
         self.stage = stage
-        await workflow.execute_activity_method(
+        self._writing = workflow.start_activity_method(
             CatalogActivities.set_stage,
             StageInput(input.backup_uid, stage),
             **options.CATALOG_WRITE,
         )
+        if not beside:
+            await self._stage_written()
+
+    async def _stage_written(self) -> None:
+        """Wait for the last stage's record to be written."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            await writing
 
     async def _pre_rules(self, input: BackupInput, plan: BackupPlan) -> Any:
         """Start the background actions, run the foreground ones; return the hold to end."""
@@ -271,6 +291,9 @@ class BackupWorkflow:
             post_failure = await self._post_rules(input)
             if post_failure:
                 reason = "; ".join(r for r in (reason, f"post rules: {post_failure}") if r)
+        # The failed stage's record lands before the outcome's (a cancel ended it: no matter).
+        with contextlib.suppress(ActivityError, CancelledError, asyncio.CancelledError):
+            await self._stage_written()
         if self.snapshotted:
             # The data is in the location (or the backup failed): snapshots are not kept.
             await workflow.execute_activity_method(

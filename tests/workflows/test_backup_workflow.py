@@ -238,6 +238,12 @@ async def test_a_vm_backup_that_fails_still_thaws_once(env: WorkflowEnvironment,
         # Recorded on the dev stack: a backup of a namespace with a pod, a claim, pre rules
         # with a background action and post rules; then its restore into the deleted namespace.
         (BackupWorkflow, "backup_run.json", "backup-085554a3-5cd6-4919-b898-0825f2167b1f"),
+        # A backup of a namespace with a claim, each stage's record written beside its step.
+        (
+            BackupWorkflow,
+            "backup_run_stages_beside.json",
+            "backup-7591d90e-0eff-42cf-a07c-5c36aa17225a",
+        ),
         (RestoreWorkflow, "restore_run.json", "restore-d13c74eb-d804-44e2-ad1b-8e65a5c52ee0"),
     ],
 )
