@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -207,9 +207,13 @@ class VolumeActivities:
             raise ApplicationError(f"backup {uid} is gone", type=BACKUP_NOT_FOUND)
         return backup
 
-    async def _location(self, location_uid: str) -> OpenLocation:
+    async def _location(
+        self, location_uid: str, *, retain_until: datetime | None = None
+    ) -> OpenLocation:
         try:
-            return await open_location(self._sessions, self._secrets, location_uid)
+            return await open_location(
+                self._sessions, self._secrets, location_uid, retain_until=retain_until
+            )
         except LocationUnavailable as exc:
             raise ApplicationError(str(exc), type=INVALID_BACKUP, non_retryable=True) from exc
 
@@ -260,7 +264,7 @@ class VolumeActivities:
         backup = await self._backup(input.backup_uid)
         connect = partial(cluster_kubeconfig, self._sessions, self._secrets, backup.cluster_uid)
         kubeconfig = await connect()
-        location = await self._location(backup.location_uid)
+        location = await self._location(backup.location_uid, retain_until=backup.locked_until)
         ref, resume = input.volume, last_resume()
 
         def temporary_claim() -> str:
