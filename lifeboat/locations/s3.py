@@ -41,7 +41,9 @@ WRONG_REGION = frozenset(
 # What a bucket without object lock, or a server without the API, answers.
 NO_OBJECT_LOCK = frozenset({"ObjectLockConfigurationNotFoundError", "NotImplemented"})
 # What an object without a retention answers when asked for it.
-NO_RETENTION = frozenset({"NoSuchObjectLockConfiguration", "InvalidRequest", *MISSING_OBJECT})
+NO_RETENTION = frozenset(
+    {"NoSuchObjectLockConfiguration", "InvalidRequest", *NO_OBJECT_LOCK, *MISSING_OBJECT}
+)
 # The answer to a conditional PUT (If-None-Match: *) when the key is taken.
 PRECONDITION_FAILED = 412
 
