@@ -31,9 +31,11 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 }
 DEFAULT_RETENTION = {
     "keep_last": 7,
+    "keep_hourly": None,
     "keep_daily": None,
     "keep_weekly": None,
     "keep_monthly": None,
+    "keep_yearly": None,
     "keep_last_successful": True,
 }
 RULE_ITEMS: list[dict[str, Any]] = [
