@@ -183,11 +183,15 @@ def repository_key(
     backend: LocationBackend, prefix: str, location_key: bytes, *, create: bool
 ) -> bytes:
     """The data key in the key file of `location_key`; a new one when there is none and
-    `create`, else (a location made before key files) the location key itself."""
+    `create`, else (a location made before key files) the location key itself.
+
+    A repository that holds data but no key file was made before key files, whatever the
+    catalog says (a location added again over an old repository): its key is its data key.
+    """
     name = keyring.key_file_key(prefix, location_key)
     if backend.exists(name):
         return keyring.unwrap(backend.get(name), location_key)
-    if not create:
+    if not create or next(iter(backend.list_objects(keyring.repository_root(prefix))), None):
         return location_key
     data_key = keyring.new_data_key()
     if backend.create(name, keyring.wrap(data_key, location_key)):

@@ -11,8 +11,9 @@ key, as restic keeps its key files:
 trying the others. Rotating the location key writes the data key's file under the new key and
 removes the old file: nothing else is rewritten, no data is uploaded again.
 
-A repository without any key file (made before key files existed) uses the location's key
-itself as its data key; its first rotation writes the key file that keeps it so.
+A repository without any key file (made before key files existed, or found holding data
+without one) uses the location's key itself as its data key; its first rotation writes the
+key file that keeps it so.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class KeyFileError(Exception):
 
 def _derive(location_key: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(location_key)
+
+
+def repository_root(location_prefix: str) -> str:
+    """What every object Lifeboat stores in a location starts with (archive, volume data)."""
+    return "/".join(p for p in (location_prefix.strip("/"), "lifeboat") if p)
 
 
 def keys_prefix(location_prefix: str) -> str:

@@ -196,6 +196,11 @@ def test_a_new_repository_gets_a_random_data_key_and_an_old_one_keeps_its_locati
     # A location made before key files: its key is its data key, and nothing is written.
     assert repository_key(backend, "old", LOCATION_KEY, create=False) == LOCATION_KEY
     assert list(backend.list_objects("old/")) == []
+    # So too a repository of data without a key file, whatever the catalog says (a location
+    # added again over an old repository).
+    backend.put("readded/lifeboat-data/v1/config", b"data of an old repository")
+    assert repository_key(backend, "readded", LOCATION_KEY, create=True) == LOCATION_KEY
+    assert list(backend.list_objects("readded/lifeboat/keys/")) == []
 
 
 def test_a_key_file_altered_in_the_bucket_is_refused(s3: S3Server) -> None:
