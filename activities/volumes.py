@@ -44,6 +44,7 @@ from activities.mover.runners import (
 )
 from activities.mover.store import ChunkStore
 from lifeboat.catalog.models import Backup, BackupLocation, Restore, utcnow
+from lifeboat.locations.locked import LockedBackend
 from lifeboat.secrets import SecretBox
 from lifeboat.status import BackupStatus, VolumeStatus
 from workflows.contracts import (
@@ -279,6 +280,9 @@ class VolumeActivities:
         try:
             moved = await self._mover.run(connect, task, location, MoverHeartbeat(resume), resume)
             summary = summary_of(SnapshotSummary, moved)
+            if isinstance(backend := location.backend, LockedBackend):
+                store = ChunkStore(backend, location.prefix, location.key)
+                await asyncio.to_thread(hold_volume_data, backend, store, summary.snapshot_id)
             result = MoveVolumeResult(
                 ref.namespace, ref.pvc, VolumeStatus.SUCCESS,
                 data_snapshot_id=summary.snapshot_id, bytes_total=summary.bytes_total,
@@ -408,6 +412,12 @@ class VolumeActivities:
 
 
 Summary = TypeVar("Summary", SnapshotSummary, RestoreSummary)
+
+
+def hold_volume_data(backend: LockedBackend, store: ChunkStore, snapshot_id: str) -> int:
+    """On an immutable location: lock what a volume's snapshot reuses (data deduplicated
+    against other backups, locked for theirs) as long as the snapshot's own backup."""
+    return backend.hold(store.objects_of(snapshot_id))
 
 
 def summary_of(kind: type[Summary], summary: dict[str, Any]) -> Summary:

@@ -126,6 +126,9 @@ class AzureBackend:
         """None: Lifeboat writes no locked blobs to Azure (see `put`)."""
         return None
 
+    def extend_lock(self, key: str, lock: ObjectLock) -> None:
+        raise LocationError(f"could not lock {key!r}: immutable backups are for S3 locations only")
+
     def get(self, key: str, *, offset: int = 0, length: int = 0) -> bytes:
         with self._errors("download", key):
             stream = self._container.download_blob(key, offset=offset, length=length or None)

@@ -114,6 +114,10 @@ class LocationBackend(Protocol):
         """When the object's lock ends; None when it has none (or there is no object)."""
         ...
 
+    def extend_lock(self, key: str, lock: ObjectLock) -> None:
+        """Lock an object already stored until `lock.retain_until` (never earlier than it was)."""
+        ...
+
     def get(self, key: str, *, offset: int = 0, length: int = 0) -> bytes:
         """An object, or `length` bytes of it from `offset` (all of it when `length` is 0)."""
         ...

@@ -1,15 +1,17 @@
 """A location on a bucket with S3 Object Lock, as the backups written to it see it.
 
 `LockedBackend` wraps the location's backend: every object it writes carries the backup's
-retention (`lock`), and it never removes an object whose retention is still running (a
-prune, or a deletion the catalog allowed, leaves such objects where they are: the bucket would
-refuse to remove their versions anyway, and a delete marker over them would hide data a locked
-backup still needs).
+retention (`lock`); `hold` lengthens the lock of objects a backup reuses (volume data
+deduplicated against another backup's) to the backup's; and it never removes an object whose
+retention is still running (a prune, or a deletion the catalog allowed, leaves such objects
+where they are: the bucket would refuse to remove their versions anyway, and a delete marker
+over them would hide data a locked backup still needs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -36,6 +38,26 @@ class LockedBackend:
 
     def retained_until(self, key: str) -> datetime | None:
         return self._backend.retained_until(key)
+
+    def extend_lock(self, key: str, lock: ObjectLock) -> None:
+        self._backend.extend_lock(key, lock)
+
+    def hold(self, keys: Iterable[str], *, workers: int = 8) -> int:
+        """Lock objects already stored at least until this backup's lock ends (those locked
+        longer keep their lock); how many were lengthened."""
+        lock = self.lock
+        if lock is None:
+            return 0
+
+        def lengthen(key: str) -> bool:
+            until = self.retained_until(key)
+            if until is not None and until >= lock.retain_until:
+                return False
+            self.extend_lock(key, lock)
+            return True
+
+        with ThreadPoolExecutor(workers) as pool:
+            return sum(pool.map(lengthen, keys))
 
     def get(self, key: str, *, offset: int = 0, length: int = 0) -> bytes:
         return self._backend.get(key, offset=offset, length=length)

@@ -164,6 +164,12 @@ class S3Backend:
             raise LocationError(f"could not read the retention of {key!r}: {error}") from error
         return retention.retain_until_date if retention is not None else None
 
+    def extend_lock(self, key: str, lock: ObjectLock) -> None:
+        with self._errors("lock", key):
+            self._client.set_object_retention(
+                self._bucket, key, Retention(lock.mode.upper(), lock.retain_until)
+            )
+
     def get(self, key: str, *, offset: int = 0, length: int = 0) -> bytes:
         """Through a presigned URL, as uploads: minio's own request path costs more CPU per
         request than a restore's many ranged reads can spare on a small machine."""

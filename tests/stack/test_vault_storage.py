@@ -19,6 +19,7 @@ from minio.deleteobjects import DeleteObject
 from activities.locations import repository_key
 from activities.mover import ChunkStore, backup
 from activities.mover.prune import forget, prune
+from activities.volumes import hold_volume_data
 from deploy.local.servers.s3 import S3Server, start_s3, stop_s3
 from lifeboat import keyring
 from lifeboat.credentials import AccessKeys
@@ -134,6 +135,34 @@ def test_a_backup_to_an_immutable_location_locks_every_object_and_prune_keeps_th
     chunks = [key for key in written if "/snapshots/" not in key]
     prune(pruning)
     assert sorted(key for key, _ in locked.list_objects("loc/")) == sorted(chunks)
+
+
+def test_a_later_backup_lengthens_the_lock_of_the_data_it_reuses(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    bucket = _bucket(s3, object_lock=True)
+    source = tmp_path / "source"
+    _fill(source)
+    first_lock, second_lock = _soon(1), _soon(5)
+
+    def backed_up(until: datetime) -> tuple[LockedBackend, ChunkStore, str]:
+        locked = LockedBackend(_backend(s3, bucket), ObjectLock(LockMode.GOVERNANCE, until))
+        store = ChunkStore(locked, "loc", LOCATION_KEY)
+        return locked, store, backup(source, store).snapshot_id
+
+    backed_up(first_lock)
+    locked, store, second = backed_up(second_lock)
+    needed = store.objects_of(second)
+    # The second backup reused the first one's data, locked only as long as the first.
+    assert {locked.retained_until(key) for key in needed} == {first_lock, second_lock}
+
+    lengthened = hold_volume_data(locked, store, second)
+    assert 0 < lengthened < len(needed)
+    assert {locked.retained_until(key) for key in needed} == {second_lock}
+    # Never shortened: holding for a shorter lock changes nothing.
+    shorter = LockedBackend(_backend(s3, bucket), ObjectLock(LockMode.GOVERNANCE, first_lock))
+    assert hold_volume_data(shorter, store, second) == 0
+    assert {locked.retained_until(key) for key in needed} == {second_lock}
 
 
 def test_the_mover_command_writes_locked_objects(s3: S3Server, tmp_path: Path) -> None:
