@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, replace
+from datetime import datetime
 from typing import Any
 
 import kubernetes.client
@@ -22,7 +23,17 @@ from activities.virtual_machines import resolve_virtual_machines
 from activities.volumes import prune_locked
 from lifeboat import metrics
 from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
-from lifeboat.catalog.models import Backup, BackupLocation, Cluster, Share, utcnow
+from lifeboat.catalog.models import (
+    Backup,
+    BackupLocation,
+    BackupSchedule,
+    Cluster,
+    SchedulePolicy,
+    Share,
+    utcnow,
+)
+from lifeboat.immutability import lock_until
+from lifeboat.policies import SchedulePolicySpec
 from lifeboat.secrets import SecretBox
 from lifeboat.specs import BackupSpec
 from lifeboat.status import USABLE, BackupStatus, Stage, VolumeStatus
@@ -80,6 +91,20 @@ def _resolve_namespaces(kubeconfig: dict[str, Any], spec: BackupSpec) -> list[st
     return namespaces
 
 
+async def backup_lock(session: AsyncSession, backup: Backup) -> datetime | None:
+    """Until when an immutable location locks the backup's objects (None: not immutable):
+    as long as its schedule's policy may keep it, or the location's default on demand."""
+    location = await session.get(BackupLocation, backup.location_uid)
+    if location is None or not location.immutability_mode:
+        return None
+    policy: SchedulePolicySpec | None = None
+    if backup.schedule_uid:
+        schedule = await session.get(BackupSchedule, backup.schedule_uid)
+        row = await session.get(SchedulePolicy, schedule.policy_uid) if schedule else None
+        policy = row.spec if row is not None else None
+    return lock_until(backup.created_at, policy, location.immutability_days)
+
+
 async def _update_protected_bytes(session: AsyncSession, cluster_uid: str) -> None:
     """The cluster's protected data: the volume bytes its usable backups hold."""
     total = await session.scalar(
@@ -103,9 +128,13 @@ class BackupActivities:
             raise ApplicationError(f"backup {uid} is gone", type=BACKUP_NOT_FOUND)
         return backup
 
-    async def _location(self, location_uid: str) -> OpenLocation:
+    async def _location(
+        self, location_uid: str, *, retain_until: datetime | None = None
+    ) -> OpenLocation:
         try:
-            return await open_location(self._sessions, self._secrets, location_uid)
+            return await open_location(
+                self._sessions, self._secrets, location_uid, retain_until=retain_until
+            )
         except LocationUnavailable as exc:
             raise invalid(str(exc)) from exc
 
@@ -141,6 +170,8 @@ class BackupActivities:
         async with self._sessions.begin() as session:
             backup = await self._backup(session, input.backup_uid)
             backup.resolution = resolution
+            if backup.locked_until is None:
+                backup.locked_until = await backup_lock(session, backup)
         return BackupPlan(
             pre_background=await has_background_actions(self._sessions, spec.pre_rule_uid),
             cluster_uid=cluster_uid,
@@ -193,8 +224,9 @@ class BackupActivities:
             backup = await self._backup(session, input.backup_uid)
             selection = ExportSelection(backup.spec, backup.resolution)
             cluster_uid, location_uid = backup.cluster_uid, backup.location_uid
+            locked_until = backup.locked_until
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, cluster_uid)
-        location = await self._location(location_uid)
+        location = await self._location(location_uid, retain_until=locked_until)
         exported = await asyncio.to_thread(
             export_resources,
             kubeconfig,
@@ -213,6 +245,7 @@ class BackupActivities:
         async with self._sessions() as session:
             backup = await self._backup(session, input.backup_uid)
             location_uid, attempt = backup.location_uid, backup.attempt
+            locked_until = backup.locked_until
             manifest: dict[str, Any] = {
                 "layout_version": LAYOUT_VERSION,
                 "backup_uid": backup.uid,
@@ -223,7 +256,7 @@ class BackupActivities:
                 "created_at": utcnow().isoformat(),
                 "volumes": backup.volumes,
             }
-        location = await self._location(location_uid)
+        location = await self._location(location_uid, retain_until=locked_until)
         key = manifest_key(location.prefix, input.backup_uid, attempt)
         if await asyncio.to_thread(_exists, location, key):
             return key  # a retry after the write succeeded

@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from lifeboat import metrics
+from lifeboat import keyring, metrics
 from lifeboat.catalog.models import BackupLocation, CloudAccount, LocationCredentials
 from lifeboat.credentials import CloudKeys, CredentialsUnreadable, read_keys
 from lifeboat.locations import (
@@ -19,19 +20,29 @@ from lifeboat.locations import (
     KINDS,
     LocationAddress,
     LocationBackend,
+    LocationError,
     LocationKind,
     LocationRefused,
+    LockMode,
+    ObjectLock,
     open_backend,
 )
+from lifeboat.locations.locked import LockedBackend
 from lifeboat.secrets import SecretBox, SecretDecryptError
-from workflows.contracts import LocationCheckInput, LocationCheckResult
+from workflows.contracts import (
+    KeyRotationInput,
+    KeyRotationResult,
+    LocationCheckInput,
+    LocationCheckResult,
+)
 
 CHECK_DIRECTORY = ".lifeboat-check"
 
 
 @dataclass
 class OpenLocation:
-    """A backup location ready for use: its backend, where to write, and the location's key."""
+    """A backup location ready for use: its backend, where to write, and the repository's
+    data key (`key`: what everything stored is encrypted with, see lifeboat.keyring)."""
 
     backend: LocationBackend
     address: LocationAddress
@@ -39,6 +50,8 @@ class OpenLocation:
     key: bytes = field(repr=False)
     # What a data mover outside this process (a Job) needs to reach the bucket itself.
     keys: CloudKeys = field(repr=False)
+    # On an immutable location, the retention a backup's objects are written with.
+    lock: ObjectLock | None = None
 
     @property
     def bucket(self) -> str:
@@ -105,9 +118,18 @@ def address_of(location: BackupLocation) -> LocationAddress:
 
 
 async def open_location(
-    sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, location_uid: str
+    sessions: async_sessionmaker[AsyncSession],
+    secrets: SecretBox,
+    location_uid: str,
+    *,
+    retain_until: datetime | None = None,
 ) -> OpenLocation:
-    """Decrypt a location's credentials and key here, inside an activity, never in history."""
+    """Decrypt a location's credentials and key here, inside an activity, never in history,
+    and open its key file for the data key.
+
+    On an immutable location, objects are written locked until `retain_until` (a backup's
+    `locked_until`; None writes nothing locked) and locked objects are never deleted.
+    """
     async with sessions() as session:
         location = await session.get(BackupLocation, location_uid)
         if location is None or location.encryption_key_ciphertext is None:
@@ -124,16 +146,58 @@ async def open_location(
         except KeysUnusable as exc:
             raise LocationUnavailable(f"backup location {location.name}: {exc.reason}") from exc
     try:
-        key = secrets.decrypt(location.encryption_key_ciphertext).encode()
+        location_key = secrets.decrypt(location.encryption_key_ciphertext).encode()
     except SecretDecryptError as exc:
         raise LocationUnavailable(f"the keys of location {location.name} cannot be read") from exc
+    backend = open_backend(address, keys)
+    try:
+        data_key = await asyncio.to_thread(
+            repository_key,
+            backend,
+            location.prefix,
+            location_key,
+            create=location.data_key_in_bucket,
+        )
+    except (keyring.KeyFileError, LocationError) as exc:
+        backend.close()
+        raise LocationUnavailable(
+            f"the key file of location {location.name} cannot be read: {exc}"
+        ) from exc
+    lock = None
+    if location.immutability_mode:
+        lock = (
+            ObjectLock(LockMode(location.immutability_mode), retain_until) if retain_until else None
+        )
+        backend = LockedBackend(backend, lock)
     return OpenLocation(
-        backend=open_backend(address, keys),
+        backend=backend,
         address=address,
         prefix=location.prefix,
-        key=key,
+        key=data_key,
         keys=keys,
+        lock=lock,
     )
+
+
+def repository_key(
+    backend: LocationBackend, prefix: str, location_key: bytes, *, create: bool
+) -> bytes:
+    """The data key in the key file of `location_key`; a new one when there is none and
+    `create`, else (a location made before key files) the location key itself.
+
+    A repository that holds data but no key file was made before key files, whatever the
+    catalog says (a location added again over an old repository): its key is its data key.
+    """
+    name = keyring.key_file_key(prefix, location_key)
+    if backend.exists(name):
+        return keyring.unwrap(backend.get(name), location_key)
+    if not create or next(iter(backend.list_objects(keyring.repository_root(prefix))), None):
+        return location_key
+    data_key = keyring.new_data_key()
+    if backend.create(name, keyring.wrap(data_key, location_key)):
+        return data_key
+    # Another worker made the key file first: use its key.
+    return keyring.unwrap(backend.get(name), location_key)
 
 
 def check_object_key(prefix: str) -> str:
@@ -156,9 +220,19 @@ def probe_location(input: LocationCheckInput, keys: CloudKeys) -> LocationCheckR
         keys_field, whose = "cloud_account_uid", "the cloud account's"
     try:
         backend.validate(check_object_key(input.prefix), whose_keys=whose)
+        if input.immutability and not backend.capabilities().object_lock:
+            return LocationCheckResult(
+                ok=False,
+                reason=f"bucket {input.bucket} has no object lock, which immutable backups "
+                "need: use a bucket created with object lock enabled, or leave out "
+                "immutability",
+                field="immutability",
+            )
     except LocationRefused as refused:
         field = keys_field if refused.field == "credentials" else refused.field
         return LocationCheckResult(ok=False, reason=refused.reason, field=field)
+    except LocationError as error:
+        return LocationCheckResult(ok=False, reason=str(error), field="endpoint")
     finally:
         backend.close()
     return LocationCheckResult(ok=True)
@@ -186,3 +260,64 @@ class LocationActivities:
         result = await asyncio.to_thread(probe_location, input, keys)
         metrics.location_checked(input.endpoint, input.bucket, ok=result.ok)
         return result
+
+    @activity.defn
+    async def rotate_location_key(self, input: KeyRotationInput) -> KeyRotationResult:
+        """Re-wrap the location's data key under its new key; nothing else is rewritten.
+
+        The key file under the new key is written first and the catalog switched to the new
+        key next; only then is the old key's file removed, so a rotation cut off anywhere
+        leaves every backup readable, and running it again finishes it.
+        """
+        async with self._sessions() as session:
+            location = await session.get(BackupLocation, input.location_uid)
+            if location is None or not location.rotating_key_ciphertext:
+                return KeyRotationResult(ok=False, reason="no key rotation is under way")
+            name, prefix, legacy = location.name, location.prefix, not location.data_key_in_bucket
+            rotating = location.rotating_key_ciphertext
+            address = address_of(location)
+            try:
+                keys = await location_keys(
+                    session,
+                    self._secrets,
+                    address.kind,
+                    cloud_account_uid=location.cloud_account_uid,
+                    credentials_uid=location.credentials_uid,
+                )
+                old_key = self._secrets.decrypt(location.encryption_key_ciphertext or b"")
+                new_key = self._secrets.decrypt(rotating)
+            except KeysUnusable as exc:
+                return KeyRotationResult(ok=False, reason=exc.reason)
+            except SecretDecryptError:
+                return KeyRotationResult(ok=False, reason=f"the keys of {name} cannot be read")
+        backend = open_backend(address, keys)
+
+        def rewrap() -> tuple[str, str]:
+            old_file = keyring.key_file_key(prefix, old_key.encode())
+            new_file = keyring.key_file_key(prefix, new_key.encode())
+            if not backend.exists(new_file):
+                data_key = repository_key(backend, prefix, old_key.encode(), create=not legacy)
+                backend.put(new_file, keyring.wrap(data_key, new_key.encode()))
+            return old_file, new_file
+
+        try:
+            old_file, new_file = await asyncio.to_thread(rewrap)
+            async with self._sessions.begin() as session:
+                location = await session.get(BackupLocation, input.location_uid)
+                if location is None:
+                    return KeyRotationResult(ok=False, reason=f"location {name} is gone")
+                # The key this rotation wrapped with, even if another request replaced the
+                # waiting key meanwhile (its own rotation is refused as already running).
+                location.encryption_key_ciphertext = rotating
+                if location.rotating_key_ciphertext == rotating:
+                    location.rotating_key_ciphertext = None
+                location.data_key_in_bucket = True
+            if old_file != new_file:
+                await asyncio.to_thread(backend.delete, [old_file])
+        except (keyring.KeyFileError, LocationError) as exc:
+            return KeyRotationResult(
+                ok=False, reason=f"the key file of location {name} cannot be rewritten: {exc}"
+            )
+        finally:
+            backend.close()
+        return KeyRotationResult(ok=True)

@@ -10,18 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from lifeboat.catalog.models import Backup, BackupSchedule, SchedulePolicy
-from lifeboat.policies import IntervalSchedule, Schedule, SchedulePolicySpec
+from lifeboat.immutability import lock_refusal
+from lifeboat.policies import IntervalSchedule, Schedule
 from lifeboat.retention import RetainedBackup, expired
 from lifeboat.schedules import ScheduleModel, fires_on, run_anchor
 from workflows.contracts import PrepareScheduledInput, ScheduledBackupInput
 
 _SCHEDULE: TypeAdapter[ScheduleModel] = TypeAdapter(Schedule)
-
-
-def _spec(policy: SchedulePolicy) -> SchedulePolicySpec:
-    return SchedulePolicySpec.model_validate(
-        {"schedule": policy.schedule, "retention": policy.retention}
-    )
 
 
 def _due(schedule: ScheduleModel, fire_time: datetime, *, anchor: date) -> bool:
@@ -57,9 +52,7 @@ class ScheduleActivities:
             # The calendar that fired this run: a policy edited since (and its Temporal
             # Schedule with it) must not turn the run into an extra time and skip it.
             plan = (
-                _SCHEDULE.validate_json(input.schedule)
-                if input.schedule
-                else _spec(policy).schedule
+                _SCHEDULE.validate_json(input.schedule) if input.schedule else policy.spec.schedule
             )
             anchor = run_anchor(plan, schedule.created_at)
             if not input.manual and not _due(plan, fire_time, anchor=anchor):
@@ -85,15 +78,37 @@ class ScheduleActivities:
 
     @activity.defn
     async def expired_backups(self, input: ScheduledBackupInput) -> list[str]:
-        """The schedule's backups its policy's retention no longer keeps, oldest first."""
-        async with self._sessions() as session:
+        """The schedule's backups its policy's retention no longer keeps, oldest first.
+
+        A backup still locked (an immutable location) is not among them: it waits for its
+        lock to end, and says so in its reason.
+        """
+        now = datetime.now(UTC)
+        async with self._sessions.begin() as session:
             schedule = await session.get(BackupSchedule, input.schedule_uid)
             policy = await session.get(SchedulePolicy, schedule.policy_uid) if schedule else None
             if schedule is None or policy is None:
                 return []
-            rows = await session.scalars(select(Backup).where(Backup.schedule_uid == schedule.uid))
-            backups = [RetainedBackup(b.uid, b.created_at, b.status) for b in rows]
-        spec = _spec(policy)
-        return expired(
-            backups, spec.retention, now=datetime.now(UTC), timezone=spec.schedule.timezone
-        )
+            rows = {
+                b.uid: b
+                for b in await session.scalars(
+                    select(Backup).where(Backup.schedule_uid == schedule.uid)
+                )
+            }
+            spec = policy.spec
+            doomed = expired(
+                [RetainedBackup(b.uid, b.created_at, b.status) for b in rows.values()],
+                spec.retention,
+                now=now,
+                timezone=spec.schedule.timezone,
+            )
+            deletable = []
+            for uid in doomed:
+                backup = rows[uid]
+                refusal = lock_refusal(backup.name, backup.locked_until, now)
+                if not refusal:
+                    deletable.append(uid)
+                elif refusal not in backup.reason:
+                    kept = f"retention would delete it, but {refusal}"
+                    backup.reason = "; ".join(r for r in (backup.reason, kept) if r)
+            return deletable

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,6 +44,7 @@ from activities.mover.runners import (
 )
 from activities.mover.store import ChunkStore
 from lifeboat.catalog.models import Backup, BackupLocation, Restore, utcnow
+from lifeboat.locations.locked import LockedBackend
 from lifeboat.secrets import SecretBox
 from lifeboat.status import BackupStatus, VolumeStatus
 from workflows.contracts import (
@@ -207,9 +208,13 @@ class VolumeActivities:
             raise ApplicationError(f"backup {uid} is gone", type=BACKUP_NOT_FOUND)
         return backup
 
-    async def _location(self, location_uid: str) -> OpenLocation:
+    async def _location(
+        self, location_uid: str, *, retain_until: datetime | None = None
+    ) -> OpenLocation:
         try:
-            return await open_location(self._sessions, self._secrets, location_uid)
+            return await open_location(
+                self._sessions, self._secrets, location_uid, retain_until=retain_until
+            )
         except LocationUnavailable as exc:
             raise ApplicationError(str(exc), type=INVALID_BACKUP, non_retryable=True) from exc
 
@@ -260,7 +265,7 @@ class VolumeActivities:
         backup = await self._backup(input.backup_uid)
         connect = partial(cluster_kubeconfig, self._sessions, self._secrets, backup.cluster_uid)
         kubeconfig = await connect()
-        location = await self._location(backup.location_uid)
+        location = await self._location(backup.location_uid, retain_until=backup.locked_until)
         ref, resume = input.volume, last_resume()
 
         def temporary_claim() -> str:
@@ -275,6 +280,9 @@ class VolumeActivities:
         try:
             moved = await self._mover.run(connect, task, location, MoverHeartbeat(resume), resume)
             summary = summary_of(SnapshotSummary, moved)
+            if isinstance(backend := location.backend, LockedBackend):
+                store = ChunkStore(backend, location.prefix, location.key)
+                await asyncio.to_thread(hold_volume_data, backend, store, summary.snapshot_id)
             result = MoveVolumeResult(
                 ref.namespace, ref.pvc, VolumeStatus.SUCCESS,
                 data_snapshot_id=summary.snapshot_id, bytes_total=summary.bytes_total,
@@ -404,6 +412,12 @@ class VolumeActivities:
 
 
 Summary = TypeVar("Summary", SnapshotSummary, RestoreSummary)
+
+
+def hold_volume_data(backend: LockedBackend, store: ChunkStore, snapshot_id: str) -> int:
+    """On an immutable location: lock what a volume's snapshot reuses (data deduplicated
+    against other backups, locked for theirs) as long as the snapshot's own backup."""
+    return backend.hold(store.objects_of(snapshot_id))
 
 
 def summary_of(kind: type[Summary], summary: dict[str, Any]) -> Summary:

@@ -50,7 +50,6 @@ from api.routes import (
 from lifeboat.catalog.licenses import installation
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.logs import configure_logging
-from lifeboat.secrets import SecretBox
 from lifeboat.settings import LogFormat, Settings
 
 
@@ -159,7 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             engine=engine,
             sessions=sessions,
-            secrets=SecretBox(settings.secret_key),
+            secrets=settings.secret_box(),
             verifier=OidcVerifier(settings),
             temporal=TemporalConnection(settings),
         )

@@ -76,6 +76,42 @@ def migrate() -> None:
     console.print("catalog schema is up to date")
 
 
+@app.command("rotate-secrets", rich_help_panel="Administration")
+def rotate_secrets() -> None:
+    """Re-encrypt every stored secret under LIFEBOAT_SECRET_KEY, in one transaction.
+
+    Set the new key as LIFEBOAT_SECRET_KEY and the one it replaces in
+    LIFEBOAT_PREVIOUS_SECRET_KEYS (a JSON list), for this command, the api and the workers;
+    once it succeeded, remove LIFEBOAT_PREVIOUS_SECRET_KEYS everywhere.
+    """
+    import asyncio
+
+    from lifeboat.catalog.rotation import rotate_secrets as rotate
+    from lifeboat.catalog.session import create_engine, create_sessionmaker
+    from lifeboat.secrets import SecretDecryptError
+    from lifeboat.settings import Settings
+
+    settings = Settings()
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            return dict(await rotate(create_sessionmaker(engine), settings.secret_box()))
+        finally:
+            await engine.dispose()
+
+    try:
+        rotated = asyncio.run(run())
+    except SecretDecryptError as exc:
+        raise CliError(f"{exc}; nothing was changed") from exc
+    total = sum(rotated.values())
+    detail = ", ".join(f"{table} {count}" for table, count in sorted(rotated.items()))
+    console.print(
+        f"re-encrypted {total} secrets under LIFEBOAT_SECRET_KEY ({detail or 'none stored'})",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """The script entry point: a CliError becomes its message on stderr and its exit code."""
     try:

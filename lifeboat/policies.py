@@ -199,15 +199,64 @@ Schedule = Annotated[
 class Retention(_Strict):
     """How many backups a schedule keeps: the last `keep_last`, plus grandfather-father-son.
 
-    `keep_daily`, `keep_weekly` and `keep_monthly` keep the newest backup of that many recent
-    days, weeks and months besides. The last successful backup is never deleted.
+    `keep_hourly`, `keep_daily`, `keep_weekly`, `keep_monthly` and `keep_yearly` keep the
+    newest backup of that many recent hours, days, weeks, months and years besides. The last
+    successful backup is never deleted (keep-last-good).
     """
 
-    keep_last: int = Field(default=7, strict=True, ge=1, le=MAX_KEEP)
-    keep_daily: int | None = Field(default=None, strict=True, ge=0, le=MAX_KEEP)
-    keep_weekly: int | None = Field(default=None, strict=True, ge=0, le=MAX_KEEP)
-    keep_monthly: int | None = Field(default=None, strict=True, ge=0, le=MAX_KEEP)
-    keep_last_successful: bool = Field(default=True, strict=True)
+    keep_last: int = Field(
+        default=7,
+        strict=True,
+        ge=1,
+        le=MAX_KEEP,
+        description="keep the newest this many usable (Success or PartialSuccess) backups",
+    )
+    keep_hourly: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_KEEP,
+        description="GFS: keep the newest usable backup of each of the newest this many hours "
+        "that have one (hours without a backup use up no place)",
+    )
+    keep_daily: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_KEEP,
+        description="GFS: keep the newest usable backup of each of the newest this many days "
+        "(in the schedule's time zone) that have one",
+    )
+    keep_weekly: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_KEEP,
+        description="GFS: keep the newest usable backup of each of the newest this many ISO "
+        "weeks (Monday to Sunday) that have one",
+    )
+    keep_monthly: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_KEEP,
+        description="GFS: keep the newest usable backup of each of the newest this many "
+        "calendar months that have one",
+    )
+    keep_yearly: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_KEEP,
+        description="GFS: keep the newest usable backup of each of the newest this many "
+        "calendar years that have one",
+    )
+    keep_last_successful: bool = Field(
+        default=True,
+        strict=True,
+        description="keep-last-good, always on: the newest Success and the newest usable "
+        "backup of the schedule are never deleted, whatever the counts say",
+    )
 
     @field_validator("keep_last_successful")
     @classmethod

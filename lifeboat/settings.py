@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lifeboat import __version__
+from lifeboat.secrets import SecretBox
 
 DEV_SECRET_KEY = "lifeboat-dev-secret-key-do-not-use-in-production"
 
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///lifeboat.db"
     # Encrypts secrets at rest (kubeconfigs, cloud keys, location keys).
     secret_key: str = DEV_SECRET_KEY
+    # During a rotation of the secret key: the keys it replaces, still read (a JSON list).
+    previous_secret_keys: list[str] = Field(default_factory=list)
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -161,4 +164,13 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 16:
             raise ValueError("LIFEBOAT_SECRET_KEY must be at least 16 characters long")
+        if self.secret_key in self.previous_secret_keys:
+            raise ValueError(
+                "LIFEBOAT_PREVIOUS_SECRET_KEYS holds LIFEBOAT_SECRET_KEY itself: list only the "
+                "keys the new one replaces"
+            )
         return self
+
+    def secret_box(self) -> SecretBox:
+        """The encryption of secrets at rest, reading what previous keys encrypted too."""
+        return SecretBox(self.secret_key, self.previous_secret_keys)

@@ -30,7 +30,6 @@ from activities.schedules import ScheduleActivities
 from activities.volumes import VolumeActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.logs import configure_logging
-from lifeboat.secrets import SecretBox
 from lifeboat.settings import Settings
 from lifeboat.temporal import connect_with_retry
 from worker.metrics import serve_metrics
@@ -43,7 +42,7 @@ from workflows.eks import EksClustersWorkflow
 from workflows.ids import license_check_schedule_id, user_directory_schedule_id
 from workflows.license_check import LicenseCheckWorkflow
 from workflows.lighthouse_check import LighthouseCheckWorkflow
-from workflows.location_check import LocationCheckWorkflow
+from workflows.location_check import LocationCheckWorkflow, LocationKeyRotationWorkflow
 from workflows.platform_schedules import ensure_platform_schedule
 from workflows.restore import RestoreWorkflow
 from workflows.scheduled_backup import ScheduledBackupWorkflow
@@ -55,6 +54,7 @@ WORKFLOWS = [
     ClusterSyncWorkflow,
     ClusterDeletionWorkflow,
     LocationCheckWorkflow,
+    LocationKeyRotationWorkflow,
     EksClustersWorkflow,
     LighthouseCheckWorkflow,
     BackupWorkflow,
@@ -110,7 +110,7 @@ def use_activity_threads(loop: asyncio.AbstractEventLoop, settings: Settings) ->
 def build_worker(client: Client, settings: Settings) -> Worker:
     """A worker with every workflow and activity, each activity class built once."""
     sessions = create_sessionmaker(create_engine(settings.database_url))
-    secrets = SecretBox(settings.secret_key)
+    secrets = settings.secret_box()
     kube = KubeActivities(sessions, secrets)
     catalog = CatalogActivities(sessions)
     clusters = ClusterActivities(sessions, client)
@@ -137,6 +137,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             clusters.delete_sync_schedule,
             clusters.delete_cluster_record,
             locations.check_location,
+            locations.rotate_location_key,
             discovery.list_shoots,
             discovery.reconcile_shoot,
             discovery.retire_missing,

@@ -81,6 +81,8 @@ class LocationCheckInput:
     cloud_account_uid: str = ""
     credentials_uid: str = ""
     provider: str = "s3"
+    # An immutability mode asked for: the bucket must have object lock.
+    immutability: str = ""
 
 
 @dataclass
@@ -90,6 +92,21 @@ class LocationCheckResult:
     ok: bool
     reason: str = ""
     field: str = ""
+
+
+@dataclass
+class KeyRotationInput:
+    """A location whose new key (stored apart in the catalog) is to replace its key."""
+
+    location_uid: str
+
+
+@dataclass
+class KeyRotationResult:
+    """Whether the location's data key is now wrapped by the new key; else why not."""
+
+    ok: bool
+    reason: str = ""
 
 
 @dataclass

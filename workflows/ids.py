@@ -43,6 +43,11 @@ def location_check_workflow_id(location_uid: str) -> str:
     return f"location-check-{location_uid}"
 
 
+def location_key_rotation_workflow_id(location_uid: str) -> str:
+    """The rotation of a location's key: one at a time per location."""
+    return f"location-key-rotation-{location_uid}"
+
+
 def discovery_schedule_id(config_uid: str) -> str:
     return f"discovery-{config_uid}"
 

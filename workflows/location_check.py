@@ -1,11 +1,17 @@
-"""Location check: reach a backup location's bucket before the API records the location."""
+"""Location workflows: reach a backup location's bucket before the API records the location
+(check), and re-wrap its data key under a new location key (key rotation)."""
 
 from __future__ import annotations
 
 from temporalio import workflow
 
 from workflows import options
-from workflows.contracts import LocationCheckInput, LocationCheckResult
+from workflows.contracts import (
+    KeyRotationInput,
+    KeyRotationResult,
+    LocationCheckInput,
+    LocationCheckResult,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.locations import LocationActivities
@@ -23,4 +29,16 @@ class LocationCheckWorkflow:
     async def run(self, input: LocationCheckInput) -> LocationCheckResult:
         return await workflow.execute_activity_method(
             LocationActivities.check_location, input, **options.LOCATION_CHECK
+        )
+
+
+@workflow.defn
+class LocationKeyRotationWorkflow:
+    """Rotates a location's key: its data key's key file is written under the new key, the
+    catalog takes the new key, the old key's file goes. No backup data is rewritten."""
+
+    @workflow.run
+    async def run(self, input: KeyRotationInput) -> KeyRotationResult:
+        return await workflow.execute_activity_method(
+            LocationActivities.rotate_location_key, input, **options.LOCATION_CHECK
         )

@@ -3,10 +3,14 @@
 Secrets come from the environment only, never from arguments (arguments show in process
 lists): `LIFEBOAT_MOVER_ACCESS_KEY` and `LIFEBOAT_MOVER_SECRET_KEY` (the location's keys:
 for S3 its access key id and secret access key), and `LIFEBOAT_MOVER_LOCATION_KEY` (the
-location's encryption key, as text); see `activities.mover.command`. `--provider` says which
-kind of storage the location is on (default `s3`). The summary is
-printed as one JSON object on stdout; with `--progress`, progress goes to stderr as JSON
-lines, each with the resume state to pass back with `--resume` after an interruption.
+repository's data key, as text, which the location's key unwraps: lifeboat.keyring); see
+`activities.mover.command`. `--provider` says which kind of storage the location is on
+(default `s3`). The summary is printed as one JSON object on stdout; with `--progress`,
+progress goes to stderr as JSON lines, each with the resume state to pass back with
+`--resume` after an interruption.
+
+`--lock-mode governance|compliance --lock-until ISO-DATETIME` (a backup to an immutable
+location) writes every object with that S3 Object Lock retention.
 
 `--summary-file PATH` also writes the summary there, or `error: <reason>` when the command
 fails: in a Kubernetes Job, PATH is the container's termination message path
@@ -24,6 +28,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 from activities.mover.backup import backup
@@ -40,7 +45,23 @@ from activities.mover.errors import MoverError
 from activities.mover.progress import Progress, ProgressCallback, ResumeState
 from activities.mover.restore import restore
 from activities.mover.store import DEFAULT_WORKERS, ChunkStore, connections_for
-from lifeboat.locations import KINDS, LocationAddress, LocationKind, open_backend
+from lifeboat.locations import (
+    KINDS,
+    LocationAddress,
+    LocationBackend,
+    LocationKind,
+    LockMode,
+    ObjectLock,
+    open_backend,
+)
+from lifeboat.locations.locked import LockedBackend
+
+
+def _aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.utcoffset() is None:
+        raise ValueError(f"{text!r} has no time zone; write it as 2030-01-31T00:00:00+00:00")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--resume", type=ResumeState.from_json, help="a resume state, as JSON"
             )
+            command.add_argument(
+                "--lock-mode", type=LockMode, choices=list(LockMode), help="S3 Object Lock mode"
+            )
+            command.add_argument(
+                "--lock-until", type=_aware, help="lock every object written until then"
+            )
         else:
             command.add_argument("--snapshot", required=True)
             command.add_argument("--target", required=True, type=Path)
@@ -111,11 +138,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     on_progress: ProgressCallback | None = _print_progress if args.progress else None
     try:
         address = LocationAddress(args.provider, args.endpoint, args.bucket, args.region)
-        backend = open_backend(
+        backend: LocationBackend = open_backend(
             address,
             KINDS[args.provider].keys(access_key, secret_key),
             connections=connections_for(args.workers),
         )
+        lock_mode, lock_until = getattr(args, "lock_mode", None), getattr(args, "lock_until", None)
+        if (lock_mode is None) != (lock_until is None):
+            raise ValueError("give both --lock-mode and --lock-until, or neither")
+        if lock_mode is not None and lock_until is not None:
+            backend = LockedBackend(backend, ObjectLock(lock_mode, lock_until))
         store = ChunkStore(backend, args.prefix, location_key, workers=args.workers)
     except ValueError as error:
         return _fail(args.summary_file, error, EXIT_USAGE)

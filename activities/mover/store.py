@@ -159,6 +159,17 @@ class ChunkStore:
         what = f"snapshot {snapshot_id}"
         return decode(self.get_sealed(key, what=what), what=what)
 
+    def objects_of(self, snapshot_id: str) -> set[str]:
+        """Every object a snapshot needs: itself, and its chunks' objects, packs and indexes."""
+        tree = self.read_snapshot(snapshot_id)
+        keys = {self.layout.snapshot(snapshot_id)}
+        for chunk_id, location in tree.locations.items():
+            if location.pack:
+                keys |= {self.layout.pack(location.pack), self.layout.index(location.pack)}
+            else:
+                keys.add(self.layout.chunk(chunk_id))
+        return keys
+
     def snapshot_exists(self, snapshot_id: str) -> bool:
         return self.exists(self.layout.snapshot(check_snapshot_id(snapshot_id)))
 

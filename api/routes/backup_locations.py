@@ -9,8 +9,12 @@ A location is stored only once its bucket has been reached: the API does not tal
 storage itself, it runs the location check workflow and waits for its answer. New keys of a
 location are stored first, apart (`LocationCredentials`), so that the check reads them by uid,
 as it reads a cloud account's; they are dropped again when the check refuses them. Each
-location has an encryption key (write-only, generated when not given) the data mover
-encrypts with.
+location has an encryption key (write-only, generated when not given): it wraps the data key
+everything in the bucket is encrypted with (lifeboat.keyring), so a new key (a PUT with
+`encryption_key`, or POST /rotate-key) re-wraps that data key and re-encrypts no data.
+
+A location with `immutability` is on a bucket with S3 Object Lock (its check refuses a bucket
+without): every object of its backups is written locked (lifeboat.immutability).
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from sqlalchemy import delete, func, select
 from temporalio.client import Client, WorkflowFailureError
 
@@ -39,12 +49,17 @@ from lifeboat.catalog.models import (
     new_uid,
 )
 from lifeboat.credentials import field_names
-from lifeboat.locations import KINDS, LocationKind
+from lifeboat.immutability import MAX_RETENTION_DAYS
+from lifeboat.locations import KINDS, LocationKind, LockMode
 from lifeboat.rbac.matrix import Action, Kind, Permission
 from lifeboat.settings import Mode
-from workflows.contracts import LocationCheckInput
-from workflows.ids import location_check_workflow_id, search_attributes
-from workflows.location_check import LocationCheckWorkflow
+from workflows.contracts import KeyRotationInput, LocationCheckInput
+from workflows.ids import (
+    location_check_workflow_id,
+    location_key_rotation_workflow_id,
+    search_attributes,
+)
+from workflows.location_check import LocationCheckWorkflow, LocationKeyRotationWorkflow
 
 router = APIRouter(prefix="/backup-locations", tags=["backup locations"])
 
@@ -76,6 +91,27 @@ Region = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9-]
 Prefix = Annotated[Text, StringConstraints(max_length=1024), AfterValidator(lambda p: p.strip("/"))]
 # A location's own keys (federated mode): those of its kind of storage.
 LocationKeys = S3Keys | AzureKeys
+EncryptionKey = Annotated[Text, StringConstraints(min_length=16, max_length=256)]
+
+
+class Immutability(BaseModel):
+    """Immutable backups: each backup's objects are written under S3 Object Lock for as long
+    as its schedule's policy keeps it (a backup made on demand: `retention_days`), and nobody
+    can delete the backup before then. The bucket must have been created with object lock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: LockMode = Field(
+        description="governance: users with the bypass permission may still remove locked "
+        "versions in the bucket; compliance: nobody can, not even the bucket's owner"
+    )
+    retention_days: int = Field(
+        default=30,
+        strict=True,
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+        description="how many days a backup made on demand (not by a schedule) stays locked",
+    )
 
 
 class BackupLocationFields(BaseModel):
@@ -96,24 +132,40 @@ class BackupLocationFields(BaseModel):
         "secret_access_key; azure: account_name and account_key), write-only (on an update, "
         "omit them to keep the current ones)",
     )
+    immutability: Immutability | None = Field(
+        default=None,
+        description="immutable backups (S3 locations on a bucket with object lock); on an "
+        "update, backups already made keep their locks",
+    )
 
 
 class BackupLocationCreate(BackupLocationFields):
     provider: LocationKind = Field(
         default=LocationKind.S3, description="the kind of storage the bucket is on"
     )
-    encryption_key: Text | None = Field(
+    encryption_key: EncryptionKey | None = Field(
         default=None,
-        min_length=16,
-        max_length=256,
-        description="write-only: backups are encrypted with it; generated when omitted",
+        description="write-only: it wraps the key backups are encrypted with; generated when "
+        "omitted",
     )
 
 
 class BackupLocationUpdate(BackupLocationFields):
-    """Everything but the encryption key, which the location's backups are encrypted with.
+    """Everything but the provider: the location's backups are on that storage."""
 
-    The provider cannot change either: the location's backups are on that storage."""
+    encryption_key: EncryptionKey | None = Field(
+        default=None,
+        description="write-only: a new key rotates the location's key (its data key is "
+        "re-wrapped, no backup is re-encrypted or uploaded again); omit it to keep the key",
+    )
+
+
+class KeyRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    encryption_key: EncryptionKey | None = Field(
+        default=None, description="write-only: the location's new key; generated when omitted"
+    )
 
 
 class BackupLocationRead(ObjectRead):
@@ -127,6 +179,22 @@ class BackupLocationRead(ObjectRead):
         description="the public part of the location's own credentials (federated mode): the "
         "access key id, or the Azure storage account"
     )
+    immutability: Immutability | None
+
+
+def _immutable_fits(body: BackupLocationFields, kind: LocationKind) -> None:
+    """Object lock is an S3 feature: refuse immutability elsewhere (422 naming the field)."""
+    if body.immutability is not None and kind is not LocationKind.S3:
+        raise Unprocessable(
+            f"immutable backups need an S3 bucket with object lock; an {kind} location "
+            "cannot have immutability: leave it out",
+            field="immutability",
+        )
+
+
+def _set_immutability(location: BackupLocation, immutability: Immutability | None) -> None:
+    location.immutability_mode = immutability.mode if immutability else ""
+    location.immutability_days = immutability.retention_days if immutability else 0
 
 
 async def _usable_keys(
@@ -252,6 +320,7 @@ async def _check(
         cloud_account_uid=body.cloud_account_uid or "",
         credentials_uid=credentials_uid or "",
         provider=kind,
+        immutability=body.immutability.mode if body.immutability else "",
     )
     try:
         result = await temporal.execute_workflow(
@@ -277,6 +346,7 @@ async def create_location(
 ) -> BackupLocationRead:
     """Add a location once its bucket has been reached and written to; nothing is stored else."""
     await _usable_keys(ctx, body, body.provider, current=None)
+    _immutable_fits(body, body.provider)
     staged = await _stage(ctx, state, body.credentials) if body.credentials else None
     kept = False
     uid = new_uid()
@@ -290,25 +360,24 @@ async def create_location(
             location_uid=uid,
             owner_id=ctx.caller.subject,
         )
-        location = await save_unique(
-            ctx,
-            BackupLocation(
-                uid=uid,
-                name=body.name,
-                labels=body.labels,
-                owner_id=ctx.caller.subject,
-                provider=body.provider,
-                endpoint=body.endpoint,
-                bucket=body.bucket,
-                region=body.region,
-                prefix=body.prefix,
-                cloud_account_uid=body.cloud_account_uid,
-                credentials_uid=staged,
-                encryption_key_ciphertext=state.secrets.encrypt(
-                    body.encryption_key or secrets.token_urlsafe(32)
-                ),
+        location = BackupLocation(
+            uid=uid,
+            name=body.name,
+            labels=body.labels,
+            owner_id=ctx.caller.subject,
+            provider=body.provider,
+            endpoint=body.endpoint,
+            bucket=body.bucket,
+            region=body.region,
+            prefix=body.prefix,
+            cloud_account_uid=body.cloud_account_uid,
+            credentials_uid=staged,
+            encryption_key_ciphertext=state.secrets.encrypt(
+                body.encryption_key or secrets.token_urlsafe(32)
             ),
         )
+        _set_immutability(location, body.immutability)
+        location = await save_unique(ctx, location)
         kept = True
     finally:
         if staged and not kept:
@@ -340,8 +409,11 @@ async def update_location(
     location = await ctx.load(BackupLocation, uid)
     kind = LocationKind(location.provider)
     await _usable_keys(ctx, body, kind, current=location)
+    _immutable_fits(body, kind)
     reach = ("endpoint", "bucket", "region", "prefix", "cloud_account_uid")
     moved = any(getattr(location, f) != getattr(body, f) for f in reach)
+    # Newly immutable: the check confirms the bucket has object lock.
+    moved = moved or (body.immutability is not None and not location.immutability_mode)
     staged = await _stage(ctx, state, body.credentials) if body.credentials else None
     # New keys, else the location's own unless it now uses a cloud account.
     credentials_uid = staged or (None if body.cloud_account_uid else location.credentials_uid)
@@ -361,6 +433,7 @@ async def update_location(
         for field in ("name", "labels", *reach):
             setattr(location, field, getattr(body, field))
         location.credentials_uid = credentials_uid
+        _set_immutability(location, body.immutability)
         location = await save_unique(ctx, location)
         kept = True
     finally:
@@ -368,7 +441,61 @@ async def update_location(
             await _discard(ctx, staged)
     if replaced:
         await _discard(ctx, replaced)
+    if body.encryption_key is not None:
+        await _rotate_key(ctx, state, temporal, location, body.encryption_key)
     return BackupLocationRead.model_validate(location)
+
+
+@router.post("/{uid}/rotate-key")
+async def rotate_key(
+    uid: Uid, body: KeyRotation, ctx: EditLocation, state: StateDep, temporal: TemporalDep
+) -> BackupLocationRead:
+    """Give the location a new key (generated when not given): its data key is re-wrapped
+    under it in the bucket; no backup is re-encrypted or uploaded again."""
+    location = await ctx.load(BackupLocation, uid)
+    await _rotate_key(
+        ctx, state, temporal, location, body.encryption_key or secrets.token_urlsafe(32)
+    )
+    return BackupLocationRead.model_validate(location)
+
+
+async def _rotate_key(
+    ctx: AuthzContext, state: AppState, temporal: Client, location: BackupLocation, new_key: str
+) -> None:
+    """Run the key rotation workflow and wait; 422 naming `encryption_key` when it fails.
+
+    The new key waits in the catalog (encrypted) for the workflow to read; a rotation that
+    fails drops it again, and the location keeps its key.
+    """
+    location.rotating_key_ciphertext = state.secrets.encrypt(new_key)
+    await ctx.session.commit()
+    try:
+        result = await temporal.execute_workflow(
+            LocationKeyRotationWorkflow.run,
+            KeyRotationInput(location.uid),
+            id=location_key_rotation_workflow_id(location.uid),
+            task_queue=ctx.settings.task_queue,
+            execution_timeout=CHECK_TIMEOUT,
+            search_attributes=search_attributes(
+                owner=location.owner_id, cluster="", kind="location-key-rotation"
+            ),
+        )
+    except WorkflowFailureError as exc:
+        await _end_rotation(ctx, location)
+        raise ServiceUnavailable(
+            f"the key rotation of location {location.name} did not finish ({exc.cause}): "
+            "make sure a worker is running, then try again"
+        ) from exc
+    if not result.ok:
+        await _end_rotation(ctx, location)
+        raise Unprocessable(result.reason, field="encryption_key")
+    await ctx.session.refresh(location)
+
+
+async def _end_rotation(ctx: AuthzContext, location: BackupLocation) -> None:
+    await ctx.session.refresh(location)
+    location.rotating_key_ciphertext = None
+    await ctx.session.commit()
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)

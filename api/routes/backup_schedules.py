@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
@@ -35,6 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.authz import Authorize, AuthzContext
 from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import StateDep, TemporalDep
+from api.errors import Conflict
 from api.routes.backups import BackupCreate, check_backup_parts
 from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Uid
@@ -42,7 +43,8 @@ from lifeboat.catalog.models import Backup, BackupSchedule, SuspendedBy, utcnow
 from lifeboat.catalog.models import (
     SchedulePolicy as Policy,
 )
-from lifeboat.policies import IntervalSchedule, SchedulePolicySpec
+from lifeboat.immutability import lock_refusal
+from lifeboat.policies import IntervalSchedule
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.schedules import (
     ScheduleModel,
@@ -113,10 +115,7 @@ class ScheduleRead(ObjectRead):
 
 
 def _plan(policy: Policy) -> ScheduleModel:
-    spec = SchedulePolicySpec.model_validate(
-        {"schedule": policy.schedule, "retention": policy.retention}
-    )
-    return spec.schedule
+    return policy.spec.schedule
 
 
 def _action(
@@ -420,12 +419,20 @@ async def delete_schedule(
 ) -> None:
     """Delete a schedule; its backups are kept or deleted, as the caller says."""
     row = await ctx.load(BackupSchedule, uid)
+    made = (await ctx.session.scalars(select(Backup).where(Backup.schedule_uid == uid))).all()
+    now = datetime.now(UTC)
+    if backups == "delete" and (
+        locked := [r for b in made if (r := lock_refusal(b.name, b.locked_until, now))]
+    ):
+        raise Conflict(
+            f"{'; '.join(locked)}. Delete the schedule keeping its backups (backups=keep), or "
+            "wait until their locks end"
+        )
     try:
         await temporal.get_schedule_handle(backup_schedule_id(uid)).delete()
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-    made = (await ctx.session.scalars(select(Backup).where(Backup.schedule_uid == uid))).all()
     doomed = [(b.uid, b.owner_id, b.cluster_uid) for b in made] if backups == "delete" else []
     for backup in made:
         backup.schedule_uid = None  # kept backups outlive their schedule

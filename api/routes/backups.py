@@ -7,7 +7,7 @@ cluster backups" shares only the sharer's own backups of that cluster).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
@@ -33,6 +33,7 @@ from lifeboat.catalog.models import (
     Rule,
     utcnow,
 )
+from lifeboat.immutability import lock_refusal
 from lifeboat.rbac.access import AccessLevel, Use, may_serve_cluster
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.specs import BackupSpec
@@ -90,6 +91,11 @@ class BackupRead(ObjectRead):
     attempt: int = Field(description="1, then one more per retry of its failed parts")
     started_at: datetime | None
     finished_at: datetime | None
+    locked_until: datetime | None = Field(
+        default=None,
+        description="On an immutable location: nobody can delete the backup before then "
+        "(its objects are under S3 Object Lock until then)",
+    )
 
 
 class Progress(BaseModel):
@@ -275,6 +281,8 @@ async def delete_backup(uid: Uid, ctx: DeleteBackup, temporal: TemporalDep) -> A
     """Delete a backup: archive objects, then the catalog row (a workflow; safe to repeat)."""
     backup = await ctx.load(Backup, uid)
     await _ensure_idle(ctx, backup)
+    if refusal := lock_refusal(backup.name, backup.locked_until, datetime.now(UTC)):
+        raise Conflict(refusal)
     backup.status = BackupStatus.DELETING
     await ctx.session.commit()
     await temporal.start_workflow(

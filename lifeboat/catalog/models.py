@@ -37,6 +37,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from lifeboat.policies import SchedulePolicySpec
 from lifeboat.specs import (
     RESOLUTION_KEYS,
     BackupResolution,
@@ -236,8 +237,26 @@ class BackupLocation(CatalogObject):
     # Exactly one of the two says where the location's S3 keys are.
     cloud_account_uid: Mapped[str | None] = mapped_column(String(36))
     credentials_uid: Mapped[str | None] = mapped_column(String(36))
-    # The data mover encrypts every chunk with this key.
+    # The location's key: it opens the location's key file in the bucket, which holds the
+    # data key everything is encrypted with (lifeboat.keyring).
     encryption_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # False: a location made before key files, whose key is its data key until its first
+    # rotation writes a key file.
+    data_key_in_bucket: Mapped[bool] = mapped_column(default=True)
+    # A rotation under way: the new key, until the key file under it is written.
+    rotating_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Immutable backups (S3 Object Lock): `governance` or `compliance` ('' for none), and how
+    # many days a backup made on demand stays locked (lifeboat.immutability).
+    immutability_mode: Mapped[str] = mapped_column(String(16), default="")
+    immutability_days: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def immutability(self) -> dict[str, Any] | None:
+        """The immutability setting as the API shows it; None when backups are not locked."""
+        if not self.immutability_mode:
+            return None
+        return {"mode": self.immutability_mode, "retention_days": self.immutability_days}
+
     # Who prunes the repository now (a workflow id) and since when; backups wait meanwhile.
     prune_holder: Mapped[str] = mapped_column(String(255), default="")
     prune_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -247,6 +266,13 @@ class SchedulePolicy(CatalogObject):
     __tablename__ = "schedule_policies"
     schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
     retention: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    @property
+    def spec(self) -> SchedulePolicySpec:
+        """The stored policy, read back typed."""
+        return SchedulePolicySpec.model_validate(
+            {"schedule": self.schedule, "retention": self.retention}
+        )
 
 
 class Rule(CatalogObject):
@@ -377,6 +403,8 @@ class Backup(CatalogObject):
     attempt: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # On an immutable location: no object of the backup can be deleted before then.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def spec(self) -> BackupSpec:

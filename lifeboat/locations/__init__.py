@@ -15,6 +15,8 @@ from lifeboat.locations.backend import (
     LocationError,
     LocationKind,
     LocationRefused,
+    LockMode,
+    ObjectLock,
     RefusedField,
     Timeouts,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "LocationError",
     "LocationKind",
     "LocationRefused",
+    "LockMode",
+    "ObjectLock",
     "RefusedField",
     "Timeouts",
     "open_backend",

@@ -21,6 +21,7 @@ from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceExistsError,
     ResourceNotFoundError,
     ServiceRequestError,
 )
@@ -33,6 +34,7 @@ from lifeboat.locations.backend import (
     Capabilities,
     LocationError,
     LocationRefused,
+    ObjectLock,
     Timeouts,
 )
 
@@ -103,10 +105,29 @@ class AzureBackend:
                 f"could not {action} {key!r} in container {self._container_name!r}: {message}"
             ) from error
 
-    def put(self, key: str, data: bytes) -> int:
+    def put(self, key: str, data: bytes, *, lock: ObjectLock | None = None) -> int:
+        if lock is not None:
+            raise LocationError(
+                f"could not upload {key!r}: immutable backups are for S3 locations only"
+            )
         with self._errors("upload", key):
             self._container.upload_blob(key, data, overwrite=True)
         return len(data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        with self._errors("upload", key):
+            try:
+                self._container.upload_blob(key, data, overwrite=False)
+            except ResourceExistsError:
+                return False
+        return True
+
+    def retained_until(self, key: str) -> datetime | None:
+        """None: Lifeboat writes no locked blobs to Azure (see `put`)."""
+        return None
+
+    def extend_lock(self, key: str, lock: ObjectLock) -> None:
+        raise LocationError(f"could not lock {key!r}: immutable backups are for S3 locations only")
 
     def get(self, key: str, *, offset: int = 0, length: int = 0) -> bytes:
         with self._errors("download", key):

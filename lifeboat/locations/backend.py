@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 
@@ -38,6 +38,24 @@ class Capabilities:
 
     object_lock: bool
     versioning: bool
+
+
+class LockMode(enum.StrEnum):
+    """S3 Object Lock retention modes. Under `governance`, users with the bypass permission
+    may still remove a version early; under `compliance`, nobody can, the root account
+    neither, until it expires."""
+
+    GOVERNANCE = "governance"
+    COMPLIANCE = "compliance"
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    """The retention an object is written with: no version of it can be removed before
+    `retain_until` (timezone-aware)."""
+
+    mode: LockMode
+    retain_until: datetime
 
 
 @dataclass(frozen=True)
@@ -83,8 +101,21 @@ class LocationBackend(Protocol):
     @property
     def bucket(self) -> str: ...
 
-    def put(self, key: str, data: bytes) -> int:
-        """Store an object (replacing any under that key); the bytes sent."""
+    def put(self, key: str, data: bytes, *, lock: ObjectLock | None = None) -> int:
+        """Store an object (replacing any under that key), locked until `lock.retain_until`
+        when given; the bytes sent."""
+        ...
+
+    def create(self, key: str, data: bytes) -> bool:
+        """Store an object unless one is already under `key`; whether this call stored it."""
+        ...
+
+    def retained_until(self, key: str) -> datetime | None:
+        """When the object's lock ends; None when it has none (or there is no object)."""
+        ...
+
+    def extend_lock(self, key: str, lock: ObjectLock) -> None:
+        """Lock an object already stored until `lock.retain_until` (never earlier than it was)."""
         ...
 
     def get(self, key: str, *, offset: int = 0, length: int = 0) -> bytes:

@@ -8,7 +8,7 @@ import io
 import os
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ import urllib3
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from minio.retention import Retention
 
 from lifeboat.credentials import AccessKeys
 from lifeboat.locations.backend import (
@@ -23,6 +24,7 @@ from lifeboat.locations.backend import (
     Capabilities,
     LocationError,
     LocationRefused,
+    ObjectLock,
     Timeouts,
 )
 
@@ -38,6 +40,12 @@ WRONG_REGION = frozenset(
 )
 # What a bucket without object lock, or a server without the API, answers.
 NO_OBJECT_LOCK = frozenset({"ObjectLockConfigurationNotFoundError", "NotImplemented"})
+# What an object without a retention answers when asked for it.
+NO_RETENTION = frozenset(
+    {"NoSuchObjectLockConfiguration", "InvalidRequest", *NO_OBJECT_LOCK, *MISSING_OBJECT}
+)
+# The answer to a conditional PUT (If-None-Match: *) when the key is taken.
+PRECONDITION_FAILED = 412
 
 
 def _pool(connections: int, timeouts: Timeouts) -> urllib3.PoolManager:
@@ -112,14 +120,55 @@ class S3Backend:
                 f"could not {action} {key!r} in bucket {self._bucket!r}: {error}"
             ) from error
 
-    def put(self, key: str, data: bytes) -> int:
+    def put(self, key: str, data: bytes, *, lock: ObjectLock | None = None) -> int:
         """Through a presigned URL rather than `put_object`, which hashes every body (SHA-256
         over HTTP, MD5 over HTTPS) at more CPU than encrypting it takes; on a small machine
         the S3 server needs that CPU. What Lifeboat stores is authenticated by AES-GCM anyway.
+
+        A locked object goes through `put_object`: its retention headers must be signed,
+        which a presigned URL's are not.
         """
+        if lock is not None:
+            retention = Retention(lock.mode.upper(), lock.retain_until)
+            with self._errors("upload", key):
+                self._client.put_object(
+                    self._bucket, key, io.BytesIO(data), len(data), retention=retention
+                )
+            return len(data)
         headers = {"Content-Type": "application/octet-stream"}
         self._presigned("PUT", key, "upload", body=data, headers=headers)
         return len(data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        """A conditional PUT (`If-None-Match: *`): S3 refuses it with 412 when the key is taken."""
+        with self._errors("upload", key):
+            url = self.presign("PUT", key, _PRESIGNED_FOR)
+            response = self._http.request("PUT", url, body=data, headers={"If-None-Match": "*"})
+        if response.status == PRECONDITION_FAILED:
+            return False
+        if response.status != 200:
+            raise LocationError(
+                f"could not upload {key!r} in bucket {self._bucket!r}: HTTP {response.status} "
+                f"{_s3_message(response.data)}"
+            )
+        return True
+
+    def retained_until(self, key: str) -> datetime | None:
+        try:
+            retention = self._client.get_object_retention(self._bucket, key)
+        except S3Error as error:
+            if error.code in NO_RETENTION:
+                return None
+            raise LocationError(f"could not read the retention of {key!r}: {error}") from error
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as error:
+            raise LocationError(f"could not read the retention of {key!r}: {error}") from error
+        return retention.retain_until_date if retention is not None else None
+
+    def extend_lock(self, key: str, lock: ObjectLock) -> None:
+        with self._errors("lock", key):
+            self._client.set_object_retention(
+                self._bucket, key, Retention(lock.mode.upper(), lock.retain_until)
+            )
 
     def get(self, key: str, *, offset: int = 0, length: int = 0) -> bytes:
         """Through a presigned URL, as uploads: minio's own request path costs more CPU per

@@ -31,9 +31,11 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 }
 DEFAULT_RETENTION = {
     "keep_last": 7,
+    "keep_hourly": None,
     "keep_daily": None,
     "keep_weekly": None,
     "keep_monthly": None,
+    "keep_yearly": None,
     "keep_last_successful": True,
 }
 RULE_ITEMS: list[dict[str, Any]] = [
@@ -100,7 +102,10 @@ def test_schedule_policy_of_each_type_is_created_listed_replaced_and_deleted(
     assert _listed(api, POLICIES)[policy["uid"]] == policy
     assert api.get(f"{POLICIES}/{policy['uid']}").json() == policy
 
-    retention = {"keep_last": 3, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 12}
+    retention = {
+        "keep_last": 3, "keep_hourly": 24, "keep_daily": 7, "keep_weekly": 4,
+        "keep_monthly": 12, "keep_yearly": 2,
+    }  # fmt: skip
     replacement = {
         "name": unique("hourly"),
         "schedule": {"type": "interval", "every_minutes": 60},

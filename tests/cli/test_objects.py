@@ -38,6 +38,14 @@ def test_a_location_is_created_read_and_deleted_after_confirmation(
     )  # fmt: skip
     assert unreachable.code == 1 and "422 Unprocessable" in unreachable.err, unreachable
 
+    assert f"rotated the key of location {name}" in lifeboat.ok("location", "rotate-key", name).out
+    chosen = lifeboat.ok(
+        "location", "rotate-key", name, "--key-stdin", stdin="a-key-of-my-own-choice\n"
+    )
+    assert f"rotated the key of location {name}" in chosen.out
+    short = lifeboat("location", "rotate-key", name, "--key-stdin", stdin="short\n")
+    assert short.code == 1 and "encryption_key" in short.err, short
+
     unconfirmed = lifeboat("location", "delete", name)
     assert unconfirmed.code == 1
     assert "Not confirmed: standard input is not a terminal; add --yes" in unconfirmed.err

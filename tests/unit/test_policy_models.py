@@ -58,8 +58,22 @@ def test_retention_defaults_keep_seven_and_always_the_last_successful() -> None:
     retention = _policy({"type": "daily", "time": "01:00"}).retention
     assert retention == Retention(keep_last=7, keep_last_successful=True)
     assert retention.keep_daily is retention.keep_weekly is retention.keep_monthly is None
-    gfs = Retention(keep_last=1, keep_daily=0, keep_weekly=4, keep_monthly=12)
-    assert (gfs.keep_daily, gfs.keep_weekly, gfs.keep_monthly) == (0, 4, 12)
+    assert retention.keep_hourly is retention.keep_yearly is None
+    gfs = Retention(
+        keep_last=1, keep_hourly=24, keep_daily=0, keep_weekly=4, keep_monthly=12, keep_yearly=3
+    )
+    assert (gfs.keep_hourly, gfs.keep_daily, gfs.keep_weekly) == (24, 0, 4)
+    assert (gfs.keep_monthly, gfs.keep_yearly) == (12, 3)
+
+
+def test_the_schema_explains_every_retention_count() -> None:
+    fields = Retention.model_json_schema()["properties"]
+    for name in (
+        "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly",
+        "keep_last_successful",
+    ):  # fmt: skip
+        assert fields[name].get("description"), name
+    assert "never deleted" in fields["keep_last_successful"]["description"]
 
 
 def test_stored_json_reads_back_the_same() -> None:
@@ -168,6 +182,12 @@ def test_bad_schedule_is_refused_at_the_field_the_user_wrote(case: str) -> None:
 BAD_RETENTIONS: dict[str, tuple[dict[str, Any], str, str]] = {
     "keep none": ({"keep_last": 0}, "retention.keep_last", "greater than or equal to 1"),
     "negative daily": ({"keep_daily": -1}, "retention.keep_daily", "greater than or equal to 0"),
+    "negative hourly": (
+        {"keep_hourly": -1},
+        "retention.keep_hourly",
+        "greater than or equal to 0",
+    ),
+    "yearly as text": ({"keep_yearly": "3"}, "retention.keep_yearly", "valid integer"),
     "drop the last successful": (
         {"keep_last_successful": False},
         "retention.keep_last_successful",

@@ -170,3 +170,64 @@ def test_naive_datetimes_are_refused() -> None:
 
     with pytest.raises(ValueError, match="timezone-aware"):
         expired([naive], Retention(), NOW)
+
+
+def hourly_backups(first: datetime, count: int, status: str = "Success") -> list[RetainedBackup]:
+    """One backup every 30 minutes from `first`, uid = its time as HH:MM."""
+    return [
+        RetainedBackup(f"{t:%H:%M}", t, status)
+        for t in (first + timedelta(minutes=30 * n) for n in range(count))
+    ]
+
+
+def test_keep_hourly_keeps_the_newest_backup_of_each_recent_hour() -> None:
+    # 08:00, 08:30, ..., 11:30: two backups in each of four hours.
+    backups = hourly_backups(datetime(2026, 1, 1, 8, 0, tzinfo=UTC), 8)
+
+    kept = {b.uid for b in backups} - set(
+        expired(backups, Retention(keep_last=1, keep_hourly=3), NOW)
+    )
+
+    # The newest of 11:00, 10:00 and 09:00; the 08:00 hour is past the count.
+    assert kept == {"11:30", "10:30", "09:30"}
+
+
+def test_keep_hourly_counts_hours_in_the_policys_time_zone() -> None:
+    # Kolkata is UTC+05:30: 08:00 and 08:30 UTC fall in two different local hours.
+    backups = hourly_backups(datetime(2026, 1, 1, 8, 0, tzinfo=UTC), 4)
+
+    assert expired(
+        backups, Retention(keep_last=1, keep_hourly=2), NOW, timezone="Asia/Kolkata"
+    ) == ["08:00", "08:30"]  # 09:00 UTC = 14:30 local: the newest of 14:00 local
+    assert expired(backups, Retention(keep_last=1, keep_hourly=2), NOW) == ["08:00", "09:00"]
+
+
+def test_keep_yearly_keeps_the_newest_backup_of_each_recent_year() -> None:
+    backups = [
+        backup("2022-a", date(2022, 3, 1)),
+        backup("2023-a", date(2023, 3, 1)),
+        backup("2023-b", date(2023, 11, 1)),
+        backup("2025-a", date(2025, 6, 1)),
+        backup("2025-b", date(2025, 12, 1)),
+    ]
+
+    # 2024 has no backup and uses up no place.
+    assert expired(backups, Retention(keep_last=1, keep_yearly=2), NOW) == [
+        "2022-a",
+        "2023-a",
+        "2025-a",
+    ]
+
+
+def test_keep_last_good_keeps_the_newest_success_behind_partial_successes() -> None:
+    backups = [
+        backup("older-ok", date(2025, 12, 1)),
+        backup("last-ok", date(2025, 12, 2)),
+        *daily_backups(date(2025, 12, 3), date(2025, 12, 10), status="PartialSuccess"),
+    ]
+
+    # keep_last=2 counts the two newest partial successes; the last complete copy stays too.
+    assert expired(backups, Retention(keep_last=2), NOW) == [
+        "older-ok",
+        *(f"2025-12-0{d}" for d in range(3, 9)),
+    ]

@@ -368,6 +368,9 @@ def mover_arguments(
         args += ["--region", location.address.region]
     if task.operation == "backup":
         args += ["--source", MOUNT_PATH]
+        if location.lock is not None:
+            lock = location.lock
+            args += ["--lock-mode", lock.mode, "--lock-until", lock.retain_until.isoformat()]
         if resume is not None:
             args += ["--resume", resume.to_json()]
     else:

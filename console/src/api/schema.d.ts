@@ -1013,6 +1013,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/backup-locations/{uid}/rotate-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Key
+         * @description Give the location a new key (generated when not given): its data key is re-wrapped
+         *     under it in the bucket; no backup is re-encrypted or uploaded again.
+         */
+        post: operations["rotate_key_api_v1_backup_locations__uid__rotate_key_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/lighthouses": {
         parameters: {
             query?: never;
@@ -1344,6 +1365,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Locked Until
+             * @description On an immutable location: nobody can delete the backup before then (its objects are under S3 Object Lock until then)
+             */
+            locked_until?: string | null;
             progress?: components["schemas"]["Progress"] | null;
             /** Resources */
             resources: {
@@ -1388,6 +1414,8 @@ export interface components {
              * @description federated mode: the location's own keys (s3: access_key_id and secret_access_key; azure: account_name and account_key), write-only (on an update, omit them to keep the current ones)
              */
             credentials?: components["schemas"]["S3Keys"] | components["schemas"]["AzureKeys"] | null;
+            /** @description immutable backups (S3 locations on a bucket with object lock); on an update, backups already made keep their locks */
+            immutability?: components["schemas"]["Immutability"] | null;
             /**
              * @description the kind of storage the bucket is on
              * @default s3
@@ -1395,7 +1423,7 @@ export interface components {
             provider?: components["schemas"]["LocationKind"];
             /**
              * Encryption Key
-             * @description write-only: backups are encrypted with it; generated when omitted
+             * @description write-only: it wraps the key backups are encrypted with; generated when omitted
              */
             encryption_key?: string | null;
         };
@@ -1445,12 +1473,11 @@ export interface components {
              * @description the public part of the location's own credentials (federated mode): the access key id, or the Azure storage account
              */
             access_key_id: string | null;
+            immutability: components["schemas"]["Immutability"] | null;
         };
         /**
          * BackupLocationUpdate
-         * @description Everything but the encryption key, which the location's backups are encrypted with.
-         *
-         *     The provider cannot change either: the location's backups are on that storage.
+         * @description Everything but the provider: the location's backups are on that storage.
          */
         BackupLocationUpdate: {
             /** Name */
@@ -1483,6 +1510,13 @@ export interface components {
              * @description federated mode: the location's own keys (s3: access_key_id and secret_access_key; azure: account_name and account_key), write-only (on an update, omit them to keep the current ones)
              */
             credentials?: components["schemas"]["S3Keys"] | components["schemas"]["AzureKeys"] | null;
+            /** @description immutable backups (S3 locations on a bucket with object lock); on an update, backups already made keep their locks */
+            immutability?: components["schemas"]["Immutability"] | null;
+            /**
+             * Encryption Key
+             * @description write-only: a new key rotates the location's key (its data key is re-wrapped, no backup is re-encrypted or uploaded again); omit it to keep the key
+             */
+            encryption_key?: string | null;
         };
         /** BackupRead */
         BackupRead: {
@@ -1538,6 +1572,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Locked Until
+             * @description On an immutable location: nobody can delete the backup before then (its objects are under S3 Object Lock until then)
+             */
+            locked_until?: string | null;
         };
         /**
          * BackupStatus
@@ -1908,6 +1947,22 @@ export interface components {
             roles: string[];
         };
         /**
+         * Immutability
+         * @description Immutable backups: each backup's objects are written under S3 Object Lock for as long
+         *     as its schedule's policy keeps it (a backup made on demand: `retention_days`), and nobody
+         *     can delete the backup before then. The bucket must have been created with object lock.
+         */
+        Immutability: {
+            /** @description governance: users with the bypass permission may still remove locked versions in the bucket; compliance: nobody can, not even the bucket's owner */
+            mode: components["schemas"]["LockMode"];
+            /**
+             * Retention Days
+             * @description how many days a backup made on demand (not by a schedule) stays locked
+             * @default 30
+             */
+            retention_days?: number;
+        };
+        /**
          * IntervalSchedule
          * @description Every N minutes, from when the schedule starts.
          */
@@ -1929,6 +1984,14 @@ export interface components {
              * @example UTC
              */
             timezone?: string;
+        };
+        /** KeyRotation */
+        KeyRotation: {
+            /**
+             * Encryption Key
+             * @description write-only: the location's new key; generated when omitted
+             */
+            encryption_key?: string | null;
         };
         /**
          * Kind
@@ -2332,6 +2395,14 @@ export interface components {
          */
         LocationKind: "s3" | "azure";
         /**
+         * LockMode
+         * @description S3 Object Lock retention modes. Under `governance`, users with the bypass permission
+         *     may still remove a version early; under `compliance`, nobody can, the root account
+         *     neither, until it expires.
+         * @enum {string}
+         */
+        LockMode: "governance" | "compliance";
+        /**
          * MonthlySchedule
          * @description Once a month at `time`, on `day_of_month` or on a `relative_day`: exactly one of them.
          */
@@ -2542,23 +2613,45 @@ export interface components {
          * Retention
          * @description How many backups a schedule keeps: the last `keep_last`, plus grandfather-father-son.
          *
-         *     `keep_daily`, `keep_weekly` and `keep_monthly` keep the newest backup of that many recent
-         *     days, weeks and months besides. The last successful backup is never deleted.
+         *     `keep_hourly`, `keep_daily`, `keep_weekly`, `keep_monthly` and `keep_yearly` keep the
+         *     newest backup of that many recent hours, days, weeks, months and years besides. The last
+         *     successful backup is never deleted (keep-last-good).
          */
         Retention: {
             /**
              * Keep Last
+             * @description keep the newest this many usable (Success or PartialSuccess) backups
              * @default 7
              */
             keep_last?: number;
-            /** Keep Daily */
+            /**
+             * Keep Hourly
+             * @description GFS: keep the newest usable backup of each of the newest this many hours that have one (hours without a backup use up no place)
+             */
+            keep_hourly?: number | null;
+            /**
+             * Keep Daily
+             * @description GFS: keep the newest usable backup of each of the newest this many days (in the schedule's time zone) that have one
+             */
             keep_daily?: number | null;
-            /** Keep Weekly */
+            /**
+             * Keep Weekly
+             * @description GFS: keep the newest usable backup of each of the newest this many ISO weeks (Monday to Sunday) that have one
+             */
             keep_weekly?: number | null;
-            /** Keep Monthly */
+            /**
+             * Keep Monthly
+             * @description GFS: keep the newest usable backup of each of the newest this many calendar months that have one
+             */
             keep_monthly?: number | null;
             /**
+             * Keep Yearly
+             * @description GFS: keep the newest usable backup of each of the newest this many calendar years that have one
+             */
+            keep_yearly?: number | null;
+            /**
              * Keep Last Successful
+             * @description keep-last-good, always on: the newest Success and the newest usable backup of the schedule are never deleted, whatever the counts say
              * @default true
              */
             keep_last_successful?: boolean;
@@ -10879,6 +10972,113 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rotate_key_api_v1_backup_locations__uid__rotate_key_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyRotation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupLocationRead"];
+                };
             };
             /** @description Bad Request */
             400: {
