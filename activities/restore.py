@@ -171,16 +171,24 @@ class RestoreActivities:
     @activity.defn
     async def lock_restore_namespaces(self, input: RestoreInput) -> None:
         """Take the namespaces the restore writes into: wait (retried) while a backup or
-        another restore holds one of them (the target cluster's row is locked meanwhile)."""
+        another restore holds one of them (the target cluster's row is locked meanwhile).
+
+        While it waits, its reason says for what."""
         async with self._sessions.begin() as session:
             restore = _found(
                 await session.get(Restore, input.restore_uid), f"restore {input.restore_uid}"
             )
             await session.get(Cluster, restore.cluster_uid, with_for_update=True)
             mine = await restore_targets(session, restore)
-            if busy := await taken_by(session, restore.cluster_uid, mine, besides=restore.uid):
-                raise ApplicationError(f"{busy}; waiting", type=NAMESPACE_BUSY)
-            restore.status = RestoreStatus.IN_PROGRESS
+            busy = await taken_by(session, restore.cluster_uid, mine, besides=restore.uid)
+            if not busy:
+                restore.status, restore.reason = RestoreStatus.IN_PROGRESS, ""
+                return
+        async with self._sessions.begin() as session:
+            waiting = await session.get(Restore, input.restore_uid)
+            if waiting is not None:
+                waiting.reason = f"waiting: {busy}"
+        raise ApplicationError(f"{busy}; waiting", type=NAMESPACE_BUSY)
 
     @activity.defn
     async def volumes_to_restore(self, input: RestoreInput) -> list[RestoreVolumeInput]:

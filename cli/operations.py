@@ -80,9 +80,27 @@ def _results(title: str, rows: list[dict[str, Any]]) -> None:
     print_table(title, columns, [[row.get(c) for c in columns] for row in rows])
 
 
+def _changes(resources: list[dict[str, Any]]) -> None:
+    """The fields a preview's replaces would change (a Secret's values are never shown)."""
+    rows = [
+        [
+            f"{r['kind']} {r['namespace'] + '/' if r['namespace'] else ''}{r['name']}",
+            c["path"],
+            c["change"],
+            "(hidden)" if c.get("hidden") else c.get("old"),
+            "(hidden)" if c.get("hidden") else c.get("new"),
+        ]
+        for r in resources
+        for c in r.get("changes") or []
+    ]
+    if rows:
+        print_table("changes (cluster -> backup)", ("object", "path", "change", "old", "new"), rows)
+
+
 def _describe(obj: dict[str, Any], fields: tuple[str, ...]) -> None:
     print_fields(obj, fields)
     _results("resources", obj["resources"])
+    _changes(obj["resources"])
     _results("volumes", obj["volumes"])
 
 
@@ -309,3 +327,30 @@ def get_restore(
 
 
 crud.add_list(restore_app, RESTORES, "The restores you may see.")
+RestoreRef = Annotated[str, crud.ref_argument(RESTORE)]
+
+
+@restore_app.command("cancel")
+def cancel_restore(ref: RestoreRef) -> None:
+    """Cancel a running (or waiting) restore: it ends Aborted; what it applied stays."""
+    api = Api()
+    console.print(
+        api.post(f"/restores/{uid_of(api, RESTORE, ref)}/cancel")["message"], highlight=False
+    )
+
+
+@restore_app.command("retry")
+def retry_restore(ref: RestoreRef, wait: WaitOption = False) -> None:
+    """Restore again only what failed or was not reached; what was restored is left alone."""
+    api = Api()
+    uid = uid_of(api, RESTORE, ref)
+    console.print(api.post(f"/restores/{uid}/retry")["message"], highlight=False)
+    if wait:
+        _wait(api, f"/restores/{uid}", "restore")
+
+
+crud.add_delete(
+    restore_app,
+    RESTORE,
+    "Delete a restore's record; the cluster and the backup are untouched (asks first).",
+)
