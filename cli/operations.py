@@ -33,7 +33,7 @@ from cli.output import (
     print_fields,
     print_table,
 )
-from cli.resolve import BACKUP, CLUSTER, LOCATION, RESTORE, RULE, uid_of
+from cli.resolve import BACKUP, CLUSTER, LOCATION, RESTORE, RULE, Resource, uid_of
 
 backup_app = typer.Typer(help="Backups of namespaces: create, follow, inspect.")
 restore_app = typer.Typer(help="Restores of backups, previewed first if you like.")
@@ -211,23 +211,25 @@ def describe_backup(ref: BackupRef, output: FormatOption = Format.TABLE) -> None
     )
 
 
+def _control(resource: Resource, ref: str, verb: str, *, wait: bool = False) -> None:
+    """Cancel or retry a backup or a restore, say what the API does, and follow it if asked."""
+    api = Api()
+    path = f"{resource.path}/{uid_of(api, resource, ref)}"
+    console.print(api.post(f"{path}/{verb}")["message"], highlight=False)
+    if wait:
+        _wait(api, path, resource.command)
+
+
 @backup_app.command("retry")
 def retry_backup(ref: BackupRef, wait: WaitOption = False) -> None:
     """Run again only what failed (a PartialSuccess's failed volumes; else the whole backup)."""
-    api = Api()
-    uid = uid_of(api, BACKUP, ref)
-    console.print(api.post(f"/backups/{uid}/retry")["message"], highlight=False)
-    if wait:
-        _wait(api, f"/backups/{uid}", "backup")
+    _control(BACKUP, ref, "retry", wait=wait)
 
 
 @backup_app.command("cancel")
 def cancel_backup(ref: BackupRef) -> None:
     """Cancel a running backup: its post rules still run and its snapshots are removed."""
-    api = Api()
-    console.print(
-        api.post(f"/backups/{uid_of(api, BACKUP, ref)}/cancel")["message"], highlight=False
-    )
+    _control(BACKUP, ref, "cancel")
 
 
 crud.add_delete(
@@ -333,20 +335,13 @@ RestoreRef = Annotated[str, crud.ref_argument(RESTORE)]
 @restore_app.command("cancel")
 def cancel_restore(ref: RestoreRef) -> None:
     """Cancel a running (or waiting) restore: it ends Aborted; what it applied stays."""
-    api = Api()
-    console.print(
-        api.post(f"/restores/{uid_of(api, RESTORE, ref)}/cancel")["message"], highlight=False
-    )
+    _control(RESTORE, ref, "cancel")
 
 
 @restore_app.command("retry")
 def retry_restore(ref: RestoreRef, wait: WaitOption = False) -> None:
     """Restore again only what failed or was not reached; what was restored is left alone."""
-    api = Api()
-    uid = uid_of(api, RESTORE, ref)
-    console.print(api.post(f"/restores/{uid}/retry")["message"], highlight=False)
-    if wait:
-        _wait(api, f"/restores/{uid}", "restore")
+    _control(RESTORE, ref, "retry", wait=wait)
 
 
 crud.add_delete(
