@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import ThreadHeartbeat
 from activities.kube import api_client, cluster_kubeconfig, paginate
 from activities.locations import LocationUnavailable, OpenLocation, open_location
+from activities.namespace_locks import taken_by
 from activities.resources import ExportSelection, export_resources
 from activities.rules import has_background_actions
 from activities.virtual_machines import resolve_virtual_machines
@@ -186,7 +187,8 @@ class BackupActivities:
 
     @activity.defn
     async def lock_namespaces(self, input: BackupInput) -> None:
-        """Take the backup's namespaces: wait (retried) while another backup holds one of them.
+        """Take the backup's namespaces: wait (retried) while another backup, or a restore,
+        holds one of them.
 
         The cluster row is locked while checking, so two backups cannot both take a namespace;
         and the location's row, so a backup never starts while the repository is pruned.
@@ -201,20 +203,8 @@ class BackupActivities:
                     type=NAMESPACE_BUSY,
                 )
             mine = set(backup.resolution.namespaces)
-            others = await session.scalars(
-                select(Backup).where(
-                    Backup.cluster_uid == backup.cluster_uid,
-                    Backup.status == BackupStatus.IN_PROGRESS,
-                    Backup.uid != backup.uid,
-                )
-            )
-            for other in others:
-                if busy := mine & set(other.resolution.namespaces):
-                    raise ApplicationError(
-                        f"namespaces {', '.join(sorted(busy))} are being backed up by "
-                        f"{other.name}; waiting",
-                        type=NAMESPACE_BUSY,
-                    )
+            if busy := await taken_by(session, backup.cluster_uid, mine, besides=backup.uid):
+                raise ApplicationError(f"{busy}; waiting", type=NAMESPACE_BUSY)
             backup.status, backup.started_at = BackupStatus.IN_PROGRESS, utcnow()
 
     @activity.defn

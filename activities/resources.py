@@ -14,7 +14,7 @@ import fnmatch
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from kubernetes.dynamic.resource import Resource
 from activities.kube import PAGE_SIZE, REQUEST_TIMEOUT, api_client
 from activities.locations import OpenLocation
 from lifeboat.archive import Sealer, resource_key
+from lifeboat.object_diff import changes
 from lifeboat.specs import BackupResolution, BackupSpec, RestoreSpec
 from lifeboat.status import RestorePhase
 from lifeboat.virtual_machines import DATA_VOLUME_TYPE, VIRTUAL_MACHINE_TYPE
@@ -337,6 +338,8 @@ class RestoredObject:
     name: str
     action: str  # created | replaced | skipped | failed (preview: create | replace | skip)
     reason: str = ""
+    # A preview's replace: the fields it would change (see lifeboat.object_diff).
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _order(entry: ExportedObject) -> int:
@@ -499,7 +502,9 @@ def _apply_one(
         why = "exists; the restore keeps existing objects" if not replace else "exists"
         return _result(obj, "skip" if dry_run else "skipped", why)
     if dry_run:
-        return _result(obj, "replace")
+        replacing = _result(obj, "replace")
+        replacing.changes = changes(obj["kind"], strip(existing), obj, ignore=(RESTORED_BY,))
+        return replacing
     body = copy.deepcopy(obj)
     body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
     try:

@@ -21,9 +21,10 @@ from activities.backup import HEARTBEAT_EVERY_SECONDS, invalid, read_sealed
 from activities.heartbeat import ThreadHeartbeat
 from activities.kube import cluster_kubeconfig
 from activities.locations import LocationUnavailable, OpenLocation, open_location
+from activities.namespace_locks import restore_targets, taken_by
 from activities.resources import ExportedObject, apply_objects, plan, transform
 from lifeboat import metrics
-from lifeboat.catalog.models import Backup, Restore, utcnow
+from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
 from lifeboat.secrets import SecretBox
 from lifeboat.specs import RestoreSpec
 from lifeboat.status import RestorePhase, RestoreStatus, Stage, VolumeStatus
@@ -34,7 +35,7 @@ from workflows.contracts import (
     RestoreResult,
     RestoreVolumeInput,
 )
-from workflows.errors import BACKUP_NOT_FOUND
+from workflows.errors import BACKUP_NOT_FOUND, NAMESPACE_BUSY
 
 # Manifests kept per worker: the restores running on it at once, and then some.
 MANIFESTS_KEPT = 16
@@ -93,6 +94,8 @@ class RestoreActivities:
                 await session.get(Backup, restore.backup_uid), f"backup {restore.backup_uid}"
             )
             spec, cluster_uid = restore.spec, restore.cluster_uid
+            # A retry leaves alone what an earlier attempt restored.
+            done = _restored_keys(restore.resources) if input.retry else set()
         if not backup.manifest_key:
             raise invalid(f"backup {backup.name} has no manifest: it did not complete")
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, cluster_uid)
@@ -104,6 +107,7 @@ class RestoreActivities:
 
         def load_and_apply() -> list[dict[str, Any]]:
             objects = [transform(read_sealed(location, e.key), spec) for e in entries]
+            objects = [o for o in objects if _object_key(o) not in done]
             results = apply_objects(
                 kubeconfig,
                 objects,
@@ -122,14 +126,16 @@ class RestoreActivities:
         async with self._sessions.begin() as session:
             row = await session.get(Restore, input.restore_uid)
             if row is not None:
-                # The claims phase recorded its results first: keep them.
-                earlier = row.resources if input.phase == RestorePhase.REST else []
-                row.resources = [*earlier, *results]
+                # The claims phase (and, for a retry, the earlier attempts) recorded their
+                # results first: keep them, each object's newest result in its place.
+                earlier = row.resources if input.phase == RestorePhase.REST or input.retry else []
+                row.resources = _merged(earlier, results)
                 if input.phase == RestorePhase.CLAIMS:
                     # What becomes of each volume's data, known once its claim's fate is.
-                    row.volumes = plan_volumes(
-                        manifest.volumes, spec, results, preview=input.dry_run
+                    planned = plan_volumes(
+                        manifest.volumes, spec, row.resources, preview=input.dry_run
                     )
+                    row.volumes = _kept_volumes(row.volumes, planned) if input.retry else planned
                 else:
                     status, reason = _restore_outcome(row.resources, row.volumes)
                     row.stage, row.finished_at = Stage.DONE, utcnow()
@@ -163,6 +169,28 @@ class RestoreActivities:
             metrics.restore_finished(restore)
 
     @activity.defn
+    async def lock_restore_namespaces(self, input: RestoreInput) -> None:
+        """Take the namespaces the restore writes into: wait (retried) while a backup or
+        another restore holds one of them (the target cluster's row is locked meanwhile).
+
+        While it waits, its reason says for what."""
+        async with self._sessions.begin() as session:
+            restore = _found(
+                await session.get(Restore, input.restore_uid), f"restore {input.restore_uid}"
+            )
+            await session.get(Cluster, restore.cluster_uid, with_for_update=True)
+            mine = await restore_targets(session, restore)
+            busy = await taken_by(session, restore.cluster_uid, mine, besides=restore.uid)
+            if not busy:
+                restore.status, restore.reason = RestoreStatus.IN_PROGRESS, ""
+                return
+        async with self._sessions.begin() as session:
+            waiting = await session.get(Restore, input.restore_uid)
+            if waiting is not None:
+                waiting.reason = f"waiting: {busy}"
+        raise ApplicationError(f"{busy}; waiting", type=NAMESPACE_BUSY)
+
+    @activity.defn
     async def volumes_to_restore(self, input: RestoreInput) -> list[RestoreVolumeInput]:
         """The backed-up volumes whose data this restore writes: those whose claim it created
         or replaced (see `plan_volumes`)."""
@@ -175,10 +203,13 @@ class RestoreActivities:
         # From the claims' recorded results, also for a restore whose claims phase ran before
         # the plan was recorded with them.
         planned = plan_volumes(manifest.volumes, restore.spec, restore.resources)
+        # A retry writes only the data an earlier attempt did not restore.
+        restored = {_volume_key(v) for v in restore.volumes if v["status"] in _VOLUME_DONE}
         return [
             RestoreVolumeInput(restore.uid, v["source_namespace"], v["pvc"], v["data_snapshot_id"])
             for v in planned
             if v["action"] in (VolumeAction.CREATE, VolumeAction.REPLACE)
+            and not (input.retry and _volume_key(v) in restored)
         ]
 
     @activity.defn
@@ -207,6 +238,41 @@ class RestoreActivities:
 
 
 Row = TypeVar("Row", Restore, Backup)
+# A volume whose data needs no retry: restored, or kept.
+_VOLUME_DONE = frozenset({VolumeStatus.SUCCESS, VolumeStatus.SKIPPED})
+
+
+def _object_key(obj: dict[str, Any]) -> tuple[str, str | None, str]:
+    meta = obj["metadata"]
+    return obj["kind"], meta.get("namespace"), meta["name"]
+
+
+def _result_key(result: dict[str, Any]) -> tuple[str, str | None, str]:
+    return result["kind"], result["namespace"], result["name"]
+
+
+def _volume_key(volume: dict[str, Any]) -> tuple[str, str]:
+    return volume["namespace"], volume["pvc"]
+
+
+def _restored_keys(results: list[dict[str, Any]]) -> set[tuple[str, str | None, str]]:
+    """The objects an earlier attempt restored (or kept): all but the failed ones."""
+    return {_result_key(r) for r in results if _COUNTED_AS[r["action"]] != "failed"}
+
+
+def _merged(earlier: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The earlier results with each object's new result in its place, new objects after."""
+    newest = {_result_key(r): r for r in results}
+    merged = [newest.pop(_result_key(r), r) for r in earlier]
+    return [*merged, *newest.values()]
+
+
+def _kept_volumes(
+    earlier: list[dict[str, Any]], planned: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A retry's volume plan: the volumes restored (or kept) before stay as they were."""
+    done = {_volume_key(v): v for v in earlier if v["status"] in _VOLUME_DONE}
+    return [done.get(_volume_key(v), v) for v in planned]
 
 
 def _found(row: Row | None, what: str) -> Row:

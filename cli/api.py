@@ -108,5 +108,8 @@ class Api:
     def put(self, path: str, body: Any) -> Any:
         return self.call("PUT", path, json=body)
 
+    def patch(self, path: str, body: Any) -> Any:
+        return self.call("PATCH", path, json=body)
+
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.call("DELETE", path, **kwargs)

@@ -33,7 +33,7 @@ from cli.output import (
     print_fields,
     print_table,
 )
-from cli.resolve import BACKUP, CLUSTER, LOCATION, RESTORE, RULE, uid_of
+from cli.resolve import BACKUP, CLUSTER, LOCATION, RESTORE, RULE, Resource, uid_of
 
 backup_app = typer.Typer(help="Backups of namespaces: create, follow, inspect.")
 restore_app = typer.Typer(help="Restores of backups, previewed first if you like.")
@@ -80,9 +80,27 @@ def _results(title: str, rows: list[dict[str, Any]]) -> None:
     print_table(title, columns, [[row.get(c) for c in columns] for row in rows])
 
 
+def _changes(resources: list[dict[str, Any]]) -> None:
+    """The fields a preview's replaces would change (a Secret's values are never shown)."""
+    rows = [
+        [
+            f"{r['kind']} {r['namespace'] + '/' if r['namespace'] else ''}{r['name']}",
+            c["path"],
+            c["change"],
+            "(hidden)" if c.get("hidden") else c.get("old"),
+            "(hidden)" if c.get("hidden") else c.get("new"),
+        ]
+        for r in resources
+        for c in r.get("changes") or []
+    ]
+    if rows:
+        print_table("changes (cluster -> backup)", ("object", "path", "change", "old", "new"), rows)
+
+
 def _describe(obj: dict[str, Any], fields: tuple[str, ...]) -> None:
     print_fields(obj, fields)
     _results("resources", obj["resources"])
+    _changes(obj["resources"])
     _results("volumes", obj["volumes"])
 
 
@@ -193,23 +211,25 @@ def describe_backup(ref: BackupRef, output: FormatOption = Format.TABLE) -> None
     )
 
 
+def _control(resource: Resource, ref: str, verb: str, *, wait: bool = False) -> None:
+    """Cancel or retry a backup or a restore, say what the API does, and follow it if asked."""
+    api = Api()
+    path = f"{resource.path}/{uid_of(api, resource, ref)}"
+    console.print(api.post(f"{path}/{verb}")["message"], highlight=False)
+    if wait:
+        _wait(api, path, resource.command)
+
+
 @backup_app.command("retry")
 def retry_backup(ref: BackupRef, wait: WaitOption = False) -> None:
     """Run again only what failed (a PartialSuccess's failed volumes; else the whole backup)."""
-    api = Api()
-    uid = uid_of(api, BACKUP, ref)
-    console.print(api.post(f"/backups/{uid}/retry")["message"], highlight=False)
-    if wait:
-        _wait(api, f"/backups/{uid}", "backup")
+    _control(BACKUP, ref, "retry", wait=wait)
 
 
 @backup_app.command("cancel")
 def cancel_backup(ref: BackupRef) -> None:
     """Cancel a running backup: its post rules still run and its snapshots are removed."""
-    api = Api()
-    console.print(
-        api.post(f"/backups/{uid_of(api, BACKUP, ref)}/cancel")["message"], highlight=False
-    )
+    _control(BACKUP, ref, "cancel")
 
 
 crud.add_delete(
@@ -309,3 +329,23 @@ def get_restore(
 
 
 crud.add_list(restore_app, RESTORES, "The restores you may see.")
+RestoreRef = Annotated[str, crud.ref_argument(RESTORE)]
+
+
+@restore_app.command("cancel")
+def cancel_restore(ref: RestoreRef) -> None:
+    """Cancel a running (or waiting) restore: it ends Aborted; what it applied stays."""
+    _control(RESTORE, ref, "cancel")
+
+
+@restore_app.command("retry")
+def retry_restore(ref: RestoreRef, wait: WaitOption = False) -> None:
+    """Restore again only what failed or was not reached; what was restored is left alone."""
+    _control(RESTORE, ref, "retry", wait=wait)
+
+
+crud.add_delete(
+    restore_app,
+    RESTORE,
+    "Delete a restore's record; the cluster and the backup are untouched (asks first).",
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +20,7 @@ from cli.operations import (
     backup_spec,
 )
 from cli.output import Format, FormatOption, YesOption, console, emit
-from cli.resolve import POLICY, RULE, SCHEDULE, uid_of
+from cli.resolve import CLUSTER, LOCATION, POLICY, RULE, SCHEDULE, uid_of
 
 policy_app = typer.Typer(help="Schedule policies: when backups run and how many are kept.")
 rule_app = typer.Typer(help="Pre- and post-exec rules: commands run in pods around snapshots.")
@@ -178,18 +177,66 @@ def run_schedule_now(ref: ScheduleRef) -> None:
     console.print(answer["message"], highlight=False)
 
 
-class Backups(enum.StrEnum):
-    KEEP = "keep"
-    DELETE = "delete"
+@schedule_app.command("edit")
+def edit_schedule(
+    ref: ScheduleRef,
+    name: Annotated[str, typer.Option(help="A new name")] = "",
+    policy: Annotated[str, typer.Option(help="Another schedule policy (name or uid)")] = "",
+    cluster: Annotated[str, typer.Option(help="Another cluster (name or uid)")] = "",
+    location: Annotated[str, typer.Option(help="Another backup location (name or uid)")] = "",
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option("--namespace", help="Back up these namespaces instead (repeat for several)"),
+    ] = None,
+    label_selector: Annotated[
+        str | None, typer.Option(help="Back up only objects with these labels ('' for all)")
+    ] = None,
+    pre_rule: Annotated[
+        str | None, typer.Option(help="Another pre rule (name or uid; '' for none)")
+    ] = None,
+    post_rule: Annotated[
+        str | None, typer.Option(help="Another post rule (name or uid; '' for none)")
+    ] = None,
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """Change a schedule (what is not given stays); its uid and backups stay, its Temporal
+    Schedule follows."""
+    api = Api()
+    uid = uid_of(api, SCHEDULE, ref)
+    current = api.get(f"/backup-schedules/{uid}")
+    backup = {**current["spec"], "cluster_uid": current["cluster_uid"]}
+    backup = {k: v for k, v in backup.items() if v not in ("", None)}
+    if cluster:
+        backup["cluster_uid"] = uid_of(api, CLUSTER, cluster)
+    if location:
+        backup["location_uid"] = uid_of(api, LOCATION, location)
+    if namespace:
+        backup["namespaces"] = namespace
+    if label_selector is not None:
+        backup["label_selector"] = label_selector
+    for key, rule in (("pre_rule_uid", pre_rule), ("post_rule_uid", post_rule)):
+        if rule is not None:
+            backup[key] = uid_of(api, RULE, rule) if rule else None
+    body: dict[str, Any] = {"backup": backup}
+    if name:
+        body["name"] = name
+    if policy:
+        body["policy_uid"] = uid_of(api, POLICY, policy)
+    emit(api.patch(f"/backup-schedules/{uid}", body), output, SCHEDULES.show)
 
 
 @schedule_app.command("delete")
 def delete_schedule(
     ref: ScheduleRef,
-    backups: Annotated[
-        Backups, typer.Option(help="What becomes of the schedule's backups", show_default=False)
-    ],
+    delete_backups: Annotated[
+        bool,
+        typer.Option(
+            "--delete-backups/--keep-backups",
+            help="Delete the schedule's backups too, their data in the bucket included "
+            "(default: keep them)",
+        ),
+    ] = False,
     yes: YesOption = False,
 ) -> None:
-    """Delete a schedule; its backups are kept or deleted, as --backups says (asks first)."""
-    crud.delete(Api(), SCHEDULE, ref, yes, backups=backups.value)
+    """Delete a schedule; its backups are kept unless --delete-backups (asks first)."""
+    crud.delete(Api(), SCHEDULE, ref, yes, backups="delete" if delete_backups else "keep")

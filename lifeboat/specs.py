@@ -132,3 +132,11 @@ class RestoreSpec(_Stored):
     def target_namespace(self, namespace: str) -> str:
         """Where a backed-up namespace's objects go."""
         return self.namespace_mapping.get(namespace, namespace)
+
+    def target_namespaces(self, backed_up: list[str]) -> set[str]:
+        """The namespaces the restore writes into, of a backup of `backed_up` namespaces."""
+        return {
+            self.target_namespace(n)
+            for n in backed_up
+            if not self.include_namespaces or n in self.include_namespaces
+        }

@@ -29,10 +29,13 @@ class RestoreStatus(enum.StrEnum):
     SUCCESS = "Success"
     PARTIAL_SUCCESS = "PartialSuccess"
     FAILED = "Failed"
+    # Cancelled while running (what it applied before stays; a retry does the rest).
+    ABORTED = "Aborted"
 
 
 # Not finished yet: a backup or restore in one of these may still change.
 RUNNING = frozenset({BackupStatus.PENDING, BackupStatus.IN_PROGRESS})
+RESTORE_RUNNING = frozenset({RestoreStatus.PENDING, RestoreStatus.IN_PROGRESS})
 # A backup whose archive can be restored.
 USABLE = frozenset({BackupStatus.SUCCESS, BackupStatus.PARTIAL_SUCCESS})
 

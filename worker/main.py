@@ -152,6 +152,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             backups.record_backup,
             restores.restore_resources,
             restores.record_restore,
+            restores.lock_restore_namespaces,
             backups.delete_archive,
             backups.delete_backup_record,
             rules.run_rules,

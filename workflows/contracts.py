@@ -301,6 +301,8 @@ class RestoreInput:
     restore_uid: str
     dry_run: bool = False
     phase: RestorePhase = RestorePhase.ALL
+    # A retry: apply only the objects and volumes an earlier attempt did not restore.
+    retry: bool = False
 
 
 @dataclass

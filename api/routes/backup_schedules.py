@@ -29,14 +29,13 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import Authorize, AuthzContext
 from api.crud import PageDep, delete_object, list_page, save_unique
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict
-from api.routes.backups import BackupCreate, check_backup_parts
+from api.routes.backups import BackupCreate, check_backup_parts, ensure_idle, start_deletion
 from api.routes.licenses import check_backups_allowed
 from api.schemas import Accepted, Labels, ListOf, Name, ObjectRead, Uid
 from lifeboat.catalog.models import Backup, BackupSchedule, SuspendedBy, utcnow
@@ -55,11 +54,9 @@ from lifeboat.schedules import (
 )
 from lifeboat.specs import ScheduledBackupSpec
 from lifeboat.status import BackupStatus, ScheduleStatus
-from workflows.contracts import BackupInput, ScheduledBackupInput
-from workflows.deletion import DeletionWorkflow
+from workflows.contracts import ScheduledBackupInput
 from workflows.ids import (
     backup_schedule_id,
-    deletion_workflow_id,
     scheduled_backup_workflow_id,
     search_attributes,
 )
@@ -83,6 +80,21 @@ class ScheduleCreate(BaseModel):
     policy_uid: Uid
     backup: BackupCreate = Field(description="What each run backs up (its name is ignored)")
     labels: Labels = Field(default_factory=dict)
+
+
+class BackupScheduleUpdate(BaseModel):
+    """What to change; a field left out stays as it is."""
+
+    name: Name | None = None
+    policy_uid: Uid | None = Field(
+        default=None, description="Another policy: its calendar and retention from now on"
+    )
+    backup: BackupCreate | None = Field(
+        default=None,
+        description="What each run backs up, as a whole and checked as at create (cluster, "
+        "location, namespaces, selectors, rules...; its name is ignored)",
+    )
+    labels: Labels | None = None
 
 
 class ScheduleRead(ObjectRead):
@@ -170,31 +182,49 @@ async def follow_policy(
         select(BackupSchedule).where(BackupSchedule.policy_uid == policy.uid)
     )
     for row in rows:
-        schedule = _temporal_schedule(row, policy, task_queue)
-        handle = temporal.get_schedule_handle(backup_schedule_id(row.uid))
-
-        def updated(input: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
-            # Calendar and action only: a pause (and its note) set in Temporal stays visible.
-            current = input.description.schedule
-            return ScheduleUpdate(dataclasses.replace(current, spec=new.spec, action=new.action))
-
-        try:
-            try:
-                await handle.update(updated)
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                await temporal.create_schedule(handle.id, schedule)
-        except RPCError as exc:
-            row.policy_update_error = (
-                f"policy {policy.name} changed at {utcnow():%Y-%m-%d %H:%M:%S} UTC, but "
-                f"Temporal Schedule {handle.id} could not be updated ({exc.message}): it "
-                "still runs on the previous calendar; save the policy again to retry"
-            )
-        else:
-            row.policy_update_error = ""
-            row.due_since = utcnow()
+        what = f"policy {policy.name}"
+        await _follow(temporal, row, policy, task_queue=task_queue, what=what, again="policy")
     await session.commit()
+
+
+async def _follow(
+    temporal: Client,
+    row: BackupSchedule,
+    policy: Policy,
+    *,
+    task_queue: str,
+    what: str,
+    again: str,
+) -> None:
+    """Give the schedule's Temporal Schedule its policy's calendar and the run arguments that
+    go with it, or record on the row why not (`what` changed; saving `again` retries). A
+    Temporal Schedule removed by hand is made again. The caller commits."""
+    schedule = _temporal_schedule(row, policy, task_queue)
+    handle = temporal.get_schedule_handle(backup_schedule_id(row.uid))
+
+    def updated(input: ScheduleUpdateInput) -> ScheduleUpdate:
+        # Calendar and action only: a pause (and its note) set in Temporal stays visible.
+        current = input.description.schedule
+        return ScheduleUpdate(
+            dataclasses.replace(current, spec=schedule.spec, action=schedule.action)
+        )
+
+    try:
+        try:
+            await handle.update(updated)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await temporal.create_schedule(handle.id, schedule)
+    except RPCError as exc:
+        row.policy_update_error = (
+            f"{what} changed at {utcnow():%Y-%m-%d %H:%M:%S} UTC, but "
+            f"Temporal Schedule {handle.id} could not be updated ({exc.message}): it "
+            f"still runs on the previous calendar; save the {again} again to retry"
+        )
+    else:
+        row.policy_update_error = ""
+        row.due_since = utcnow()
 
 
 def _missed_after(plan: ScheduleModel) -> timedelta:
@@ -342,6 +372,39 @@ async def create_schedule(
     return await _read(row, ctx.session, temporal)
 
 
+@router.patch("/{uid}")
+async def update_schedule(
+    uid: Uid, body: BackupScheduleUpdate, ctx: EditSchedule, temporal: TemporalDep
+) -> ScheduleRead:
+    """Edit a schedule: its name, labels, policy, or what each run backs up. It keeps its uid,
+    its backups and its Temporal Schedule, which is given the policy's calendar and run
+    arguments (a failed update says so in `policy_update_error`; save again to retry)."""
+    row = await ctx.load(BackupSchedule, uid)
+    policy = await ctx.for_kind(Kind.SCHEDULE_POLICIES, Action.VIEW).load(
+        Policy, body.policy_uid or row.policy_uid
+    )
+    if body.backup is not None:
+        cluster, _location_uid = await check_backup_parts(body.backup, ctx)
+        row.cluster_uid = cluster.uid
+        row.spec = ScheduledBackupSpec.from_json(body.backup.model_dump())
+    row.policy_uid = policy.uid
+    if body.name is not None:
+        row.name = body.name
+    if body.labels is not None:
+        row.labels = body.labels
+    row = await save_unique(ctx, row)
+    await _follow(
+        temporal,
+        row,
+        policy,
+        task_queue=ctx.settings.task_queue,
+        what=f"schedule {row.name}",
+        again="schedule",
+    )
+    await ctx.session.commit()
+    return await _read(row, ctx.session, temporal)
+
+
 @router.get("")
 async def list_schedules(ctx: ViewSchedule, page: PageDep) -> ListOf[ScheduleRead]:
     """The schedules the caller sees; their status from the catalog (GET one for Temporal's
@@ -414,10 +477,14 @@ async def delete_schedule(
     temporal: TemporalDep,
     backups: Annotated[
         Literal["keep", "delete"],
-        Query(description="What becomes of the schedule's backups: keep them, or delete them"),
-    ],
+        Query(
+            description="What becomes of the schedule's backups: `keep` them (they outlive "
+            "the schedule), or `delete` them as DELETE /backups/{uid} does, their data in the "
+            "bucket too (refused, changing nothing, while one of them runs or is restored)"
+        ),
+    ] = "keep",
 ) -> None:
-    """Delete a schedule; its backups are kept or deleted, as the caller says."""
+    """Delete a schedule; its backups are kept (the default) or deleted, as the caller says."""
     row = await ctx.load(BackupSchedule, uid)
     made = (await ctx.session.scalars(select(Backup).where(Backup.schedule_uid == uid))).all()
     now = datetime.now(UTC)
@@ -428,25 +495,18 @@ async def delete_schedule(
             f"{'; '.join(locked)}. Delete the schedule keeping its backups (backups=keep), or "
             "wait until their locks end"
         )
+    doomed = list(made) if backups == "delete" else []
+    for backup in doomed:
+        await ensure_idle(ctx, backup)
     try:
         await temporal.get_schedule_handle(backup_schedule_id(uid)).delete()
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-    doomed = [(b.uid, b.owner_id, b.cluster_uid) for b in made] if backups == "delete" else []
     for backup in made:
         backup.schedule_uid = None  # kept backups outlive their schedule
-        if doomed:
-            backup.status = BackupStatus.DELETING
+    for backup in doomed:
+        backup.status = BackupStatus.DELETING
     await delete_object(ctx, row)
-    for backup_uid, owner_id, cluster_uid in doomed:
-        await temporal.start_workflow(
-            DeletionWorkflow.run,
-            BackupInput(backup_uid),
-            id=deletion_workflow_id(backup_uid),
-            task_queue=ctx.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=search_attributes(
-                owner=owner_id, cluster=cluster_uid, kind="backup-deletion"
-            ),
-        )
+    for backup in doomed:
+        await start_deletion(temporal, backup, ctx)

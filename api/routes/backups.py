@@ -37,7 +37,7 @@ from lifeboat.immutability import lock_refusal
 from lifeboat.rbac.access import AccessLevel, Use, may_serve_cluster
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.specs import BackupSpec
-from lifeboat.status import RUNNING, BackupStatus, RestoreStatus, Stage, VolumeStatus
+from lifeboat.status import RESTORE_RUNNING, RUNNING, BackupStatus, Stage, VolumeStatus
 from lifeboat.virtual_machines import VirtualMachineRef
 from workflows.backup import BackupWorkflow
 from workflows.contracts import BackupInput
@@ -230,7 +230,7 @@ async def retry_backup(
     backup, which has no manifest, runs again from the start.
     """
     backup = await ctx.load(Backup, uid)
-    await _ensure_idle(ctx, backup)
+    await ensure_idle(ctx, backup)
     # A retry runs the backup's rules in its cluster again.
     cluster = await active_cluster(ctx, backup.cluster_uid, to=Use.BACK_UP)
     if backup.status in (BackupStatus.SUCCESS, BackupStatus.DELETING):
@@ -262,14 +262,14 @@ async def retry_backup(
     return Accepted(message=f"retrying {what} of backup {name} on cluster {cluster.name}")
 
 
-async def _ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
+async def ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
     """Not running, and no restore reads it (a deletion may be asked again: it is safe)."""
     if backup.status in RUNNING:
         raise Conflict(f"backup {backup.name} is {backup.status}: cancel it first")
     restoring = await ctx.session.scalar(
         select(Restore.name).where(
             Restore.backup_uid == backup.uid,
-            Restore.status.in_((RestoreStatus.PENDING, RestoreStatus.IN_PROGRESS)),
+            Restore.status.in_(RESTORE_RUNNING),
         )
     )
     if restoring:
@@ -280,22 +280,27 @@ async def _ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
 async def delete_backup(uid: Uid, ctx: DeleteBackup, temporal: TemporalDep) -> Accepted:
     """Delete a backup: archive objects, then the catalog row (a workflow; safe to repeat)."""
     backup = await ctx.load(Backup, uid)
-    await _ensure_idle(ctx, backup)
+    await ensure_idle(ctx, backup)
     if refusal := lock_refusal(backup.name, backup.locked_until, datetime.now(UTC)):
         raise Conflict(refusal)
     backup.status = BackupStatus.DELETING
     await ctx.session.commit()
+    await start_deletion(temporal, backup, ctx)
+    return Accepted(message=f"deleting backup {backup.name}")
+
+
+async def start_deletion(temporal: Client, backup: Backup, ctx: AuthzContext) -> None:
+    """Start the deletion workflow of a backup marked Deleting (a repeat joins the running one)."""
     await temporal.start_workflow(
         DeletionWorkflow.run,
-        BackupInput(backup_uid=uid),
-        id=deletion_workflow_id(uid),
+        BackupInput(backup_uid=backup.uid),
+        id=deletion_workflow_id(backup.uid),
         task_queue=ctx.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=search_attributes(
             owner=backup.owner_id, cluster=backup.cluster_uid, kind="backup-deletion"
         ),
     )
-    return Accepted(message=f"deleting backup {backup.name}")
 
 
 class BackupFilters:

@@ -8,17 +8,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement
+from temporalio.client import Client
 
 from api.authz import Authorize, AuthzContext
-from api.crud import PageDep, active_cluster, list_page, save_named
+from api.crud import PageDep, active_cluster, delete_object, list_page, save_named
 from api.deps import TemporalDep
-from api.errors import Unprocessable
-from api.schemas import ListOf, Name, ObjectRead, Text, TextMap, Uid
+from api.errors import Conflict, Unprocessable
+from api.schemas import Accepted, ListOf, Name, ObjectRead, Text, TextMap, Uid
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.specs import ReplacePolicy, RestoreSpec
-from lifeboat.status import RestoreStatus, Stage
+from lifeboat.status import RESTORE_RUNNING, USABLE, RestoreStatus, Stage
 from workflows.contracts import RestoreInput
 from workflows.ids import restore_workflow_id, search_attributes
 from workflows.restore import RestoreWorkflow
@@ -27,6 +28,8 @@ router = APIRouter(prefix="/restores", tags=["restores"])
 
 CreateRestore = Annotated[AuthzContext, Depends(Authorize(Kind.RESTORES, Action.CREATE))]
 ViewRestore = Annotated[AuthzContext, Depends(Authorize(Kind.RESTORES, Action.VIEW))]
+EditRestore = Annotated[AuthzContext, Depends(Authorize(Kind.RESTORES, Action.EDIT))]
+DeleteRestore = Annotated[AuthzContext, Depends(Authorize(Kind.RESTORES, Action.DELETE))]
 PREVIEW_TIMEOUT = timedelta(minutes=2)
 
 
@@ -51,7 +54,15 @@ class RestoreRead(ObjectRead):
     status: RestoreStatus
     stage: Stage
     reason: str
-    resources: list[dict[str, Any]]
+    resources: list[dict[str, Any]] = Field(
+        description="What became (in a preview: would become) of each object: `kind`, `type`, "
+        "`namespace`, `name`, `action` (`created`, `replaced`, `skipped`, `failed`; a preview "
+        "says `create`, `replace`, `skip`), `reason`, and for a preview's `replace` its "
+        "`changes`: each field it would change, as `path` (a JSON path such as "
+        "`spec.replicas`), `change` (`changed`, `added`: only the backup has it, `removed`: only "
+        "the cluster has it), `old` (the cluster's value) and `new` (the backup's); a Secret's "
+        "values are never shown, its changes say `hidden: true` instead"
+    )
     volumes: list[dict[str, Any]] = Field(
         description="What becomes of each backed-up volume's data: `namespace`, `pvc`, "
         "`action` (`create`: a new claim filled with the backup's data; `replace`: the "
@@ -62,6 +73,14 @@ class RestoreRead(ObjectRead):
     )
     started_at: datetime | None
     finished_at: datetime | None
+
+
+def _into(target_uid: str, backup: Backup) -> Use:
+    """Putting a cluster's own backup back needs restore access to it; bringing in objects
+    from another cluster's backup needs full access."""
+    if target_uid == backup.cluster_uid:
+        return Use.RESTORE_ITS_BACKUPS_INTO
+    return Use.RESTORE_OTHER_BACKUPS_INTO
 
 
 async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool) -> Restore:
@@ -75,14 +94,7 @@ async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool)
             field="cluster_uid",
         )
     target_uid = body.cluster_uid or backup.cluster_uid
-    # Putting a cluster's own backup back needs restore access to it; bringing in objects
-    # from another cluster's backup needs full access.
-    into = (
-        Use.RESTORE_ITS_BACKUPS_INTO
-        if target_uid == backup.cluster_uid
-        else Use.RESTORE_OTHER_BACKUPS_INTO
-    )
-    target = await active_cluster(ctx, target_uid, to=into)
+    target = await active_cluster(ctx, target_uid, to=_into(target_uid, backup))
     backup_uid, target_uid = backup.uid, target.uid  # before a name clash's rollback
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     return await save_named(
@@ -104,18 +116,73 @@ async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool)
 async def start_restore(
     body: RestoreCreate, ctx: CreateRestore, temporal: TemporalDep
 ) -> RestoreRead:
-    """Start a restore; read its progress and per-object results with GET."""
+    """Start a restore; read its progress and per-object results with GET.
+
+    It waits (stage `WaitingForNamespaces`) while a backup or another restore of the same
+    target namespaces runs."""
     restore = await _new_restore(body, ctx, preview=False)
+    await _start(temporal, restore, ctx, retry=False)
+    return RestoreRead.model_validate(restore)
+
+
+async def _start(temporal: Client, restore: Restore, ctx: AuthzContext, *, retry: bool) -> None:
     await temporal.start_workflow(
         RestoreWorkflow.run,
-        RestoreInput(restore_uid=restore.uid),
+        RestoreInput(restore_uid=restore.uid, retry=retry),
         id=restore_workflow_id(restore.uid),
         task_queue=ctx.settings.task_queue,
         search_attributes=search_attributes(
             owner=restore.owner_id, cluster=restore.cluster_uid, kind="restore"
         ),
     )
-    return RestoreRead.model_validate(restore)
+
+
+@router.post("/{uid}/cancel", status_code=status.HTTP_202_ACCEPTED)
+async def cancel_restore(uid: Uid, ctx: EditRestore, temporal: TemporalDep) -> Accepted:
+    """Cancel a running restore: it ends `Aborted`; what it applied stays (retry does the
+    rest)."""
+    restore = await ctx.load(Restore, uid)
+    if restore.status not in RESTORE_RUNNING or restore.spec.preview:
+        raise Conflict(f"restore {restore.name} is {restore.status}: nothing to cancel")
+    await temporal.get_workflow_handle(restore_workflow_id(uid)).cancel()
+    return Accepted(message=f"cancelling restore {restore.name}")
+
+
+@router.post("/{uid}/retry", status_code=status.HTTP_202_ACCEPTED)
+async def retry_restore(uid: Uid, ctx: EditRestore, temporal: TemporalDep) -> Accepted:
+    """Restore again only what failed or was not reached, under the same name and uid.
+
+    The objects and volumes an earlier attempt restored (or kept) keep their results and are
+    not touched again; a Failed restore that restored nothing runs again from the start.
+    """
+    restore = await ctx.load(Restore, uid)
+    if restore.status in RESTORE_RUNNING:
+        raise Conflict(f"restore {restore.name} is {restore.status}: cancel it first")
+    if restore.spec.preview:
+        raise Conflict(f"{restore.name} is a preview: it restores nothing; start a restore")
+    if restore.status == RestoreStatus.SUCCESS:
+        raise Conflict(f"restore {restore.name} is {restore.status}: nothing to retry")
+    backup = await ctx.for_kind(Kind.BACKUPS, Action.VIEW).load(
+        Backup, restore.backup_uid, to=Use.RESTORE
+    )
+    if backup.status not in USABLE:
+        raise Conflict(f"backup {backup.name} is {backup.status}: it cannot be restored")
+    await active_cluster(ctx, restore.cluster_uid, to=_into(restore.cluster_uid, backup))
+    restore.status, restore.stage, restore.reason = RestoreStatus.PENDING, Stage.NOT_STARTED, ""
+    restore.started_at, restore.finished_at = utcnow(), None
+    name = restore.name
+    await ctx.session.commit()
+    await _start(temporal, restore, ctx, retry=True)
+    return Accepted(message=f"retrying what restore {name} did not restore")
+
+
+@router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_restore(uid: Uid, ctx: DeleteRestore) -> None:
+    """Delete a restore's record (and its shares); the cluster and the backup are untouched."""
+    restore = await ctx.load(Restore, uid)
+    if restore.status in RESTORE_RUNNING and not restore.spec.preview:
+        raise Conflict(f"restore {restore.name} is {restore.status}: cancel it first")
+    await delete_object(ctx, restore)
 
 
 @router.post("/preview")

@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import kubernetes.client
+import kubernetes.config
+
 from deploy.local.sample_app import NAMESPACE, deploy_sample_app
 from deploy.local.stack import Stack
 from tests.api.helpers import dev_s3, unique
@@ -92,6 +95,29 @@ def test_back_up_describe_and_restore_sample_shop(
         (copy, "orders", "Success")
     ]
     assert copy in _synced_namespaces(lifeboat, name)
+
+    # A preview of a replace shows, per object, the fields it would change back.
+    with kubernetes.config.new_client_from_config(config_file=stack.kubeconfig) as client:
+        kubernetes.client.CoreV1Api(client).patch_namespaced_config_map(
+            "shop-settings", copy, {"data": {"currency": "USD"}}
+        )
+    changes = lifeboat.ok(
+        "restore", "create", "--backup", backup["uid"], "--dry-run", "--replace",
+        "--namespace-mapping", f"{NAMESPACE}={copy}",
+    ).out  # fmt: skip
+    assert "changes (cluster -> backup)" in changes
+    [line] = [row for row in changes.splitlines() if "data.currency" in row]
+    assert "USD" in line and "EUR" in line and "shop-settings" in line
+    assert "sample-only" not in changes  # the secret's value is never shown
+
+    # A restore that succeeded has nothing to cancel or retry; its record can go.
+    ref = restored["name"]
+    nothing = lifeboat("restore", "retry", ref)
+    assert nothing.code == 1 and f"restore {ref} is Success: nothing to retry" in nothing.err
+    running = lifeboat("restore", "cancel", ref)
+    assert running.code == 1 and "nothing to cancel" in running.err
+    assert f"deleted restore {ref}" in lifeboat.ok("restore", "delete", ref, "--yes").out
+    assert restored["uid"] not in _restores(lifeboat)
 
 
 def _restores(lifeboat: Lifeboat) -> list[str]:

@@ -104,11 +104,29 @@ def test_a_policy_and_a_rule_drive_a_schedule_suspended_resumed_and_run_now(
     assert f"schedule {name} runs now" in lifeboat.ok("schedule", "run-now", name).out
     _scheduled_backup(lifeboat, schedule["uid"])
 
-    in_use = lifeboat("policy", "delete", policy, "--yes")
+    # An edit changes what is given and keeps the rest, the uid and the backups.
+    daily = unique("daily")
+    lifeboat.ok("policy", "create", daily, "--daily", "02:30")
+    edited = lifeboat.ok(
+        "schedule", "edit", name, "--policy", daily, "--pre-rule", "", "--post-rule", rule,
+        "--label-selector", "app=shop", "-o", "json",
+    ).json()  # fmt: skip
+    assert (
+        edited["uid"] == schedule["uid"]
+        and edited["policy_uid"] == lifeboat.ok("policy", "get", daily, "-o", "json").json()["uid"]
+    )
+    assert edited["spec"]["post_rule_uid"] == schedule["spec"]["pre_rule_uid"]
+    assert not edited["spec"]["pre_rule_uid"] and edited["spec"]["label_selector"] == "app=shop"
+    assert edited["spec"]["namespaces"] == ["default"]
+    assert edited["next_runs"] and all(t.endswith("02:30:00Z") for t in edited["next_runs"])
+
+    in_use = lifeboat("policy", "delete", daily, "--yes")
     assert in_use.code == 1 and "is used by 1 backup schedule(s)" in in_use.err
-    unsaid = lifeboat("schedule", "delete", name, "--yes")
-    assert unsaid.code == 2 and "--backups" in unsaid.err
-    lifeboat.ok("schedule", "delete", name, "--backups", "keep", "--yes")
+    # Deleting a schedule keeps its backups unless told otherwise.
+    lifeboat.ok("schedule", "delete", name, "--yes")
+    kept = lifeboat.ok("backup", "list", "-o", "json").json()["items"]
+    assert any(b["name"].startswith(name) for b in kept), "the schedule's backup was kept"
+    lifeboat.ok("policy", "delete", daily, "--yes")
     # At a terminal the question is asked, and only a yes deletes.
     declined = lifeboat.at_a_terminal("n\n", "rule", "delete", rule)
     assert declined.code == 1 and f"Delete rule {rule} (" in declined.err, declined

@@ -245,6 +245,14 @@ async def test_a_vm_backup_that_fails_still_thaws_once(env: WorkflowEnvironment,
             "backup-7591d90e-0eff-42cf-a07c-5c36aa17225a",
         ),
         (RestoreWorkflow, "restore_run.json", "restore-d13c74eb-d804-44e2-ad1b-8e65a5c52ee0"),
+        # Recorded on the time-skipping server (tests/workflows/test_restore_workflow.py's
+        # stand-ins): a restore that waited once for its namespaces, applied its claims, and
+        # was cancelled while its data moved.
+        (
+            RestoreWorkflow,
+            "restore_cancelled.json",
+            "restore-5b0c8e0e-1f6a-4d7e-9a51-3c2f0a7d9e11",
+        ),
     ],
 )
 async def test_recorded_backup_and_restore_runs_replay(

@@ -469,12 +469,18 @@ export interface paths {
         post?: never;
         /**
          * Delete Schedule
-         * @description Delete a schedule; its backups are kept or deleted, as the caller says.
+         * @description Delete a schedule; its backups are kept (the default) or deleted, as the caller says.
          */
         delete: operations["delete_schedule_api_v1_backup_schedules__uid__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update Schedule
+         * @description Edit a schedule: its name, labels, policy, or what each run backs up. It keeps its uid,
+         *     its backups and its Temporal Schedule, which is given the policy's calendar and run
+         *     arguments (a failed update says so in `policy_update_error`; save again to retry).
+         */
+        patch: operations["update_schedule_api_v1_backup_schedules__uid__patch"];
         trace?: never;
     };
     "/api/v1/backup-schedules/{uid}/suspend": {
@@ -548,9 +554,77 @@ export interface paths {
         /**
          * Start Restore
          * @description Start a restore; read its progress and per-object results with GET.
+         *
+         *     It waits (stage `WaitingForNamespaces`) while a backup or another restore of the same
+         *     target namespaces runs.
          */
         post: operations["start_restore_api_v1_restores_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restores/{uid}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Restore
+         * @description Cancel a running restore: it ends `Aborted`; what it applied stays (retry does the
+         *     rest).
+         */
+        post: operations["cancel_restore_api_v1_restores__uid__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restores/{uid}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Restore
+         * @description Restore again only what failed or was not reached, under the same name and uid.
+         *
+         *     The objects and volumes an earlier attempt restored (or kept) keep their results and are
+         *     not touched again; a Failed restore that restored nothing runs again from the start.
+         */
+        post: operations["retry_restore_api_v1_restores__uid__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restores/{uid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Restore */
+        get: operations["get_restore_api_v1_restores__uid__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Restore
+         * @description Delete a restore's record (and its shares); the cluster and the backup are untouched.
+         */
+        delete: operations["delete_restore_api_v1_restores__uid__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -571,23 +645,6 @@ export interface paths {
          *     data (`volumes`), without changing the cluster.
          */
         post: operations["preview_restore_api_v1_restores_preview_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/restores/{uid}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Get Restore */
-        get: operations["get_restore_api_v1_restores__uid__get"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1579,6 +1636,25 @@ export interface components {
             locked_until?: string | null;
         };
         /**
+         * BackupScheduleUpdate
+         * @description What to change; a field left out stays as it is.
+         */
+        BackupScheduleUpdate: {
+            /** Name */
+            name?: string | null;
+            /**
+             * Policy Uid
+             * @description Another policy: its calendar and retention from now on
+             */
+            policy_uid?: string | null;
+            /** @description What each run backs up, as a whole and checked as at create (cluster, location, namespaces, selectors, rules...; its name is ignored) */
+            backup?: components["schemas"]["BackupCreate"] | null;
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            } | null;
+        };
+        /**
          * BackupStatus
          * @enum {string}
          */
@@ -2561,7 +2637,10 @@ export interface components {
             stage: components["schemas"]["Stage"];
             /** Reason */
             reason: string;
-            /** Resources */
+            /**
+             * Resources
+             * @description What became (in a preview: would become) of each object: `kind`, `type`, `namespace`, `name`, `action` (`created`, `replaced`, `skipped`, `failed`; a preview says `create`, `replace`, `skip`), `reason`, and for a preview's `replace` its `changes`: each field it would change, as `path` (a JSON path such as `spec.replicas`), `change` (`changed`, `added`: only the backup has it, `removed`: only the cluster has it), `old` (the cluster's value) and `new` (the backup's); a Secret's values are never shown, its changes say `hidden: true` instead
+             */
             resources: {
                 [key: string]: unknown;
             }[];
@@ -2608,7 +2687,7 @@ export interface components {
          * RestoreStatus
          * @enum {string}
          */
-        RestoreStatus: "Pending" | "InProgress" | "Success" | "PartialSuccess" | "Failed";
+        RestoreStatus: "Pending" | "InProgress" | "Success" | "PartialSuccess" | "Failed" | "Aborted";
         /**
          * Retention
          * @description How many backups a schedule keeps: the last `keep_last`, plus grandfather-father-son.
@@ -6454,9 +6533,9 @@ export interface operations {
     };
     delete_schedule_api_v1_backup_schedules__uid__delete: {
         parameters: {
-            query: {
-                /** @description What becomes of the schedule's backups: keep them, or delete them */
-                backups: "keep" | "delete";
+            query?: {
+                /** @description What becomes of the schedule's backups: `keep` them (they outlive the schedule), or `delete` them as DELETE /backups/{uid} does, their data in the bucket too (refused, changing nothing, while one of them runs or is restored) */
+                backups?: "keep" | "delete";
             };
             header?: never;
             path: {
@@ -6472,6 +6551,113 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_schedule_api_v1_backup_schedules__uid__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackupScheduleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleRead"];
+                };
             };
             /** @description Bad Request */
             400: {
@@ -7085,26 +7271,127 @@ export interface operations {
             };
         };
     };
-    preview_restore_api_v1_restores_preview_post: {
+    cancel_restore_api_v1_restores__uid__cancel_post: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                uid: string;
+            };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RestoreCreate"];
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RestoreRead"];
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    retry_restore_api_v1_restores__uid__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
                 };
             };
             /** @description Bad Request */
@@ -7200,6 +7487,212 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestoreRead"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_restore_api_v1_restores__uid__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    preview_restore_api_v1_restores_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreCreate"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
