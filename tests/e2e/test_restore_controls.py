@@ -133,6 +133,11 @@ def _quota(kube: Kube, namespace: str, config_maps: int) -> None:
     )  # fmt: skip
 
 
+def _config_map_names(kube: Kube, namespace: str) -> list[str]:
+    config_maps = kube.dyn.resources.get(api_version="v1", kind="ConfigMap")
+    return [c.metadata.name for c in config_maps.get(namespace=namespace).items]
+
+
 def _config_maps_used(kube: Kube, namespace: str) -> int | None:
     quota = kube.read("v1", "ResourceQuota", "few", namespace)
     used = ((quota.get("status") or {}).get("used") or {}).get("count/configmaps")
@@ -153,6 +158,11 @@ def test_a_retry_restores_only_the_object_that_failed(
     # The target namespace has room for one more config map: the second one fails.
     kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": copy}})
     deadline = time.monotonic() + 60
+    # The controller manager publishes the namespace's own kube-root-ca.crt a moment after the
+    # namespace exists: counted before it, the quota would leave no room for either config map.
+    while not _config_map_names(kube, copy):
+        assert time.monotonic() < deadline, "kube-root-ca.crt never appeared"
+        time.sleep(0.5)
     _quota(kube, copy, 1000)
     while (used := _config_maps_used(kube, copy)) is None:
         assert time.monotonic() < deadline, "the quota controller never counted"
