@@ -43,6 +43,7 @@ from activities.mover.runners import (
     remove_jobs,
 )
 from activities.mover.store import ChunkStore
+from activities.mover.verify import VerifySummary
 from lifeboat.catalog.models import Backup, BackupLocation, Restore, utcnow
 from lifeboat.secrets import SecretBox
 from lifeboat.status import BackupStatus, VolumeStatus
@@ -403,7 +404,7 @@ class VolumeActivities:
         )
 
 
-Summary = TypeVar("Summary", SnapshotSummary, RestoreSummary)
+Summary = TypeVar("Summary", SnapshotSummary, RestoreSummary, VerifySummary)
 
 
 def summary_of(kind: type[Summary], summary: dict[str, Any]) -> Summary:

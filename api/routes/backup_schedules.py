@@ -80,6 +80,14 @@ class ScheduleCreate(BaseModel):
     name: Name
     policy_uid: Uid
     backup: BackupCreate = Field(description="What each run backs up (its name is ignored)")
+    verify_every: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        strict=True,
+        description="Verify every Nth successful backup of the schedule (1: each one; 0: "
+        "none): restored into scratch namespaces and compared, as POST /backups/{uid}/verify",
+    )
     labels: Labels = Field(default_factory=dict)
 
 
@@ -329,7 +337,9 @@ async def create_schedule(
         owner_id=ctx.caller.subject,
         policy_uid=policy.uid,
         cluster_uid=cluster.uid,
-        spec=ScheduledBackupSpec.from_json(body.backup.model_dump()),
+        spec=ScheduledBackupSpec.from_json(
+            {**body.backup.model_dump(), "verify_every": body.verify_every}
+        ),
         due_since=utcnow(),
     )
     row = await save_unique(ctx, row)
