@@ -212,6 +212,66 @@ def cancel_backup(ref: BackupRef) -> None:
     )
 
 
+VERIFICATION_FIELDS = (
+    "status", "reason", "started_at", "finished_at", "cluster_uid", "differences_total",
+)  # fmt: skip
+DIFFERENCE_COLUMNS = ("kind", "namespace", "name", "path", "problem")
+
+
+def _show_verification(verification: dict[str, Any]) -> None:
+    print_fields(verification, VERIFICATION_FIELDS)
+    _results("volumes", verification.get("volumes") or [])
+    rows = verification.get("differences") or []
+    if rows:
+        print_table(
+            "differences",
+            DIFFERENCE_COLUMNS,
+            [[r.get(c) for c in DIFFERENCE_COLUMNS] for r in rows],
+        )
+    else:
+        console.print("differences: none", highlight=False)
+
+
+@backup_app.command("verify")
+def verify_backup(
+    ref: BackupRef,
+    cluster: Annotated[
+        str, typer.Option(help="Verify in this cluster (name or uid); default: the backup's own")
+    ] = "",
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for the result and show it; exit 5 unless it Passed"),
+    ] = False,
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """Restore a backup into scratch namespaces, compare every object and file with what it
+    recorded, then remove them; the result is the backup's verification."""
+    api = Api()
+    uid = uid_of(api, BACKUP, ref)
+    body = {"cluster_uid": uid_of(api, CLUSTER, cluster)} if cluster else {}
+    before = (api.get(f"/backups/{uid}").get("verification") or {}).get("started_at")
+    console.print(api.post(f"/backups/{uid}/verify", body)["message"], highlight=False)
+    if not wait:
+        return
+    while True:
+        backup = api.get(f"/backups/{uid}")
+        verification = backup.get("verification") or {}
+        # This verification's own result: not the one before it, not while it runs.
+        if (
+            verification.get("started_at") not in (None, before)
+            and verification["status"] != "InProgress"
+        ):
+            break
+        time.sleep(POLL_SECONDS)
+    emit(verification, output, _show_verification)
+    if verification["status"] != "Passed":
+        raise CliError(
+            f"the verification of backup {backup['name']} ended {verification['status']}: "
+            f"{verification['reason'] or 'no reason given'}",
+            Exit.OPERATION_FAILED,
+        )
+
+
 crud.add_delete(
     backup_app,
     BACKUP,
