@@ -394,8 +394,9 @@ class VerificationActivities:
         until they are gone; how many there were. Safe to repeat."""
         kubeconfig = await cluster_kubeconfig(self._sessions, self._secrets, input.cluster_uid)
         selector = f"{VERIFICATION_LABEL}={input.backup_uid}"
+        beat = ThreadHeartbeat(HEARTBEAT_EVERY_SECONDS)
         return await asyncio.to_thread(
-            _remove_namespaces, kubeconfig, set(input.namespaces.values()), selector
+            _remove_namespaces, kubeconfig, set(input.namespaces.values()), selector, beat
         )
 
     @activity.defn
@@ -566,8 +567,9 @@ def _ensure_namespaces(
             core.create_namespace(body, _request_timeout=REQUEST_TIMEOUT)
 
 
-def _remove_namespaces(kubeconfig: dict[str, Any], names: set[str], selector: str) -> int:
-    beat = ThreadHeartbeat(HEARTBEAT_EVERY_SECONDS)
+def _remove_namespaces(
+    kubeconfig: dict[str, Any], names: set[str], selector: str, beat: ThreadHeartbeat
+) -> int:
     with api_client(kubeconfig) as client:
         core: Any = kubernetes.client.CoreV1Api(client)
         ours = [

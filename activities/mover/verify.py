@@ -138,20 +138,25 @@ def _compare_entry(entry: Entry, path: str, store: ChunkStore) -> str:
     if entry.type == EntryType.SYMLINK:
         target = os.readlink(path)
         return "" if target == entry.target else f"points to {target!r}, not {entry.target!r}"
+    if entry.type == EntryType.FILE:
+        if info.st_size != entry.size:
+            return f"has {info.st_size} bytes, the backup has {entry.size}"
+        if changed := _changed_content(entry, path, store):
+            return changed
     if entry.path != ROOT_PATH and stat.S_IMODE(info.st_mode) != entry.mode:
         return f"mode {stat.S_IMODE(info.st_mode):o}, the backup has {entry.mode:o}"
-    if entry.type != EntryType.FILE:
-        return ""
-    if info.st_size != entry.size:
-        return f"has {info.st_size} bytes, the backup has {entry.size}"
-    if info.st_mtime_ns != entry.mtime_ns:
+    if entry.type == EntryType.FILE and info.st_mtime_ns != entry.mtime_ns:
         return f"modified at {info.st_mtime_ns} ns, the backup has {entry.mtime_ns} ns"
+    return ""
+
+
+def _changed_content(entry: Entry, path: str, store: ChunkStore) -> str:
+    """Where the file's content first differs from its recorded chunks ('' if nowhere)."""
     fd = os.open(path, _READ)
     try:
         offset = 0
         for chunk_id, size in entry.chunks:
-            data = os.pread(fd, size, offset)
-            if store.codec.chunk_id(data) != chunk_id:
+            if store.codec.chunk_id(os.pread(fd, size, offset)) != chunk_id:
                 return (
                     f"content differs from the backup in bytes {offset}-{offset + size - 1} "
                     f"(chunk {chunk_id.hex()})"
