@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ import typer
 from cli import crud
 from cli.api import Api
 from cli.errors import CliError, Exit
+from cli.operations import passed_or_fail, wait_for_check
 from cli.output import Format, FormatOption, console, emit, print_fields, print_table
 from cli.resolve import CLOUD_ACCOUNT, CLUSTER, LOCATION, uid_of
 
@@ -147,7 +147,6 @@ CHECK_FIELDS = (
     "status", "reason", "started_at", "finished_at", "sample_fraction", "snapshots", "chunks",
     "chunks_sampled", "bytes_sampled", "problems_total",
 )  # fmt: skip
-CHECK_POLL_SECONDS = 2.0
 
 
 def _show_check(check: dict[str, Any]) -> None:
@@ -186,21 +185,15 @@ def check_repository(
     the sample) decrypts to what was stored; the problems name the backups affected."""
     api = Api()
     uid = uid_of(api, LOCATION, ref)
-    path = f"/backup-locations/{uid}/repository-check"
-    before = api.get(path).get("started_at")
+
+    def check() -> dict[str, Any]:
+        found: dict[str, Any] = api.get(f"/backup-locations/{uid}/repository-check")
+        return found
+
+    before = check().get("started_at")
     api.post(f"/backup-locations/{uid}/check-repository", {"sample_fraction": sample_fraction})
     console.print(f"checking the repository of location {ref}", highlight=False)
-    if not wait:
-        return
-    while True:
-        check = api.get(path)
-        # This check's own result: not the one before it, not while it runs.
-        if check.get("started_at") not in (None, before) and check["status"] != "InProgress":
-            break
-        time.sleep(CHECK_POLL_SECONDS)
-    emit(check, output, _show_check)
-    if check["status"] != "Passed":
-        raise CliError(
-            f"the repository check of location {ref} ended {check['status']}: {check['reason']}",
-            Exit.OPERATION_FAILED,
-        )
+    if wait:
+        result = wait_for_check(check, before)
+        emit(result, output, _show_check)
+        passed_or_fail(result, f"the repository check of location {ref}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -249,25 +250,34 @@ def verify_backup(
     api = Api()
     uid = uid_of(api, BACKUP, ref)
     body = {"cluster_uid": uid_of(api, CLUSTER, cluster)} if cluster else {}
-    before = (api.get(f"/backups/{uid}").get("verification") or {}).get("started_at")
+
+    def verification() -> dict[str, Any]:
+        found: dict[str, Any] = api.get(f"/backups/{uid}").get("verification") or {}
+        return found
+
+    before = verification().get("started_at")
     console.print(api.post(f"/backups/{uid}/verify", body)["message"], highlight=False)
-    if not wait:
-        return
+    if wait:
+        result = wait_for_check(verification, before)
+        emit(result, output, _show_verification)
+        passed_or_fail(result, f"the verification of backup {ref}")
+
+
+def wait_for_check(read: Callable[[], dict[str, Any]], before: str | None) -> dict[str, Any]:
+    """Poll `read` until it gives the result of the check (a verification, a repository check)
+    started after the one `before` named: not the earlier one, and not while it runs."""
     while True:
-        backup = api.get(f"/backups/{uid}")
-        verification = backup.get("verification") or {}
-        # This verification's own result: not the one before it, not while it runs.
-        if (
-            verification.get("started_at") not in (None, before)
-            and verification["status"] != "InProgress"
-        ):
-            break
+        result = read()
+        if result.get("started_at") not in (None, before) and result["status"] != "InProgress":
+            return result
         time.sleep(POLL_SECONDS)
-    emit(verification, output, _show_verification)
-    if verification["status"] != "Passed":
+
+
+def passed_or_fail(result: dict[str, Any], what: str) -> None:
+    """Exit 5 (operation failed) unless the check `result` Passed."""
+    if result["status"] != "Passed":
         raise CliError(
-            f"the verification of backup {backup['name']} ended {verification['status']}: "
-            f"{verification['reason'] or 'no reason given'}",
+            f"{what} ended {result['status']}: {result['reason'] or 'no reason given'}",
             Exit.OPERATION_FAILED,
         )
 

@@ -19,7 +19,7 @@ from temporalio.common import (
 )
 
 from api.authz import Access, Authorize, AuthzContext
-from api.crud import PageDep, active_cluster, list_page, save_named
+from api.crud import PageDep, active_cluster, list_page, restore_target, save_named
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.routes.licenses import check_backups_allowed
@@ -363,19 +363,7 @@ async def verify_backup(
     backup = await ctx.for_kind(Kind.BACKUPS, Action.VIEW).load(Backup, uid, to=Use.RESTORE)
     if backup.status not in USABLE or not backup.manifest_key:
         raise Conflict(f"backup {backup.name} is {backup.status}: only a finished backup verifies")
-    if not body.cluster_uid and await ctx.session.get(Cluster, backup.cluster_uid) is None:
-        raise Unprocessable(
-            f"the cluster backup {backup.name} was taken from was removed from Lifeboat: "
-            "set cluster_uid to the cluster to verify it in",
-            field="cluster_uid",
-        )
-    target_uid = body.cluster_uid or backup.cluster_uid
-    into = (
-        Use.RESTORE_ITS_BACKUPS_INTO
-        if target_uid == backup.cluster_uid
-        else Use.RESTORE_OTHER_BACKUPS_INTO
-    )
-    target = await active_cluster(ctx, target_uid, to=into)
+    target = await restore_target(ctx, backup, body.cluster_uid, verb="verify it in")
     await temporal.start_workflow(
         VerifyBackupWorkflow.run,
         VerifyInput(backup.uid, target.uid),

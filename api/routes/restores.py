@@ -10,11 +10,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement
 
 from api.authz import Authorize, AuthzContext
-from api.crud import PageDep, active_cluster, list_page, save_named
+from api.crud import PageDep, list_page, restore_target, save_named
 from api.deps import TemporalDep
-from api.errors import Unprocessable
 from api.schemas import ListOf, Name, ObjectRead, Text, TextMap, Uid
-from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
+from lifeboat.catalog.models import Backup, Restore, utcnow
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.specs import ReplacePolicy, RestoreSpec
@@ -68,21 +67,7 @@ async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool)
     backup = await ctx.for_kind(Kind.BACKUPS, Action.VIEW).load(
         Backup, body.backup_uid, to=Use.RESTORE
     )
-    if not body.cluster_uid and await ctx.session.get(Cluster, backup.cluster_uid) is None:
-        raise Unprocessable(
-            f"the cluster backup {backup.name} was taken from was removed from Lifeboat: "
-            "set cluster_uid to the cluster to restore into",
-            field="cluster_uid",
-        )
-    target_uid = body.cluster_uid or backup.cluster_uid
-    # Putting a cluster's own backup back needs restore access to it; bringing in objects
-    # from another cluster's backup needs full access.
-    into = (
-        Use.RESTORE_ITS_BACKUPS_INTO
-        if target_uid == backup.cluster_uid
-        else Use.RESTORE_OTHER_BACKUPS_INTO
-    )
-    target = await active_cluster(ctx, target_uid, to=into)
+    target = await restore_target(ctx, backup, body.cluster_uid, verb="restore into")
     backup_uid, target_uid = backup.uid, target.uid  # before a name clash's rollback
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     return await save_named(

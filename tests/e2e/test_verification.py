@@ -5,6 +5,7 @@ difference and leaves no scratch namespace; a chunk deleted or corrupted behind 
 
 from __future__ import annotations
 
+import io
 import random
 import time
 from pathlib import Path
@@ -97,6 +98,11 @@ def _backed_up(api: httpx.Client, kube: Kube, stack: Stack, target: dict[str, st
     return backup
 
 
+def _own_bucket(api: httpx.Client, stack: Stack, target: dict[str, str]) -> dict[str, str]:
+    """The test cluster, and a location on a bucket of its own: its chunks are this test's."""
+    return {"cluster": target["cluster"], **dev_location(api, stack)}
+
+
 def _verified(api: httpx.Client, uid: str, timeout: float = 300) -> dict[str, Any]:
     """The backup once its verification has ended."""
     deadline = time.monotonic() + timeout
@@ -145,7 +151,7 @@ def test_a_good_backup_verifies_without_differences_and_leaves_no_scratch_namesp
 ) -> None:
     api = as_user("infraadmin")
     cluster = target["cluster"]
-    target = {"cluster": cluster, **dev_location(api, stack)}
+    target = _own_bucket(api, stack, target)
     backup = _backed_up(api, kube, stack, target)
     assert backup["verification"] is None and backup["verified_at"] is None
 
@@ -179,8 +185,7 @@ def test_a_chunk_deleted_behind_lifeboats_back_fails_the_verification_naming_the
     as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
     api = as_user("infraadmin")
-    cluster = target["cluster"]
-    target = {"cluster": cluster, **dev_location(api, stack)}
+    target = _own_bucket(api, stack, target)
     backup = _backed_up(api, kube, stack, target)
     s3 = _s3(stack)
     chunks = _chunk_objects(s3, target["bucket"])
@@ -222,8 +227,7 @@ def test_the_repository_check_finds_a_deleted_and_a_corrupted_chunk_and_names_th
     as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
     api = as_user("infraadmin")
-    cluster = target["cluster"]
-    target = {"cluster": cluster, **dev_location(api, stack)}
+    target = _own_bucket(api, stack, target)
     location = target["location"]
     never = api.get(f"/api/v1/backup-locations/{location}/repository-check").json()
     assert never["status"] is None
@@ -251,7 +255,7 @@ def test_the_repository_check_finds_a_deleted_and_a_corrupted_chunk_and_names_th
     s3.remove_object(target["bucket"], deleted)
     # Same size, other bytes: only downloading it can tell.
     garbage = random.Random(3).randbytes(size)
-    s3.put_object(target["bucket"], corrupted, _Bytes(garbage), size)
+    s3.put_object(target["bucket"], corrupted, io.BytesIO(garbage), size)
 
     # Without a sample only the missing chunk shows.
     api.post(f"/api/v1/backup-locations/{location}/check-repository", json={})
@@ -270,18 +274,6 @@ def test_the_repository_check_finds_a_deleted_and_a_corrupted_chunk_and_names_th
         assert [b["name"] for b in problem["backups"]] == [backup["name"]]
     assert check["backups_affected"] == [{"uid": backup["uid"], "name": backup["name"]}]
     assert backup["name"] in check["reason"] or "1 backups affected" in check["reason"]
-
-
-class _Bytes:
-    """A readable for minio's put_object."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data, self._at = data, 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._data) if size < 0 else self._at + size
-        chunk, self._at = self._data[self._at : end], min(end, len(self._data))
-        return chunk
 
 
 def test_who_may_restore_a_backup_may_verify_it_and_others_do_not_see_it(
