@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import random
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +306,38 @@ def test_who_may_restore_a_backup_may_verify_it_and_others_do_not_see_it(
     assert started.status_code == 202, started.text
     verification = _verified(sharee, backup["uid"])["verification"]
     assert verification["status"] == "Passed", verification["differences"]
+
+
+def test_a_schedule_with_verify_every_1_verifies_the_backup_its_run_made(
+    as_user: Users, target: dict[str, str], kube: Kube
+) -> None:
+    api = as_user("infraadmin")
+    namespace = unique("scheduled")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    # Half a day away: only run-now makes a backup during the test.
+    at = (datetime.now().astimezone() + timedelta(hours=12)).strftime("%H:%M")
+    policy = api.post("/api/v1/schedule-policies", json={
+        "name": unique("daily"), "schedule": {"type": "daily", "time": at},
+    })  # fmt: skip
+    assert policy.status_code == 201, policy.text
+    body = {
+        "name": unique("verified"), "policy_uid": policy.json()["uid"], "verify_every": -1,
+        "backup": {"cluster_uid": target["cluster"], "location_uid": target["location"],
+                   "namespaces": [namespace]},
+    }  # fmt: skip
+    refused = api.post("/api/v1/backup-schedules", json=body)
+    assert refused.status_code == 422 and "verify_every" in refused.text
+    schedule = api.post("/api/v1/backup-schedules", json={**body, "verify_every": 1})
+    assert schedule.status_code == 201, schedule.text
+    assert schedule.json()["spec"]["verify_every"] == 1
+    uid = schedule.json()["uid"]
+    assert api.post(f"/api/v1/backup-schedules/{uid}/run-now").status_code == 202
+    deadline = time.monotonic() + 180
+    while not (made := api.get("/api/v1/backups", params={"schedule_uid": uid}).json()["items"]):
+        assert time.monotonic() < deadline, "the schedule made no backup"
+        time.sleep(1)
+    verification = _verified(api, made[0]["uid"])["verification"]
+    assert verification["status"] == "Passed", verification["differences"]
+    assert verification["namespaces"] == {
+        namespace: f"lifeboat-verify-{made[0]['uid'].split('-')[0]}"
+    }
