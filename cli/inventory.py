@@ -12,7 +12,7 @@ from cli import crud
 from cli.api import Api
 from cli.errors import CliError, Exit
 from cli.operations import passed_or_fail, wait_for_check
-from cli.output import Format, FormatOption, console, emit, print_fields, print_table
+from cli.output import Format, FormatOption, console, emit, errors, print_fields, print_table
 from cli.resolve import CLOUD_ACCOUNT, CLUSTER, LOCATION, uid_of
 
 cluster_app = typer.Typer(help="Clusters you registered or that are shared with you.")
@@ -192,7 +192,8 @@ def check_repository(
 
     before = check().get("started_at")
     api.post(f"/backup-locations/{uid}/check-repository", {"sample_fraction": sample_fraction})
-    console.print(f"checking the repository of location {ref}", highlight=False)
+    # On stderr: with -o json|yaml, stdout is the result alone.
+    errors.print(f"checking the repository of location {ref}", highlight=False)
     if wait:
         result = wait_for_check(check, before)
         emit(result, output, _show_check)

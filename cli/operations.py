@@ -256,7 +256,8 @@ def verify_backup(
         return found
 
     before = verification().get("started_at")
-    console.print(api.post(f"/backups/{uid}/verify", body)["message"], highlight=False)
+    # On stderr: with -o json|yaml, stdout is the result alone.
+    errors.print(api.post(f"/backups/{uid}/verify", body)["message"], highlight=False)
     if wait:
         result = wait_for_check(verification, before)
         emit(result, output, _show_verification)
