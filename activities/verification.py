@@ -271,6 +271,8 @@ class VerificationActivities:
         )
         beat = ThreadHeartbeat(HEARTBEAT_EVERY_SECONDS)
         scratch = set(input.namespaces.values())
+        # Differences name the namespace as backed up, as the backup's own results do.
+        backed_up = {scratch_name: name for name, scratch_name in input.namespaces.items()}
 
         def run() -> tuple[dict[str, Any], list[VerifyVolumeInput]]:
             entries, objects, volumes = archived_objects(location, backup.manifest_key, spec)
@@ -288,7 +290,7 @@ class VerificationActivities:
                 rested, note = at_rest(obj)
                 if rested is None:
                     skipped.append(
-                        _problem("object", namespace, f"{entry.kind}/{entry.name}", "", note)
+                        _problem("object", entry.namespace, f"{entry.kind}/{entry.name}", "", note)
                     )
                     continue
                 chosen.append(rested)
@@ -311,7 +313,7 @@ class VerificationActivities:
                         found = object_differences(obj, actual)
                     differing += bool(found)
                     differences += [
-                        _problem("object", meta.get("namespace"),
+                        _problem("object", backed_up.get(meta.get("namespace") or ""),
                                  f"{obj['kind']}/{meta['name']}", where, problem)
                         for where, problem in found
                     ]  # fmt: skip
