@@ -43,6 +43,7 @@ from activities.mover.runners import (
     remove_jobs,
 )
 from activities.mover.store import ChunkStore
+from activities.mover.verify import VerifySummary
 from lifeboat.catalog.models import Backup, BackupLocation, Restore, utcnow
 from lifeboat.locations.locked import LockedBackend
 from lifeboat.secrets import SecretBox
@@ -411,7 +412,7 @@ class VolumeActivities:
         )
 
 
-Summary = TypeVar("Summary", SnapshotSummary, RestoreSummary)
+Summary = TypeVar("Summary", SnapshotSummary, RestoreSummary, VerifySummary)
 
 
 def hold_volume_data(backend: LockedBackend, store: ChunkStore, snapshot_id: str) -> int:

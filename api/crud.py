@@ -15,7 +15,7 @@ from sqlalchemy.orm import defer
 from api.authz import AuthzContext
 from api.errors import Conflict, Unprocessable
 from api.schemas import Subject, Text, Timestamp
-from lifeboat.catalog.models import CatalogObject, Cluster, Share
+from lifeboat.catalog.models import Backup, CatalogObject, Cluster, Share
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.status import ClusterStatus
@@ -44,6 +44,29 @@ async def active_cluster(ctx: AuthzContext, uid: str, *, to: Use) -> Cluster:
     """A cluster the caller may use so for a backup, restore or schedule: not being removed."""
     cluster = await ctx.for_kind(Kind.CLUSTERS, Action.VIEW).load(Cluster, uid, to=to)
     return not_being_removed(cluster, field="cluster_uid")
+
+
+async def restore_target(
+    ctx: AuthzContext, backup: Backup, cluster_uid: str | None, *, verb: str
+) -> Cluster:
+    """The cluster a backup is restored (or verified) into: `cluster_uid`, else the backup's
+    own, which must still be in Lifeboat (422 naming the field otherwise)."""
+    if not cluster_uid and await ctx.session.get(Cluster, backup.cluster_uid) is None:
+        raise Unprocessable(
+            f"the cluster backup {backup.name} was taken from was removed from Lifeboat: "
+            f"set cluster_uid to the cluster to {verb}",
+            field="cluster_uid",
+        )
+    target_uid = cluster_uid or backup.cluster_uid
+    return await active_cluster(ctx, target_uid, to=restore_access(target_uid, backup))
+
+
+def restore_access(target_uid: str, backup: Backup) -> Use:
+    """Putting a cluster's own backup back needs restore access to it; bringing in objects
+    from another cluster's backup needs full access."""
+    if target_uid == backup.cluster_uid:
+        return Use.RESTORE_ITS_BACKUPS_INTO
+    return Use.RESTORE_OTHER_BACKUPS_INTO
 
 
 def not_being_removed(cluster: Cluster, *, field: str | None = None) -> Cluster:

@@ -11,7 +11,8 @@ import typer
 from cli import crud
 from cli.api import Api
 from cli.errors import CliError, Exit
-from cli.output import Format, FormatOption, console, emit, print_table
+from cli.operations import passed_or_fail, wait_for_check
+from cli.output import Format, FormatOption, console, emit, errors, print_fields, print_table
 from cli.resolve import CLOUD_ACCOUNT, CLUSTER, LOCATION, uid_of
 
 cluster_app = typer.Typer(help="Clusters you registered or that are shared with you.")
@@ -157,3 +158,61 @@ def status(output: FormatOption = Format.TABLE) -> None:
         print_table("", ("service", "status", "version", "detail"), rows)
 
     emit(Api().get("/service-status"), output, table)
+
+
+PROBLEM_COLUMNS = ("problem", "chunk", "object", "backups", "reason")
+CHECK_FIELDS = (
+    "status", "reason", "started_at", "finished_at", "sample_fraction", "snapshots", "chunks",
+    "chunks_sampled", "bytes_sampled", "problems_total",
+)  # fmt: skip
+
+
+def _show_check(check: dict[str, Any]) -> None:
+    print_fields(check, CHECK_FIELDS)
+    rows = [
+        [p["problem"], p["chunk"], p["object"], ", ".join(b["name"] for b in p["backups"]),
+         p["reason"]]
+        for p in check.get("problems") or []
+    ]  # fmt: skip
+    if rows:
+        print_table("problems", PROBLEM_COLUMNS, rows)
+    affected = check.get("backups_affected") or []
+    names = ", ".join(b["name"] for b in affected) or "none"
+    console.print(f"backups affected: {names}", highlight=False)
+
+
+@location_app.command("check-repository")
+def check_repository(
+    ref: Annotated[str, crud.ref_argument(LOCATION)],
+    sample_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of chunks (0 to 1) downloaded to check their content hash; every "
+            "chunk's presence and size is checked anyway",
+        ),
+    ] = 0.0,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for the result and show it; exit 5 unless it Passed"),
+    ] = False,
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """Check a location's repository: every chunk its backups need is there, whole, and (on
+    the sample) decrypts to what was stored; the problems name the backups affected."""
+    api = Api()
+    uid = uid_of(api, LOCATION, ref)
+
+    def check() -> dict[str, Any]:
+        found: dict[str, Any] = api.get(f"/backup-locations/{uid}/repository-check")
+        return found
+
+    before = check().get("started_at")
+    api.post(f"/backup-locations/{uid}/check-repository", {"sample_fraction": sample_fraction})
+    # On stderr: with -o json|yaml, stdout is the result alone.
+    errors.print(f"checking the repository of location {ref}", highlight=False)
+    if wait:
+        result = wait_for_check(check, before)
+        emit(result, output, _show_check)
+        passed_or_fail(result, f"the repository check of location {ref}")

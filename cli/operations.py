@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -230,6 +231,76 @@ def retry_backup(ref: BackupRef, wait: WaitOption = False) -> None:
 def cancel_backup(ref: BackupRef) -> None:
     """Cancel a running backup: its post rules still run and its snapshots are removed."""
     _control(BACKUP, ref, "cancel")
+
+
+VERIFICATION_FIELDS = (
+    "status", "reason", "started_at", "finished_at", "cluster_uid", "differences_total",
+)  # fmt: skip
+DIFFERENCE_COLUMNS = ("kind", "namespace", "name", "path", "problem")
+
+
+def _show_verification(verification: dict[str, Any]) -> None:
+    print_fields(verification, VERIFICATION_FIELDS)
+    _results("volumes", verification.get("volumes") or [])
+    rows = verification.get("differences") or []
+    if rows:
+        print_table(
+            "differences",
+            DIFFERENCE_COLUMNS,
+            [[r.get(c) for c in DIFFERENCE_COLUMNS] for r in rows],
+        )
+    else:
+        console.print("differences: none", highlight=False)
+
+
+@backup_app.command("verify")
+def verify_backup(
+    ref: BackupRef,
+    cluster: Annotated[
+        str, typer.Option(help="Verify in this cluster (name or uid); default: the backup's own")
+    ] = "",
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for the result and show it; exit 5 unless it Passed"),
+    ] = False,
+    output: FormatOption = Format.TABLE,
+) -> None:
+    """Restore a backup into scratch namespaces, compare every object and file with what it
+    recorded, then remove them; the result is the backup's verification."""
+    api = Api()
+    uid = uid_of(api, BACKUP, ref)
+    body = {"cluster_uid": uid_of(api, CLUSTER, cluster)} if cluster else {}
+
+    def verification() -> dict[str, Any]:
+        found: dict[str, Any] = api.get(f"/backups/{uid}").get("verification") or {}
+        return found
+
+    before = verification().get("started_at")
+    # On stderr: with -o json|yaml, stdout is the result alone.
+    errors.print(api.post(f"/backups/{uid}/verify", body)["message"], highlight=False)
+    if wait:
+        result = wait_for_check(verification, before)
+        emit(result, output, _show_verification)
+        passed_or_fail(result, f"the verification of backup {ref}")
+
+
+def wait_for_check(read: Callable[[], dict[str, Any]], before: str | None) -> dict[str, Any]:
+    """Poll `read` until it gives the result of the check (a verification, a repository check)
+    started after the one `before` named: not the earlier one, and not while it runs."""
+    while True:
+        result = read()
+        if result.get("started_at") not in (None, before) and result["status"] != "InProgress":
+            return result
+        time.sleep(POLL_SECONDS)
+
+
+def passed_or_fail(result: dict[str, Any], what: str) -> None:
+    """Exit 5 (operation failed) unless the check `result` Passed."""
+    if result["status"] != "Passed":
+        raise CliError(
+            f"{what} ended {result['status']}: {result['reason'] or 'no reason given'}",
+            Exit.OPERATION_FAILED,
+        )
 
 
 crud.add_delete(

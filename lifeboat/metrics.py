@@ -74,6 +74,12 @@ RESTORE_DURATION = Histogram(
     ["status"],
     buckets=_DURATION_BUCKETS,
 )
+VERIFICATIONS = Counter(
+    "lifeboat_verifications",
+    "Backup verifications (a restore into scratch namespaces, compared with the backup) that "
+    "ended, by status: Passed, Failed or Cancelled.",
+    ["status"],
+)
 LOCATION_CHECKS = Counter(
     "lifeboat_location_checks",
     "Checks that a backup location's bucket can be reached with its keys, by result.",
@@ -107,6 +113,10 @@ def restore_finished(restore: Restore) -> None:
     duration = _seconds(restore.started_at or restore.created_at, restore.finished_at)
     if duration is not None:
         RESTORE_DURATION.labels(restore.status).observe(duration)
+
+
+def verification_finished(status: str) -> None:
+    VERIFICATIONS.labels(status).inc()
 
 
 def location_checked(endpoint: str, bucket: str, *, ok: bool) -> None:

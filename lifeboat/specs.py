@@ -60,6 +60,8 @@ class ScheduledBackupSpec(BackupSpec):
     """What each run of a backup schedule backs up, and to which location."""
 
     location_uid: str = ""
+    # Verify every Nth successful backup of the schedule (1: each one; 0: none).
+    verify_every: int = 0
 
     def backup(self) -> BackupSpec:
         """The spec of one run's backup (its location is the backup's own column)."""

@@ -33,6 +33,18 @@ class RestoreStatus(enum.StrEnum):
     ABORTED = "Aborted"
 
 
+class VerificationStatus(enum.StrEnum):
+    """A backup's verification (a restore into scratch namespaces, compared), or a location's
+    repository check."""
+
+    IN_PROGRESS = "InProgress"
+    # Everything compared equal.
+    PASSED = "Passed"
+    # Differences were found, or it could not run to its end: see reason and differences.
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
 # Not finished yet: a backup or restore in one of these may still change.
 RUNNING = frozenset({BackupStatus.PENDING, BackupStatus.IN_PROGRESS})
 RESTORE_RUNNING = frozenset({RestoreStatus.PENDING, RestoreStatus.IN_PROGRESS})

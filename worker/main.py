@@ -27,6 +27,7 @@ from activities.mover.runners import mover_for
 from activities.restore import RestoreActivities
 from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
+from activities.verification import VerificationActivities
 from activities.volumes import VolumeActivities
 from lifeboat.catalog.session import create_engine, create_sessionmaker
 from lifeboat.logs import configure_logging
@@ -47,6 +48,7 @@ from workflows.platform_schedules import ensure_platform_schedule
 from workflows.restore import RestoreWorkflow
 from workflows.scheduled_backup import ScheduledBackupWorkflow
 from workflows.user_directory import UserDirectoryWorkflow
+from workflows.verification import RepositoryCheckWorkflow, VerifyBackupWorkflow
 
 log = logging.getLogger("lifeboat.worker")
 
@@ -64,6 +66,8 @@ WORKFLOWS = [
     ScheduledBackupWorkflow,
     UserDirectoryWorkflow,
     LicenseCheckWorkflow,
+    VerifyBackupWorkflow,
+    RepositoryCheckWorkflow,
 ]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -121,7 +125,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     backups = BackupActivities(sessions, secrets)
     restores = RestoreActivities(sessions, secrets)
     rules = RuleActivities(sessions, secrets)
-    volumes = VolumeActivities(sessions, secrets, mover_for(settings))
+    mover = mover_for(settings)
+    volumes = VolumeActivities(sessions, secrets, mover)
+    verification = VerificationActivities(sessions, secrets, mover)
     schedules = ScheduleActivities(sessions)
     directory = DirectoryActivities(sessions, settings)
     licensing = LicenseActivities(sessions, settings, secrets, client)
@@ -172,6 +178,14 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             directory.reconcile_users,
             licensing.renew_subscription,
             licensing.enforce_license,
+            verification.begin_verification,
+            verification.restore_for_verification,
+            verification.verify_volume,
+            verification.remove_scratch_namespaces,
+            verification.finish_verification,
+            verification.verification_due,
+            verification.check_repository,
+            verification.record_repository_check,
         ],
         **worker_options(settings),
     )

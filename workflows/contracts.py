@@ -483,3 +483,69 @@ class RunningWork:
     """Workflow ids of the backups and restores still running on a cluster."""
 
     workflow_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerifyInput:
+    """Verify a backup: restore it into scratch namespaces of `cluster_uid` (the backup's own
+    cluster when empty) and compare."""
+
+    backup_uid: str
+    cluster_uid: str = ""
+
+
+@dataclass
+class VerificationPlan:
+    """Where a verification restores: its cluster, and each backed-up namespace's scratch
+    namespace."""
+
+    backup_uid: str
+    cluster_uid: str
+    namespaces: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class VerifyVolumeInput:
+    """One volume of a verification: its scratch claim and the data snapshot it gets."""
+
+    backup_uid: str
+    cluster_uid: str
+    namespace: str  # the scratch namespace
+    pvc: str
+    data_snapshot_id: str
+    source_namespace: str = ""
+
+
+@dataclass
+class FinishVerificationInput:
+    """The end of a verification; `reason` says why it could not run to its end ('' if it
+    did)."""
+
+    backup_uid: str
+    reason: str = ""
+    cancelled: bool = False
+
+
+@dataclass
+class VerificationResult:
+    backup_uid: str
+    status: str
+    reason: str = ""
+    differences: int = 0
+
+
+@dataclass
+class RepositoryCheckInput:
+    """Check a location's repository; download and open `sample_fraction` (0..1) of its
+    chunks."""
+
+    location_uid: str
+    sample_fraction: float = 0.0
+
+
+@dataclass
+class RepositoryCheckResult:
+    location_uid: str
+    status: str
+    reason: str = ""
+    problems: int = 0

@@ -25,6 +25,14 @@ def restore_workflow_id(restore_uid: str) -> str:
     return f"restore-{restore_uid}"
 
 
+def verification_workflow_id(backup_uid: str) -> str:
+    return f"verify-backup-{backup_uid}"
+
+
+def repository_check_workflow_id(location_uid: str) -> str:
+    return f"check-repository-{location_uid}"
+
+
 def deletion_workflow_id(backup_uid: str) -> str:
     return f"delete-backup-{backup_uid}"
 
@@ -81,8 +89,9 @@ def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttr
 
     Kinds: backup, scheduled-backup, backup-deletion, restore, restore-preview,
     cluster-sync, cluster-deletion, location-check, lighthouse-check, discovery,
-    user-directory, license. `cluster` is the cluster the workflow acts on: the lighthouse for
-    its check, '' for a location check, a discovery run or the platform's own work.
+    user-directory, license, verification, repository-check. `cluster` is the cluster the
+    workflow acts on: the lighthouse for its check, '' for a location check, a repository
+    check, a discovery run or the platform's own work.
     """
     return TypedSearchAttributes(
         [

@@ -132,6 +132,25 @@ MOVE_DATA: dict[str, Any] = {
         non_retryable_error_types=["InvalidBackup", "BackupNotFound"],
     ),
 }
+# Removing a verification's scratch namespaces and waiting until they are gone: retried, it
+# must happen.
+SCRATCH_CLEANUP: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=15),
+    "heartbeat_timeout": timedelta(minutes=1),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1),
+        maximum_attempts=10,
+    ),
+}  # fmt: skip
+# Checking a repository: long (a sample of its chunks is downloaded), heartbeating.
+REPOSITORY_CHECK: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(hours=12),
+    "heartbeat_timeout": timedelta(minutes=1),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=1),
+        maximum_attempts=5, non_retryable_error_types=["InvalidBackup"],
+    ),
+}  # fmt: skip
 # Checking the license and pausing or resuming Temporal Schedules: the next check retries.
 LICENSE_CHECK: dict[str, Any] = {
     "start_to_close_timeout": timedelta(minutes=5),

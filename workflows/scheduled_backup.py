@@ -22,6 +22,7 @@ from workflows.contracts import (
     PrepareScheduledInput,
     ScheduledBackupInput,
     ScheduledBackupResult,
+    VerifyInput,
 )
 from workflows.deletion import DeletionWorkflow
 from workflows.ids import (
@@ -30,10 +31,13 @@ from workflows.ids import (
     backup_workflow_id,
     deletion_workflow_id,
     search_attributes,
+    verification_workflow_id,
 )
+from workflows.verification import VerifyBackupWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.schedules import ScheduleActivities
+    from activities.verification import VerificationActivities
 
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
@@ -76,6 +80,8 @@ class ScheduledBackupWorkflow:
             # A backup outlives a schedule run that is terminated: it always records its end.
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
+        if workflow.patched("verify-scheduled-backups"):
+            await self._verify(backup_uid)
         expired: list[str] = await workflow.execute_activity_method(
             ScheduleActivities.expired_backups, input, **options.CATALOG_WRITE
         )
@@ -89,3 +95,18 @@ class ScheduledBackupWorkflow:
         return ScheduledBackupResult(
             input.schedule_uid, backup_uid, result.status, result.reason, expired
         )
+
+    async def _verify(self, backup_uid: str) -> None:
+        """Start the backup's verification when the schedule's `verify_every` says so; it
+        runs on by itself and records its result on the backup."""
+        due: bool = await workflow.execute_activity_method(
+            VerificationActivities.verification_due, backup_uid, **options.CATALOG_WRITE
+        )
+        if due:
+            await workflow.start_child_workflow(
+                VerifyBackupWorkflow.run,
+                VerifyInput(backup_uid),
+                id=verification_workflow_id(backup_uid),
+                search_attributes=_child_attributes("verification"),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )

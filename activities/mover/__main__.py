@@ -1,4 +1,9 @@
-"""The data mover as a command: `python -m activities.mover backup|restore ...`.
+"""The data mover as a command: `python -m activities.mover backup|restore|verify|check ...`.
+
+`verify` restores a snapshot into an empty `--target` and compares every file with what the
+snapshot recorded (see `activities.mover.verify`); `check` checks the whole repository (see
+`activities.mover.check`). Both print their findings in the summary and exit 0: a difference
+is a finding, not a failure of the command.
 
 Secrets come from the environment only, never from arguments (arguments show in process
 lists): `LIFEBOAT_MOVER_ACCESS_KEY` and `LIFEBOAT_MOVER_SECRET_KEY` (the location's keys:
@@ -32,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from activities.mover.backup import backup
+from activities.mover.check import check_repository
 from activities.mover.command import (
     ENV_ACCESS_KEY,
     ENV_LOCATION_KEY,
@@ -45,6 +51,7 @@ from activities.mover.errors import MoverError
 from activities.mover.progress import Progress, ProgressCallback, ResumeState
 from activities.mover.restore import restore
 from activities.mover.store import DEFAULT_WORKERS, ChunkStore, connections_for
+from activities.mover.verify import verify
 from lifeboat.locations import (
     KINDS,
     LocationAddress,
@@ -74,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, summary in (
         ("backup", "back up --source into a new snapshot"),
         ("restore", "restore --snapshot into --target"),
+        ("verify", "restore --snapshot into an empty --target and compare every file"),
+        ("check", "check every snapshot's chunks; open --sample-fraction of them"),
     ):
         command = commands.add_parser(name, help=summary, description=summary)
         command.add_argument(
@@ -108,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--lock-until", type=_aware, help="lock every object written until then"
             )
+        elif name == "check":
+            command.add_argument("--sample-fraction", type=float, default=0.0)
         else:
             command.add_argument("--snapshot", required=True)
             command.add_argument("--target", required=True, type=Path)
@@ -162,8 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     resume=args.resume,
                 )
             )
-        else:
+        elif args.command == "restore":
             summary = asdict(restore(args.snapshot, store, args.target, progress=on_progress))
+        elif args.command == "verify":
+            summary = asdict(verify(args.snapshot, store, args.target, progress=on_progress))
+        else:
+            summary = asdict(check_repository(store, args.sample_fraction, progress=on_progress))
     except PERMANENT as error:
         return _fail(args.summary_file, error, EXIT_PERMANENT)
     except (MoverError, ValueError) as error:

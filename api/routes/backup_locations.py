@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
 from pydantic import (
@@ -53,13 +53,16 @@ from lifeboat.immutability import MAX_RETENTION_DAYS
 from lifeboat.locations import KINDS, LocationKind, LockMode
 from lifeboat.rbac.matrix import Action, Kind, Permission
 from lifeboat.settings import Mode
-from workflows.contracts import KeyRotationInput, LocationCheckInput
+from lifeboat.status import VerificationStatus
+from workflows.contracts import KeyRotationInput, LocationCheckInput, RepositoryCheckInput
 from workflows.ids import (
     location_check_workflow_id,
     location_key_rotation_workflow_id,
+    repository_check_workflow_id,
     search_attributes,
 )
 from workflows.location_check import LocationCheckWorkflow, LocationKeyRotationWorkflow
+from workflows.verification import RepositoryCheckWorkflow
 
 router = APIRouter(prefix="/backup-locations", tags=["backup locations"])
 
@@ -530,3 +533,77 @@ async def delete_location(uid: Uid, ctx: DeleteLocation) -> None:
             delete(LocationCredentials).where(LocationCredentials.uid == location.credentials_uid)
         )
     await delete_object(ctx, location)
+
+
+class RepositoryCheckRequest(BaseModel):
+    sample_fraction: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="The share of chunks (0 to 1) downloaded and opened to prove their content "
+        "hash; every chunk's presence and size are checked whatever it is",
+    )
+
+
+class RepositoryCheckRead(BaseModel):
+    """A location's last repository check."""
+
+    status: VerificationStatus | None = Field(
+        default=None,
+        description="InProgress, Passed, Failed (chunks missing or corrupt, or the check could "
+        "not run: see reason); none if the repository was never checked",
+    )
+    reason: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    sample_fraction: float = 0.0
+    snapshots: int = Field(default=0, description="Data snapshots (one per backed-up volume)")
+    chunks: int = Field(default=0, description="Distinct chunks they refer to")
+    chunks_sampled: int = 0
+    bytes_sampled: int = 0
+    problems: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Up to 500 of: `chunk` (its id), `object` (the key it is stored under), "
+        "`problem` (missing, truncated or corrupt), `reason`, `snapshots` that refer to it, "
+        "`backups` affected (`uid`, `name`)",
+    )
+    problems_total: int = 0
+    unreadable_snapshots: list[dict[str, str]] = Field(
+        default_factory=list, description="`snapshot`, `reason`: snapshots that cannot be read"
+    )
+    backups_affected: list[dict[str, str]] = Field(
+        default_factory=list, description="Every backup with missing or corrupt data: uid, name"
+    )
+
+
+@router.post("/{uid}/check-repository", status_code=status.HTTP_202_ACCEPTED)
+async def check_repository(
+    uid: Uid,
+    ctx: EditLocation,
+    temporal: TemporalDep,
+    body: RepositoryCheckRequest | None = None,
+) -> RepositoryCheckRead:
+    """Check the location's repository: every chunk its snapshots refer to must exist with
+    the right size; `sample_fraction` of them are downloaded and their content hash checked.
+    Read the result with GET .../repository-check (409 while a check runs)."""
+    body = body or RepositoryCheckRequest()
+    location = await ctx.load(BackupLocation, uid)
+    await temporal.start_workflow(
+        RepositoryCheckWorkflow.run,
+        RepositoryCheckInput(location.uid, body.sample_fraction),
+        id=repository_check_workflow_id(location.uid),
+        task_queue=ctx.settings.task_queue,
+        search_attributes=search_attributes(
+            owner=location.owner_id, cluster="", kind="repository-check"
+        ),
+    )
+    return RepositoryCheckRead(
+        status=VerificationStatus.IN_PROGRESS, sample_fraction=body.sample_fraction
+    )
+
+
+@router.get("/{uid}/repository-check")
+async def get_repository_check(uid: Uid, ctx: ViewLocation) -> RepositoryCheckRead:
+    """The location's last repository check (all fields empty if it was never checked)."""
+    location = await ctx.load(BackupLocation, uid)
+    return RepositoryCheckRead.model_validate(location.repository_check or {})

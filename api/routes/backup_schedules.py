@@ -75,10 +75,23 @@ CATCHUP_WINDOW = timedelta(hours=1)
 MISSED_AFTER = timedelta(minutes=5)
 
 
+VerifyEvery = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=10_000,
+        strict=True,
+        description="Verify every Nth successful backup of the schedule (1: each one; 0: "
+        "none): restored into scratch namespaces and compared, as POST /backups/{uid}/verify",
+    ),
+]
+
+
 class ScheduleCreate(BaseModel):
     name: Name
     policy_uid: Uid
     backup: BackupCreate = Field(description="What each run backs up (its name is ignored)")
+    verify_every: VerifyEvery = 0
     labels: Labels = Field(default_factory=dict)
 
 
@@ -94,6 +107,7 @@ class BackupScheduleUpdate(BaseModel):
         description="What each run backs up, as a whole and checked as at create (cluster, "
         "location, namespaces, selectors, rules...; its name is ignored)",
     )
+    verify_every: VerifyEvery | None = None
     labels: Labels | None = None
 
 
@@ -358,7 +372,9 @@ async def create_schedule(
         owner_id=ctx.caller.subject,
         policy_uid=policy.uid,
         cluster_uid=cluster.uid,
-        spec=ScheduledBackupSpec.from_json(body.backup.model_dump()),
+        spec=ScheduledBackupSpec.from_json(
+            {**body.backup.model_dump(), "verify_every": body.verify_every}
+        ),
         due_since=utcnow(),
     )
     row = await save_unique(ctx, row)
@@ -386,7 +402,11 @@ async def update_schedule(
     if body.backup is not None:
         cluster, _location_uid = await check_backup_parts(body.backup, ctx)
         row.cluster_uid = cluster.uid
-        row.spec = ScheduledBackupSpec.from_json(body.backup.model_dump())
+        row.spec = ScheduledBackupSpec.from_json(
+            {**body.backup.model_dump(), "verify_every": row.spec.verify_every}
+        )
+    if body.verify_every is not None:
+        row.spec = dataclasses.replace(row.spec, verify_every=body.verify_every)
     row.policy_uid = policy.uid
     if body.name is not None:
         row.name = body.name

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import ColumnElement, select
 from temporalio.client import Client
 from temporalio.common import (
@@ -19,7 +19,7 @@ from temporalio.common import (
 )
 
 from api.authz import Access, Authorize, AuthzContext
-from api.crud import PageDep, active_cluster, list_page, save_named
+from api.crud import PageDep, active_cluster, list_page, restore_target, save_named
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.routes.licenses import check_backups_allowed
@@ -37,12 +37,26 @@ from lifeboat.immutability import lock_refusal
 from lifeboat.rbac.access import AccessLevel, Use, may_serve_cluster
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.specs import BackupSpec
-from lifeboat.status import RESTORE_RUNNING, RUNNING, BackupStatus, Stage, VolumeStatus
+from lifeboat.status import (
+    RESTORE_RUNNING,
+    RUNNING,
+    USABLE,
+    BackupStatus,
+    Stage,
+    VerificationStatus,
+    VolumeStatus,
+)
 from lifeboat.virtual_machines import VirtualMachineRef
 from workflows.backup import BackupWorkflow
-from workflows.contracts import BackupInput
+from workflows.contracts import BackupInput, VerifyInput
 from workflows.deletion import DeletionWorkflow
-from workflows.ids import backup_workflow_id, deletion_workflow_id, search_attributes
+from workflows.ids import (
+    backup_workflow_id,
+    deletion_workflow_id,
+    search_attributes,
+    verification_workflow_id,
+)
+from workflows.verification import VerifyBackupWorkflow
 
 router = APIRouter(prefix="/backups", tags=["backups"])
 
@@ -50,6 +64,8 @@ CreateBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.CR
 ViewBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.VIEW))]
 DeleteBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.DELETE))]
 EditBackup = Annotated[AuthzContext, Depends(Authorize(Kind.BACKUPS, Action.EDIT))]
+# Who may restore may verify: a verification is a restore into scratch namespaces.
+VerifyBackup = Annotated[AuthzContext, Depends(Authorize(Kind.RESTORES, Action.CREATE))]
 
 
 class BackupCreate(BaseModel):
@@ -78,6 +94,48 @@ class BackupCreate(BaseModel):
         return BackupSpec.from_json(self.model_dump())
 
 
+class LastVerification(BaseModel):
+    """A backup's last verification, in short."""
+
+    status: VerificationStatus = Field(
+        description="InProgress, Passed (everything compared equal), Failed (differences, "
+        "or it could not run to its end: see reason), Cancelled"
+    )
+    reason: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    differences_total: int = 0
+
+
+class VerificationRead(LastVerification):
+    """A backup's last verification in full: where it restored, what it compared, and each
+    difference found."""
+
+    cluster_uid: str = ""
+    namespaces: dict[str, str] = Field(
+        default_factory=dict, description="Each backed-up namespace and its scratch namespace"
+    )
+    objects: dict[str, int] = Field(
+        default_factory=dict, description="Objects `checked`, `skipped`, `differing`"
+    )
+    volumes: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Per volume: `namespace`, `pvc`, `status` (Passed or Failed), `files`, "
+        "`bytes_checked`, `differences` (how many), `reason`",
+    )
+    skipped: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Objects a verification does not restore (cluster-scoped ones, bare "
+        "pods), with why",
+    )
+    differences: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Up to 500 of: `kind` (object, file or volume), `namespace` (as backed "
+        "up), `name` (`<Kind>/<name>` of an object, or the claim), `path` (the object's field "
+        "or the file), `problem`",
+    )
+
+
 class BackupRead(ObjectRead):
     cluster_uid: str
     location_uid: str
@@ -96,6 +154,15 @@ class BackupRead(ObjectRead):
         description="On an immutable location: nobody can delete the backup before then "
         "(its objects are under S3 Object Lock until then)",
     )
+    verified_at: datetime | None = Field(default=None, description="When it was last verified")
+    verification: LastVerification | None = Field(
+        default=None, description="Its last verification; none if it was never verified"
+    )
+
+    @field_validator("verification", mode="before")
+    @classmethod
+    def _never_verified(cls, value: Any) -> Any:
+        return value or None
 
 
 class Progress(BaseModel):
@@ -105,6 +172,9 @@ class Progress(BaseModel):
 
 
 class BackupDetail(BackupRead):
+    verification: VerificationRead | None = Field(
+        default=None, description="Its last verification in full; none if never verified"
+    )
     progress: Progress | None = None
     resources: list[dict[str, Any]]
     volumes: list[dict[str, Any]]
@@ -274,6 +344,42 @@ async def ensure_idle(ctx: AuthzContext, backup: Backup) -> None:
     )
     if restoring:
         raise Conflict(f"restore {restoring} is reading backup {backup.name}: wait for it")
+    if (backup.verification or {}).get("status") == VerificationStatus.IN_PROGRESS:
+        raise Conflict(f"a verification is reading backup {backup.name}: wait for it")
+
+
+class VerifyRequest(BaseModel):
+    cluster_uid: Uid | None = Field(
+        default=None,
+        description="Where the scratch namespaces go; the backup's own cluster if unset",
+    )
+
+
+@router.post("/{uid}/verify", status_code=status.HTTP_202_ACCEPTED)
+async def verify_backup(
+    uid: Uid, ctx: VerifyBackup, temporal: TemporalDep, body: VerifyRequest | None = None
+) -> Accepted:
+    """Verify a backup: restore it into scratch namespaces (`lifeboat-verify-<short uid>`)
+    with every workload at rest, compare every object and every file with what the backup
+    recorded, then remove the scratch namespaces. The result is the backup's `verification`.
+
+    Needs what a restore of the backup into that cluster needs (409 while one runs).
+    """
+    body = body or VerifyRequest()
+    backup = await ctx.for_kind(Kind.BACKUPS, Action.VIEW).load(Backup, uid, to=Use.RESTORE)
+    if backup.status not in USABLE or not backup.manifest_key:
+        raise Conflict(f"backup {backup.name} is {backup.status}: only a finished backup verifies")
+    target = await restore_target(ctx, backup, body.cluster_uid, verb="verify it in")
+    await temporal.start_workflow(
+        VerifyBackupWorkflow.run,
+        VerifyInput(backup.uid, target.uid),
+        id=verification_workflow_id(backup.uid),
+        task_queue=ctx.settings.task_queue,
+        search_attributes=search_attributes(
+            owner=backup.owner_id, cluster=target.uid, kind="verification"
+        ),
+    )
+    return Accepted(message=f"verifying backup {backup.name} in cluster {target.name}")
 
 
 @router.delete("/{uid}", status_code=status.HTTP_202_ACCEPTED)
@@ -345,6 +451,7 @@ async def get_backup(uid: Uid, ctx: ViewBackup, temporal: TemporalDep) -> Backup
     """A backup with its per-object and per-volume results, and live progress while it runs."""
     backup = await ctx.load(Backup, uid)
     data: dict[str, Any] = BackupRead.model_validate(backup).model_dump()
+    data["verification"] = backup.verification or None  # in full here
     running = backup.status in RUNNING
     return BackupDetail(
         **data,

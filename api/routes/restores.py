@@ -11,11 +11,19 @@ from sqlalchemy import ColumnElement
 from temporalio.client import Client
 
 from api.authz import Authorize, AuthzContext
-from api.crud import PageDep, active_cluster, delete_object, list_page, save_named
+from api.crud import (
+    PageDep,
+    active_cluster,
+    delete_object,
+    list_page,
+    restore_access,
+    restore_target,
+    save_named,
+)
 from api.deps import TemporalDep
-from api.errors import Conflict, Unprocessable
+from api.errors import Conflict
 from api.schemas import Accepted, ListOf, Name, ObjectRead, Text, TextMap, Uid
-from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
+from lifeboat.catalog.models import Backup, Restore, utcnow
 from lifeboat.rbac.access import Use
 from lifeboat.rbac.matrix import Action, Kind
 from lifeboat.specs import ReplacePolicy, RestoreSpec
@@ -75,26 +83,11 @@ class RestoreRead(ObjectRead):
     finished_at: datetime | None
 
 
-def _into(target_uid: str, backup: Backup) -> Use:
-    """Putting a cluster's own backup back needs restore access to it; bringing in objects
-    from another cluster's backup needs full access."""
-    if target_uid == backup.cluster_uid:
-        return Use.RESTORE_ITS_BACKUPS_INTO
-    return Use.RESTORE_OTHER_BACKUPS_INTO
-
-
 async def _new_restore(body: RestoreCreate, ctx: AuthzContext, *, preview: bool) -> Restore:
     backup = await ctx.for_kind(Kind.BACKUPS, Action.VIEW).load(
         Backup, body.backup_uid, to=Use.RESTORE
     )
-    if not body.cluster_uid and await ctx.session.get(Cluster, backup.cluster_uid) is None:
-        raise Unprocessable(
-            f"the cluster backup {backup.name} was taken from was removed from Lifeboat: "
-            "set cluster_uid to the cluster to restore into",
-            field="cluster_uid",
-        )
-    target_uid = body.cluster_uid or backup.cluster_uid
-    target = await active_cluster(ctx, target_uid, to=_into(target_uid, backup))
+    target = await restore_target(ctx, backup, body.cluster_uid, verb="restore into")
     backup_uid, target_uid = backup.uid, target.uid  # before a name clash's rollback
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     return await save_named(
@@ -167,7 +160,7 @@ async def retry_restore(uid: Uid, ctx: EditRestore, temporal: TemporalDep) -> Ac
     )
     if backup.status not in USABLE:
         raise Conflict(f"backup {backup.name} is {backup.status}: it cannot be restored")
-    await active_cluster(ctx, restore.cluster_uid, to=_into(restore.cluster_uid, backup))
+    await active_cluster(ctx, restore.cluster_uid, to=restore_access(restore.cluster_uid, backup))
     restore.status, restore.stage, restore.reason = RestoreStatus.PENDING, Stage.NOT_STARTED, ""
     restore.started_at, restore.finished_at = utcnow(), None
     name = restore.name

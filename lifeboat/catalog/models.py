@@ -260,6 +260,8 @@ class BackupLocation(CatalogObject):
     # Who prunes the repository now (a workflow id) and since when; backups wait meanwhile.
     prune_holder: Mapped[str] = mapped_column(String(255), default="")
     prune_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last repository check's result (see api/routes/backup_locations.py), {} if none.
+    repository_check: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class SchedulePolicy(CatalogObject):
@@ -405,6 +407,9 @@ class Backup(CatalogObject):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # On an immutable location: no object of the backup can be deleted before then.
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last verification (see activities/verification.py), {} if none; when it ended.
+    verification: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def spec(self) -> BackupSpec:

@@ -484,3 +484,35 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
         assert remove_jobs(client, namespace, f"{RESTORE_LABEL}={blip.owner_uid}") == 2
     _cleaned_up(kube, namespace, ["copy", "data", "stuck"])
     kube.delete("v1", "Namespace", namespace)
+
+
+def test_a_verification_compares_the_files_in_a_job_of_the_mover(
+    job_mode: Users, target: dict[str, str], kube: Kube, stack: Stack
+) -> None:
+    api = job_mode("infraadmin")
+    location = _location(api, stack, secrets.token_urlsafe(32))
+    namespace = unique("jobverify")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    _claim(kube, namespace, "pgdata")
+    _fill(_bound_dir(stack, namespace, "pgdata"))
+    started = api.post("/api/v1/backups", json={
+        "cluster_uid": target["cluster"], "location_uid": location["uid"],
+        "namespaces": [namespace],
+    })  # fmt: skip
+    backup = _wait(api, f"/api/v1/backups/{started.json()['uid']}")
+    assert backup["status"] == "Success", (backup["reason"], backup["volumes"])
+
+    assert api.post(f"/api/v1/backups/{backup['uid']}/verify").status_code == 202
+    deadline = time.monotonic() + 300
+    while (verification := api.get(f"/api/v1/backups/{backup['uid']}").json()["verification"]) is (
+        None
+    ) or verification["status"] == "InProgress":
+        assert time.monotonic() < deadline, verification
+        time.sleep(1)
+    assert verification["status"] == "Passed", verification["differences"]
+    [volume] = verification["volumes"]
+    assert volume["status"] == "Passed" and volume["files"] == 200 + 2
+    # The comparison ran in the scratch namespace, in a Job of the mover's `verify` command.
+    [run] = _runs(stack, "verification.lifeboat.dev/backup-uid", backup["uid"])
+    assert run["exit_code"] == 0 and run["spec"]["containers"][0]["args"][0] == "verify"
+    assert run["namespace"] == f"lifeboat-verify-{backup['uid'].split('-')[0]}"

@@ -45,7 +45,8 @@ STORED = {
     [
         (BackupCreate, BackupSpec, {"name", "labels", "cluster_uid", "location_uid"}, set()),
         (RestoreCreate, RestoreSpec, {"name", "backup_uid", "cluster_uid"}, {"preview"}),
-        (BackupCreate, ScheduledBackupSpec, {"name", "labels", "cluster_uid"}, set()),
+        # verify_every comes from the schedule's request (ScheduleCreate), beside `backup`.
+        (BackupCreate, ScheduledBackupSpec, {"name", "labels", "cluster_uid"}, {"verify_every"}),
     ],
 )
 def test_every_request_field_is_kept_in_its_spec(

@@ -26,7 +26,7 @@ class MoverFailed(Exception):
 class MoverTask:
     """One run of the mover over one claim, for one backup or restore."""
 
-    operation: Literal["backup", "restore"]
+    operation: Literal["backup", "restore", "verify"]
     namespace: str
     # The claim backed up or restored, and the claim the mover reads or fills: a backup reads
     # a temporary claim restored from the volume's snapshot.
@@ -35,7 +35,7 @@ class MoverTask:
     # The label naming the backup or restore on the Job, its pod and its Secret.
     owner_label: str
     owner_uid: str
-    # restore: the data snapshot to restore into the claim.
+    # restore, verify: the data snapshot to restore into the claim (and, verify, compare).
     snapshot_id: str = ""
 
     @property

@@ -24,6 +24,7 @@ from activities.mover.runners.common import (
     read_claim,
 )
 from activities.mover.store import ChunkStore
+from activities.mover.verify import verify
 
 POLL_SECONDS = 0.5
 BIND_TIMEOUT_SECONDS = 300
@@ -77,6 +78,11 @@ class LocalMover:
                 if task.operation == "backup":
                     summary: Any = mover.backup(
                         path, store, progress=heartbeat.progress, resume=resume,
+                        progress_seconds=self._progress_seconds,
+                    )  # fmt: skip
+                elif task.operation == "verify":
+                    summary = verify(
+                        task.snapshot_id, store, path, progress=heartbeat.progress,
                         progress_seconds=self._progress_seconds,
                     )  # fmt: skip
                 else:

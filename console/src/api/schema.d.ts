@@ -404,6 +404,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/backups/{uid}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify Backup
+         * @description Verify a backup: restore it into scratch namespaces (`lifeboat-verify-<short uid>`)
+         *     with every workload at rest, compare every object and every file with what the backup
+         *     recorded, then remove the scratch namespaces. The result is the backup's `verification`.
+         *
+         *     Needs what a restore of the backup into that cluster needs (409 while one runs).
+         */
+        post: operations["verify_backup_api_v1_backups__uid__verify_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/backups/{uid}": {
         parameters: {
             query?: never;
@@ -1091,6 +1115,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/backup-locations/{uid}/check-repository": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Repository
+         * @description Check the location's repository: every chunk its snapshots refer to must exist with
+         *     the right size; `sample_fraction` of them are downloaded and their content hash checked.
+         *     Read the result with GET .../repository-check (409 while a check runs).
+         */
+        post: operations["check_repository_api_v1_backup_locations__uid__check_repository_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backup-locations/{uid}/repository-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Repository Check
+         * @description The location's last repository check (all fields empty if it was never checked).
+         */
+        get: operations["get_repository_check_api_v1_backup_locations__uid__repository_check_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/lighthouses": {
         parameters: {
             query?: never;
@@ -1427,6 +1493,13 @@ export interface components {
              * @description On an immutable location: nobody can delete the backup before then (its objects are under S3 Object Lock until then)
              */
             locked_until?: string | null;
+            /**
+             * Verified At
+             * @description When it was last verified
+             */
+            verified_at?: string | null;
+            /** @description Its last verification in full; none if never verified */
+            verification?: components["schemas"]["VerificationRead"] | null;
             progress?: components["schemas"]["Progress"] | null;
             /** Resources */
             resources: {
@@ -1634,6 +1707,13 @@ export interface components {
              * @description On an immutable location: nobody can delete the backup before then (its objects are under S3 Object Lock until then)
              */
             locked_until?: string | null;
+            /**
+             * Verified At
+             * @description When it was last verified
+             */
+            verified_at?: string | null;
+            /** @description Its last verification; none if it was never verified */
+            verification?: components["schemas"]["LastVerification"] | null;
         };
         /**
          * BackupScheduleUpdate
@@ -1649,6 +1729,8 @@ export interface components {
             policy_uid?: string | null;
             /** @description What each run backs up, as a whole and checked as at create (cluster, location, namespaces, selectors, rules...; its name is ignored) */
             backup?: components["schemas"]["BackupCreate"] | null;
+            /** Verify Every */
+            verify_every?: number | null;
             /** Labels */
             labels?: {
                 [key: string]: string;
@@ -2081,6 +2163,28 @@ export interface components {
              * @description A whole self-contained kubeconfig (YAML)
              */
             kubeconfig: string;
+        };
+        /**
+         * LastVerification
+         * @description A backup's last verification, in short.
+         */
+        LastVerification: {
+            /** @description InProgress, Passed (everything compared equal), Failed (differences, or it could not run to its end: see reason), Cancelled */
+            status: components["schemas"]["VerificationStatus"];
+            /**
+             * Reason
+             * @default
+             */
+            reason?: string;
+            /** Started At */
+            started_at?: string | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Differences Total
+             * @default 0
+             */
+            differences_total?: number;
         };
         /**
          * LicenseImport
@@ -2571,6 +2675,85 @@ export interface components {
          * @enum {string}
          */
         ReplacePolicy: "keep" | "replace";
+        /**
+         * RepositoryCheckRead
+         * @description A location's last repository check.
+         */
+        RepositoryCheckRead: {
+            /** @description InProgress, Passed, Failed (chunks missing or corrupt, or the check could not run: see reason); none if the repository was never checked */
+            status?: components["schemas"]["VerificationStatus"] | null;
+            /**
+             * Reason
+             * @default
+             */
+            reason?: string;
+            /** Started At */
+            started_at?: string | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Sample Fraction
+             * @default 0
+             */
+            sample_fraction?: number;
+            /**
+             * Snapshots
+             * @description Data snapshots (one per backed-up volume)
+             * @default 0
+             */
+            snapshots?: number;
+            /**
+             * Chunks
+             * @description Distinct chunks they refer to
+             * @default 0
+             */
+            chunks?: number;
+            /**
+             * Chunks Sampled
+             * @default 0
+             */
+            chunks_sampled?: number;
+            /**
+             * Bytes Sampled
+             * @default 0
+             */
+            bytes_sampled?: number;
+            /**
+             * Problems
+             * @description Up to 500 of: `chunk` (its id), `object` (the key it is stored under), `problem` (missing, truncated or corrupt), `reason`, `snapshots` that refer to it, `backups` affected (`uid`, `name`)
+             */
+            problems?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Problems Total
+             * @default 0
+             */
+            problems_total?: number;
+            /**
+             * Unreadable Snapshots
+             * @description `snapshot`, `reason`: snapshots that cannot be read
+             */
+            unreadable_snapshots?: {
+                [key: string]: string;
+            }[];
+            /**
+             * Backups Affected
+             * @description Every backup with missing or corrupt data: uid, name
+             */
+            backups_affected?: {
+                [key: string]: string;
+            }[];
+        };
+        /** RepositoryCheckRequest */
+        RepositoryCheckRequest: {
+            /**
+             * Sample Fraction
+             * @description The share of chunks (0 to 1) downloaded and opened to prove their content hash; every chunk's presence and size are checked whatever it is
+             * @default 0
+             */
+            sample_fraction?: number;
+        };
         /** RestoreCreate */
         RestoreCreate: {
             /** Backup Uid */
@@ -2930,6 +3113,12 @@ export interface components {
             policy_uid: string;
             /** @description What each run backs up (its name is ignored) */
             backup: components["schemas"]["BackupCreate"];
+            /**
+             * Verify Every
+             * @description Verify every Nth successful backup of the schedule (1: each one; 0: none): restored into scratch namespaces and compared, as POST /backups/{uid}/verify
+             * @default 0
+             */
+            verify_every?: number;
             /** Labels */
             labels?: {
                 [key: string]: string;
@@ -3126,6 +3315,11 @@ export interface components {
              * @default
              */
             location_uid?: string;
+            /**
+             * Verify Every
+             * @default 0
+             */
+            verify_every?: number;
         };
         /** ServiceStatus */
         ServiceStatus: {
@@ -3294,6 +3488,84 @@ export interface components {
             roles: string[];
             /** Last Seen At */
             last_seen_at: string | null;
+        };
+        /**
+         * VerificationRead
+         * @description A backup's last verification in full: where it restored, what it compared, and each
+         *     difference found.
+         */
+        VerificationRead: {
+            /** @description InProgress, Passed (everything compared equal), Failed (differences, or it could not run to its end: see reason), Cancelled */
+            status: components["schemas"]["VerificationStatus"];
+            /**
+             * Reason
+             * @default
+             */
+            reason?: string;
+            /** Started At */
+            started_at?: string | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Differences Total
+             * @default 0
+             */
+            differences_total?: number;
+            /**
+             * Cluster Uid
+             * @default
+             */
+            cluster_uid?: string;
+            /**
+             * Namespaces
+             * @description Each backed-up namespace and its scratch namespace
+             */
+            namespaces?: {
+                [key: string]: string;
+            };
+            /**
+             * Objects
+             * @description Objects `checked`, `skipped`, `differing`
+             */
+            objects?: {
+                [key: string]: number;
+            };
+            /**
+             * Volumes
+             * @description Per volume: `namespace`, `pvc`, `status` (Passed or Failed), `files`, `bytes_checked`, `differences` (how many), `reason`
+             */
+            volumes?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Skipped
+             * @description Objects a verification does not restore (cluster-scoped ones, bare pods), with why
+             */
+            skipped?: {
+                [key: string]: string;
+            }[];
+            /**
+             * Differences
+             * @description Up to 500 of: `kind` (object, file or volume), `namespace` (as backed up), `name` (`<Kind>/<name>` of an object, or the claim), `path` (the object's field or the file), `problem`
+             */
+            differences?: {
+                [key: string]: string;
+            }[];
+        };
+        /**
+         * VerificationStatus
+         * @description A backup's verification (a restore into scratch namespaces, compared), or a location's
+         *     repository check.
+         * @enum {string}
+         */
+        VerificationStatus: "InProgress" | "Passed" | "Failed" | "Cancelled";
+        /** VerifyRequest */
+        VerifyRequest: {
+            /**
+             * Cluster Uid
+             * @description Where the scratch namespaces go; the backup's own cluster if unset
+             */
+            cluster_uid?: string | null;
         };
         /** Version */
         Version: {
@@ -5912,6 +6184,113 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    verify_backup_api_v1_backups__uid__verify_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["VerifyRequest"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             202: {
@@ -11571,6 +11950,216 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BackupLocationRead"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    check_repository_api_v1_backup_locations__uid__check_repository_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RepositoryCheckRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepositoryCheckRead"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Payment Required */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_repository_check_api_v1_backup_locations__uid__repository_check_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepositoryCheckRead"];
                 };
             };
             /** @description Bad Request */
