@@ -11,7 +11,7 @@ import {
 } from "@patternfly/react-core";
 import type { ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { ownsOrManages, type Profile } from "../access";
+import { offers, ownsOrManages, type Profile } from "../access";
 import { api, unwrap } from "../api/client";
 import { useApiMutation, useBackupPages, useCluster, useNamespaces, useVirtualMachines } from "../api/hooks";
 import { ConfirmDelete } from "../components/ConfirmDelete";
@@ -43,7 +43,7 @@ export function ClusterDetail({ profile }: { profile: Profile }) {
   const namespaces = useNamespaces(uid, cluster.data?.last_synced_at);
   const backups = useBackupPages({ cluster_uid: uid });
   // KubeVirt virtual machines: classic mode only (seeds/001).
-  const withVms = profile.features.includes("virtual-machines");
+  const withVms = offers(profile, "virtual-machines");
   const vms = useVirtualMachines(uid, withVms);
   const sync = useApiMutation(
     () => unwrap(api.POST("/api/v1/clusters/{uid}/sync", { params: { path: { uid } } })),

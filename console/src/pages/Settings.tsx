@@ -21,7 +21,7 @@ import {
 } from "@patternfly/react-core";
 import { useState } from "react";
 import { useParams } from "react-router-dom";
-import { can, mayChange, ownsOrManages, type Profile, type RbacKind } from "../access";
+import { can, mayChange, offers, ownsOrManages, type Profile, type RbacKind } from "../access";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ApiError, fieldError } from "../api/errors";
 import { useApiMutation, useCloudAccounts, usePagedList, type ListPage } from "../api/hooks";
@@ -423,7 +423,7 @@ export function SettingsPage({ profile }: { profile: Profile }) {
   const [filters, setFilters] = useState({ name_prefix: "" });
   const listed = known ? kind : "rules";
   const list = usePagedList(listed, filters, (query) => loadRows(listed, query));
-  const classic = profile.features.includes("cloud-accounts");
+  const classic = offers(profile, "cloud-accounts");
   const accounts = useCloudAccounts(classic && kind === "backup-locations");
   const remove = useApiMutation(
     (uid: string): Promise<unknown> => {
