@@ -33,7 +33,7 @@ describe("navigation", () => {
   });
 
   it("shows cluster discovery to super admins of federated mode only", () => {
-    const permissions = ["discovery-configs.view", "cloud-accounts.view"];
+    const permissions = ["cloud-accounts.view"];
     const federatedAdmin = labels(profile([SUPER_ADMIN], permissions, ["cluster-discovery"]));
     expect(federatedAdmin).toContain("Cluster Discovery");
     expect(federatedAdmin).not.toContain("Cloud Accounts");

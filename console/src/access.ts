@@ -3,14 +3,7 @@
 import type { Schemas } from "./api/client";
 
 export type Profile = Schemas["ProfileRead"];
-export type RbacKind =
-  | "cloud-accounts"
-  | "backup-locations"
-  | "schedule-policies"
-  | "rules"
-  | "roles"
-  | "users-groups"
-  | "discovery-configs";
+export type RbacKind = "cloud-accounts" | "backup-locations" | "schedule-policies" | "rules" | "roles" | "users-groups";
 export type Action = "create" | "view" | "edit" | "delete";
 
 // The built-in role that manages every owner's objects (seeds/001); /me names it.
@@ -26,7 +19,7 @@ export function offers(profile: Profile, feature: Feature): boolean {
   return profile.features.includes(feature);
 }
 
-const isSuperAdmin = (profile: Profile) => profile.roles.includes(SUPER_ADMIN);
+export const isSuperAdmin = (profile: Profile) => profile.roles.includes(SUPER_ADMIN);
 
 export function can(profile: Profile, kind: RbacKind, action: Action): boolean {
   return profile.permissions.includes(`${kind}.${action}`);
@@ -68,8 +61,9 @@ export function navigation(profile: Profile): NavEntry[] {
     if (kind === "cloud-accounts" && !offers(profile, "cloud-accounts")) continue;
     if (can(profile, kind, "view")) entries.push({ label, path, group: "Settings" });
   }
-  // Discovery configurations: federated mode, super admins only (the API refuses others).
-  if (offers(profile, "cluster-discovery") && isSuperAdmin(profile) && can(profile, "discovery-configs", "view")) {
+  // Discovery configurations: federated mode, super admins only (no role permission grants
+  // them; the API refuses everyone else).
+  if (offers(profile, "cluster-discovery") && isSuperAdmin(profile)) {
     entries.push({ label: "Cluster Discovery", path: "/discovery", group: "Settings" });
   }
   entries.push(

@@ -44,12 +44,13 @@ function LocallyPaged<T>({ rows, toolbar, ...table }: TableProps<T> & { rows: T[
         setPage(1);
       }}
       perPageOptions={PER_PAGE_OPTIONS}
+      titles={{ paginationAriaLabel: `${table.label} pagination` }}
       isCompact
     />
   );
   return (
     <>
-      <TableToolbar toolbar={toolbar} pagination={pagination} label={table.label} />
+      <TableToolbar toolbar={toolbar} pagination={pagination} />
       {rows.length === 0 ? <Empty title={table.empty} /> : <RowsTable {...table} rows={shown.rows} />}
     </>
   );
@@ -71,6 +72,7 @@ function ServerPaged<T>({ list, toolbar, ...table }: TableProps<T> & { list: Pag
       onPreviousClick={() => list.previous()}
       onPerPageSelect={(_e, next) => list.setPerPage(next)}
       perPageOptions={PER_PAGE_OPTIONS}
+      titles={{ paginationAriaLabel: `${table.label} pagination` }}
       toggleTemplate={() => (
         <>
           <b>
@@ -90,15 +92,15 @@ function ServerPaged<T>({ list, toolbar, ...table }: TableProps<T> & { list: Pag
   else body = <RowsTable {...table} rows={rows} />;
   return (
     <>
-      <TableToolbar toolbar={toolbar} pagination={pagination} label={table.label} />
+      <TableToolbar toolbar={toolbar} pagination={pagination} />
       {body}
     </>
   );
 }
 
-function TableToolbar({ toolbar, pagination, label }: { toolbar?: ReactNode; pagination: ReactNode; label: string }) {
+function TableToolbar({ toolbar, pagination }: { toolbar?: ReactNode; pagination: ReactNode }) {
   return (
-    <Toolbar aria-label={`${label} toolbar`}>
+    <Toolbar>
       <ToolbarContent>
         {toolbar}
         <ToolbarItem variant="pagination">{pagination}</ToolbarItem>

@@ -12,7 +12,7 @@ import {
   HelperTextItem,
   Modal, ModalBody, ModalHeader, PageSection, TextInput, Title } from "@patternfly/react-core";
 import { useState } from "react";
-import { can, type Profile } from "../access";
+import { isSuperAdmin, type Profile } from "../access";
 import { api, unwrap, type Schemas } from "../api/client";
 import { fieldError } from "../api/errors";
 import { useApiMutation, usePagedList } from "../api/hooks";
@@ -104,6 +104,8 @@ function ConfigForm({ config, onDone }: { config?: Config; onDone: () => void })
 }
 
 export function DiscoveryConfigs({ profile }: { profile: Profile }) {
+  // Only super admins manage discovery (no role permission grants it); the API says so to others.
+  const manages = isSuperAdmin(profile);
   const [filters, setFilters] = useState({ name_prefix: "" });
   const [form, setForm] = useState<{ config?: Config } | null>(null);
   const list = usePagedList(KEY, filters, (query) => unwrap(api.GET("/api/v1/discovery-configs", { params: { query } })), 10_000);
@@ -119,7 +121,7 @@ export function DiscoveryConfigs({ profile }: { profile: Profile }) {
     <PageSection>
       <Flex justifyContent={{ default: "justifyContentSpaceBetween" }}>
         <Title headingLevel="h1">Cluster Discovery</Title>
-        {can(profile, "discovery-configs", "create") ? (
+        {manages ? (
           <Button variant="primary" onClick={() => setForm({})}>
             Add
           </Button>
@@ -143,7 +145,7 @@ export function DiscoveryConfigs({ profile }: { profile: Profile }) {
         ]}
         actions={(c) => (
           <Flex flexWrap={{ default: "nowrap" }}>
-            {can(profile, "discovery-configs", "edit") ? (
+            {manages ? (
               <>
                 <Button variant="secondary" size="sm" aria-label={`Edit ${c.name}`} onClick={() => setForm({ config: c })}>
                   Edit
@@ -153,7 +155,7 @@ export function DiscoveryConfigs({ profile }: { profile: Profile }) {
                 </Button>
               </>
             ) : null}
-            {can(profile, "discovery-configs", "delete") ? (
+            {manages ? (
               <ConfirmDelete what={`${c.name} (the clusters it discovered stay)`} onConfirm={() => remove.mutateAsync(c.uid)} />
             ) : null}
           </Flex>

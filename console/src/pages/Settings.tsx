@@ -348,6 +348,45 @@ function fieldShowing(error: unknown, fields: Field[]): string | undefined {
   return best?.field;
 }
 
+function SettingsField({
+  field,
+  value,
+  onChange,
+  editing,
+  error,
+}: {
+  field: Field;
+  value: string;
+  onChange: (value: string) => void;
+  editing: boolean;
+  error: string | undefined;
+}) {
+  const id = `settings-${field.name}`;
+  // The API's error is the field's description, so a screen reader reads it with the field.
+  const described = error ? { "aria-describedby": `${id}-error`, validated: "error" as const } : {};
+  return (
+    <FormGroup label={field.label} fieldId={id}>
+      {field.options ? (
+        <FormSelect id={id} {...described} value={value} onChange={(_e, v) => onChange(v)}>
+          {field.options.map(([option, label]) => (
+            <FormSelectOption key={option} value={option} label={label} />
+          ))}
+        </FormSelect>
+      ) : (
+        <TextInput id={id} {...described} type={field.secret ? "password" : "text"} autoComplete="off" value={value} onChange={(_e, v) => onChange(v)} />
+      )}
+      {field.secret && editing && !error ? (
+        <FormHelperText>
+          <HelperText>
+            <HelperTextItem>Write-only: leave blank to keep the stored one.</HelperTextItem>
+          </HelperText>
+        </FormHelperText>
+      ) : null}
+      <FieldError id={`${id}-error`} message={error} />
+    </FormGroup>
+  );
+}
+
 function SettingsForm({
   fields,
   initial,
@@ -378,31 +417,14 @@ function SettingsForm({
       }}
     >
       {fields.map((field) => (
-        <FormGroup key={field.name} label={field.label} fieldId={`settings-${field.name}`}>
-          {field.options ? (
-            <FormSelect id={`settings-${field.name}`} value={values[field.name] ?? ""} onChange={(_e, v) => setValues({ ...values, [field.name]: v })}>
-              {field.options.map(([value, label]) => (
-                <FormSelectOption key={value} value={value} label={label} />
-              ))}
-            </FormSelect>
-          ) : (
-            <TextInput
-              id={`settings-${field.name}`}
-              type={field.secret ? "password" : "text"}
-              autoComplete="off"
-              value={values[field.name] ?? ""}
-              onChange={(_e, v) => setValues({ ...values, [field.name]: v })}
-            />
-          )}
-          {field.secret && editing && showing !== field.name ? (
-            <FormHelperText>
-              <HelperText>
-                <HelperTextItem>Write-only: leave blank to keep the stored one.</HelperTextItem>
-              </HelperText>
-            </FormHelperText>
-          ) : null}
-          <FieldError message={showing === field.name && run.error instanceof ApiError ? run.error.message : undefined} />
-        </FormGroup>
+        <SettingsField
+          key={field.name}
+          field={field}
+          value={values[field.name] ?? ""}
+          onChange={(value) => setValues({ ...values, [field.name]: value })}
+          editing={editing}
+          error={showing === field.name && run.error instanceof ApiError ? run.error.message : undefined}
+        />
       ))}
       {run.error && !showing ? <ErrorAlert error={run.error} title={editing ? "Not saved" : "Not created"} /> : null}
       <ActionGroup>
