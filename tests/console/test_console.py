@@ -77,10 +77,10 @@ def test_console_in_a_browser(stack: Stack, as_user: Users, tmp_path: Path) -> N
     assert as_user("appuser").get("/api/v1/me").status_code == 200
     # appadmin's policies under one prefix, for the lists spec to page through and search.
     paged = unique("paged")
+    hourly = {"type": "interval", "every_minutes": 60}
     for i in range(PAGED_POLICIES):
         policy = as_user("appadmin").post(
-            "/api/v1/schedule-policies",
-            json={"name": f"{paged}-{i:02d}", "schedule": {"type": "interval", "every_minutes": 60}},
+            "/api/v1/schedule-policies", json={"name": f"{paged}-{i:02d}", "schedule": hourly}
         )
         assert policy.status_code == 201, policy.text
 
