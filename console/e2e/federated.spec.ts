@@ -49,7 +49,7 @@ test("a federated super admin has cluster discovery, and no cloud accounts or ap
   await expect(page.getByRole("heading", { level: 1, name: "Cluster Discovery" })).toBeVisible();
   await page.getByRole("button", { name: "Add", exact: true }).click();
   const form = page.getByRole("dialog");
-  await form.getByLabel("Name", { exact: true }).fill(`garden-${Date.now()}`);
+  await form.getByRole("textbox", { name: "Name", exact: true }).fill(`garden-${Date.now()}`);
   await form.getByRole("textbox", { name: "Garden kubeconfig", exact: true }).fill("apiVersion: v1\nkind: Config\nclusters: []\n");
   await form.getByRole("button", { name: "Create" }).click();
   await expect(form).toContainText("garden_kubeconfig");

@@ -32,7 +32,7 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
   await expect(page.getByRole("gridcell", { name: NAMESPACE, exact: true })).toBeVisible();
   await shot(page, "cluster-detail");
 
-  await page.getByRole("link", { name: `Back up ${NAMESPACE}` }).click();
+  await page.getByRole("link", { name: `Back up ${NAMESPACE}`, exact: true }).click();
   // The form, not the cluster page's Namespaces table still on screen while it opens.
   await expect(page.getByRole("button", { name: "Start backup" })).toBeVisible();
   await expect(page.getByRole("textbox", { name: "Namespaces", exact: true })).toHaveValue(NAMESPACE);
@@ -92,7 +92,7 @@ test("a backup schedule on the cluster: created from the Back up form, it blocks
   await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "Home" }).click();
   await filterByName(page, CLUSTER);
   await page.getByRole("link", { name: CLUSTER, exact: true }).click();
-  await page.getByRole("link", { name: `Back up ${NAMESPACE}` }).click();
+  await page.getByRole("link", { name: `Back up ${NAMESPACE}`, exact: true }).click();
   await page.getByLabel("When").selectOption({ label: `On schedule policy ${policy}` });
   await page.getByRole("button", { name: "Create schedule" }).click();
   const schedules = page.getByRole("grid", { name: "Backup schedules" });

@@ -146,8 +146,6 @@ export const useCloudAccounts = (enabled = true) =>
   useQuery({ queryKey: ["cloud-accounts"], queryFn: () => unwrap(api.GET("/api/v1/cloud-accounts")), enabled });
 export const useSharedClusters = () =>
   useQuery({ queryKey: ["shared-clusters"], queryFn: () => unwrap(api.GET("/api/v1/shared-clusters")) });
-export const useLighthouses = () =>
-  useQuery({ queryKey: ["lighthouses"], queryFn: () => unwrap(api.GET("/api/v1/lighthouses")) });
 export const useLicense = () => useQuery({ queryKey: ["license"], queryFn: () => unwrap(api.GET("/api/v1/license")) });
 export const useUsers = () => useQuery({ queryKey: ["users"], queryFn: () => unwrap(api.GET("/api/v1/users")) });
 export const useGroups = () => useQuery({ queryKey: ["groups"], queryFn: () => unwrap(api.GET("/api/v1/groups")) });

@@ -55,3 +55,24 @@ export function SelectFilter({
     </ToolbarItem>
   );
 }
+
+/** A list's status filter: `statuses` maps each status the API has to how it is shown. */
+export function StatusFilter<S extends string>({
+  statuses,
+  value,
+  onChange,
+}: {
+  statuses: Record<S, string>;
+  value: S | "";
+  onChange: (status: S | "") => void;
+}) {
+  return (
+    <SelectFilter
+      label="Filter by status"
+      all="All statuses"
+      options={Object.entries(statuses) as [S, string][]}
+      value={value}
+      onChange={(status) => onChange(status as S | "")}
+    />
+  );
+}

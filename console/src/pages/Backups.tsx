@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Link } from "react-router-dom";
 import type { Schemas } from "../api/client";
 import { useBackupPages, useClusters, type BackupFilters } from "../api/hooks";
-import { NameFilter, SelectFilter } from "../components/ListFilters";
+import { NameFilter, SelectFilter, StatusFilter } from "../components/ListFilters";
 import { PagedTable } from "../components/PagedTable";
 import { StatusLabel } from "../components/StatusLabel";
 import { bytes, when } from "../format";
@@ -37,13 +37,7 @@ export function Backups() {
         toolbar={
           <>
             <NameFilter value={filters.name_prefix ?? ""} onChange={(name_prefix) => setFilters({ ...filters, name_prefix })} />
-            <SelectFilter
-              label="Filter by status"
-              all="All statuses"
-              options={Object.entries(STATUSES)}
-              value={filters.status ?? ""}
-              onChange={(status) => setFilters({ ...filters, status: status as BackupFilters["status"] })}
-            />
+            <StatusFilter statuses={STATUSES} value={filters.status ?? ""} onChange={(status) => setFilters({ ...filters, status })} />
             <SelectFilter
               label="Filter by cluster"
               all="All clusters"

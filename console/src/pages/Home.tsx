@@ -5,7 +5,7 @@ import { SUPER_ADMIN, type Profile } from "../access";
 import type { Schemas } from "../api/client";
 import { useClusterPages, type ClusterFilters } from "../api/hooks";
 import { LinkButton } from "../components/LinkButton";
-import { NameFilter, SelectFilter } from "../components/ListFilters";
+import { NameFilter, StatusFilter } from "../components/ListFilters";
 import { PagedTable } from "../components/PagedTable";
 import { StatusLabel } from "../components/StatusLabel";
 import { bytes, when } from "../format";
@@ -43,13 +43,7 @@ export function Home({ profile }: { profile: Profile }) {
             toolbar={
               <>
                 <NameFilter value={filters.name_prefix ?? ""} onChange={(name_prefix) => setFilters({ ...filters, name_prefix })} />
-                <SelectFilter
-                  label="Filter by status"
-                  all="All statuses"
-                  options={Object.entries(STATUSES)}
-                  value={filters.status ?? ""}
-                  onChange={(status) => setFilters({ ...filters, status: status as ClusterFilters["status"] })}
-                />
+                <StatusFilter statuses={STATUSES} value={filters.status ?? ""} onChange={(status) => setFilters({ ...filters, status })} />
               </>
             }
             columns={[
