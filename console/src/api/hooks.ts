@@ -68,7 +68,8 @@ export function usePagedList<T, F extends Filters>(
   load: PageLoader<T, F>,
   refetchInterval?: number,
 ): PagedList<T> {
-  const filterKey = JSON.stringify(filters);
+  // Cursors belong to one list and one query: another of either starts at the first page.
+  const filterKey = JSON.stringify([key, filters]);
   const [paging, setPaging] = useState({ filterKey, cursors: firstPage(PER_PAGE) });
   const cursors = paging.filterKey === filterKey ? paging.cursors : firstPage(paging.cursors.perPage);
   const query = pageQuery(filters, cursors);

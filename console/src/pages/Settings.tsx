@@ -437,14 +437,17 @@ function SettingsForm({
 }
 
 export function SettingsPage({ profile }: { profile: Profile }) {
-  const { kind: param = "" } = useParams();
-  const kind = param as SettingsKind;
-  const known = kind in TITLES;
+  const { kind = "" } = useParams();
+  if (!(kind in TITLES)) return <Empty title="Page not found" />;
+  // Each kind's page starts afresh: its own filter, first page, no form open.
+  return <SettingsList key={kind} kind={kind as SettingsKind} profile={profile} />;
+}
+
+function SettingsList({ kind, profile }: { kind: SettingsKind; profile: Profile }) {
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<Row | null>(null);
   const [filters, setFilters] = useState({ name_prefix: "" });
-  const listed = known ? kind : "rules";
-  const list = usePagedList(listed, filters, (query) => loadRows(listed, query));
+  const list = usePagedList(kind, filters, (query) => loadRows(kind, query));
   const classic = offers(profile, "cloud-accounts");
   const accounts = useCloudAccounts(classic && kind === "backup-locations");
   const remove = useApiMutation(
@@ -460,7 +463,6 @@ export function SettingsPage({ profile }: { profile: Profile }) {
     },
     [[kind]],
   );
-  if (!known) return <Empty title="Page not found" />;
   const rbac: RbacKind = kind;
   const choices = accounts.data?.items ?? [];
   return (
