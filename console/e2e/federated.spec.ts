@@ -2,7 +2,7 @@
 // same stack started with LIFEBOAT_MODE=federated (tests/console), so the pages follow that
 // API's /me and answers; signing in is the same provider's.
 import { expect, test } from "@playwright/test";
-import { shot, signIn } from "./signin";
+import { filterByName, shot, signIn } from "./signin";
 
 const FEDERATED = process.env.LIFEBOAT_FEDERATED_API_URL ?? "";
 
@@ -36,6 +36,7 @@ test("a federated super admin has cluster discovery, and no cloud accounts or ap
 
   // Manage Roles offers the mode's three built-in roles.
   await nav.getByRole("link", { name: "User Management" }).click();
+  await filterByName(page, "appuser");
   const row = page.getByRole("row").filter({ hasText: "appuser" }).first();
   await row.getByRole("button", { name: "Kebab toggle" }).click();
   await page.getByRole("menuitem", { name: "Manage Roles" }).click();

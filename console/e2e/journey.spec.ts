@@ -117,6 +117,7 @@ test("a super admin invites a user and manages their roles", async ({ page }) =>
   await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "User Management" }).click();
   await page.getByLabel("Invite user (provider user id)").fill(invited);
   await page.getByRole("button", { name: "Invite" }).click();
+  await filterByName(page, invited);
   const row = page.getByRole("row").filter({ hasText: invited });
   await row.getByRole("button", { name: "Kebab toggle" }).click();
   await page.getByRole("menuitem", { name: "Manage Roles" }).click();
