@@ -8,15 +8,12 @@ configuration is left untouched: source fetching goes through a private apt conf
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import glob
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 KUBE_VERSION = "1.20.2"
@@ -73,26 +70,11 @@ def _private_apt_config(root: Path) -> list[str]:
     ]  # fmt: skip
 
 
-@contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    """One build at a time per cache: a second `make setup` (another checkout of the project on
-    the same machine) waits for the first's binaries instead of compiling them again beside it."""
-    cache_dir().parent.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir().parent / f".kubernetes-{KUBE_VERSION}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def build() -> dict[str, Path]:
     """Build (or reuse) the binaries; return their paths."""
     found = cached_binaries()
     if found:
         return found
-    with _build_lock():
-        return cached_binaries() or _build()
-
-
-def _build() -> dict[str, Path]:
     work = Path(tempfile.mkdtemp(prefix="lifeboat-kubebuild-"))
     try:
         prefix = work / "prefix"
