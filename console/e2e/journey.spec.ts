@@ -3,7 +3,7 @@
 // then a super admin invites a user and manages their roles.
 import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
-import { shot, signIn } from "./signin";
+import { filterByName, shot, signIn } from "./signin";
 
 const KUBECONFIG = readFileSync(process.env.LIFEBOAT_KUBECONFIG ?? "", "utf8");
 const NAMESPACE = process.env.LIFEBOAT_SAMPLE_NAMESPACE ?? "sample-shop";
@@ -32,7 +32,7 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
   await expect(page.getByRole("gridcell", { name: NAMESPACE, exact: true })).toBeVisible();
   await shot(page, "cluster-detail");
 
-  await page.getByRole("link", { name: `Back up ${NAMESPACE}` }).click();
+  await page.getByRole("link", { name: `Back up ${NAMESPACE}`, exact: true }).click();
   // The form, not the cluster page's Namespaces table still on screen while it opens.
   await expect(page.getByRole("button", { name: "Start backup" })).toBeVisible();
   await expect(page.getByRole("textbox", { name: "Namespaces", exact: true })).toHaveValue(NAMESPACE);
@@ -68,6 +68,7 @@ test("an infra admin adds a cluster, backs it up, restores a preview, and shares
 test("the user the backup was shared with may restore it, not delete or share it", async ({ page }) => {
   await signIn(page, "appuser");
   await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "All Backups" }).click();
+  await filterByName(page, CLUSTER);
   await page.getByRole("link", { name: new RegExp(`^${CLUSTER}-`) }).click();
   await expect(page).toHaveURL(new RegExp(`${sharedBackup}$`));
   await expect(page.getByText("restore", { exact: true })).toBeVisible();
@@ -82,14 +83,16 @@ test("a backup schedule on the cluster: created from the Back up form, it blocks
   await signIn(page, "infraadmin");
   await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "Schedule Policies" }).click();
   await page.getByRole("button", { name: "Add", exact: true }).click();
-  await page.getByLabel("Name").fill(policy);
-  await page.getByLabel("Every (minutes)").fill("1440");
+  await page.getByRole("dialog").getByLabel("Name").fill(policy);
+  await page.getByRole("dialog").getByLabel("Every (minutes)").fill("1440");
   await page.getByRole("button", { name: "Create" }).click();
+  await filterByName(page, policy);
   await expect(page.getByRole("row").filter({ hasText: policy })).toBeVisible();
 
   await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "Home" }).click();
+  await filterByName(page, CLUSTER);
   await page.getByRole("link", { name: CLUSTER, exact: true }).click();
-  await page.getByRole("link", { name: `Back up ${NAMESPACE}` }).click();
+  await page.getByRole("link", { name: `Back up ${NAMESPACE}`, exact: true }).click();
   await page.getByLabel("When").selectOption({ label: `On schedule policy ${policy}` });
   await page.getByRole("button", { name: "Create schedule" }).click();
   const schedules = page.getByRole("grid", { name: "Backup schedules" });
@@ -114,6 +117,7 @@ test("a super admin invites a user and manages their roles", async ({ page }) =>
   await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "User Management" }).click();
   await page.getByLabel("Invite user (provider user id)").fill(invited);
   await page.getByRole("button", { name: "Invite" }).click();
+  await filterByName(page, invited);
   const row = page.getByRole("row").filter({ hasText: invited });
   await row.getByRole("button", { name: "Kebab toggle" }).click();
   await page.getByRole("menuitem", { name: "Manage Roles" }).click();
@@ -128,12 +132,13 @@ test("an app admin creates a schedule policy, sees it with its owner, and delete
   await signIn(page, "appadmin");
   await page.getByRole("navigation", { name: "Lifeboat" }).getByRole("link", { name: "Schedule Policies" }).click();
   await page.getByRole("button", { name: "Add", exact: true }).click();
-  await page.getByLabel("Name").fill(name);
-  await page.getByLabel("Every (minutes)").fill("0");
+  await page.getByRole("dialog").getByLabel("Name").fill(name);
+  await page.getByRole("dialog").getByLabel("Every (minutes)").fill("0");
   await page.getByRole("button", { name: "Create" }).click();
   await expect(page.getByRole("dialog")).toContainText("every_minutes");
-  await page.getByLabel("Every (minutes)").fill("60");
+  await page.getByRole("dialog").getByLabel("Every (minutes)").fill("60");
   await page.getByRole("button", { name: "Create" }).click();
+  await filterByName(page, name);
   const row = page.getByRole("row").filter({ hasText: name });
   await expect(row).toContainText("appadmin");
   await shot(page, "schedule-policies");
@@ -153,5 +158,6 @@ test("an infra admin discovers an EKS cluster of an aws cloud account and onboar
   await page.getByRole("grid", { name: "EKS clusters" }).getByLabel(eks!).check({ timeout: 60_000 });
   await shot(page, "eks-discovery");
   await page.getByRole("button", { name: "Onboard 1 cluster" }).click();
+  await filterByName(page, eks!);
   await expect(page.getByRole("grid", { name: "Clusters" })).toContainText(eks!);
 });

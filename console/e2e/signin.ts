@@ -17,3 +17,9 @@ export async function signIn(page: Page, username: string): Promise<void> {
 export async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
 }
+
+/** Types into a list's name filter (the API's name_prefix): lists are paged by the server, so
+ * an item of a busy session stack may be on a later page until filtered. */
+export async function filterByName(page: Page, prefix: string): Promise<void> {
+  await page.getByRole("textbox", { name: "Filter by name" }).fill(prefix);
+}

@@ -7,6 +7,7 @@ import { AddCluster } from "./pages/AddCluster";
 import { BackupDetail } from "./pages/BackupDetail";
 import { Backups } from "./pages/Backups";
 import { ClusterDetail } from "./pages/ClusterDetail";
+import { DiscoveryConfigs } from "./pages/DiscoveryConfigs";
 import { Home } from "./pages/Home";
 import { License, Lighthouse } from "./pages/Misc";
 import { NewBackup } from "./pages/NewBackup";
@@ -30,7 +31,7 @@ export function App() {
             ) : (
               <>
                 <Route path="/" element={<Home profile={me} />} />
-                <Route path="/clusters/new" element={<AddCluster features={me.features} />} />
+                <Route path="/clusters/new" element={<AddCluster profile={me} />} />
                 <Route path="/clusters/:uid" element={<ClusterDetail profile={me} />} />
                 <Route path="/clusters/:uid/backup" element={<NewBackup />} />
                 <Route path="/shared-clusters" element={<SharedClusters />} />
@@ -39,6 +40,7 @@ export function App() {
                 <Route path="/backups/:uid/restore" element={<NewRestore />} />
                 <Route path="/restores/:uid" element={<RestoreDetail />} />
                 <Route path="/settings/:kind" element={<SettingsPage profile={me} />} />
+                <Route path="/discovery" element={<DiscoveryConfigs profile={me} />} />
                 <Route path="/lighthouse" element={<Lighthouse />} />
                 <Route path="/service-status" element={<ServiceStatus />} />
                 <Route path="/license" element={<License />} />

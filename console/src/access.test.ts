@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assignableRoles, mayChange, navigation, SUPER_ADMIN, type Profile } from "./access";
+import { APP_ADMIN, assignableRoles, mayChange, navigation, offers, SUPER_ADMIN, type Profile } from "./access";
 
 const profile = (roles: string[], permissions: string[], features = ["cloud-accounts", "virtual-machines"]): Profile => ({
   subject: "alice",
@@ -31,6 +31,15 @@ describe("navigation", () => {
     const federated = profile(["lifeboat.infra-admin"], ["cloud-accounts.view"], ["cluster-discovery"]);
     expect(labels(federated)).not.toContain("Cloud Accounts");
   });
+
+  it("shows cluster discovery to super admins of federated mode only", () => {
+    const permissions = ["cloud-accounts.view"];
+    const federatedAdmin = labels(profile([SUPER_ADMIN], permissions, ["cluster-discovery"]));
+    expect(federatedAdmin).toContain("Cluster Discovery");
+    expect(federatedAdmin).not.toContain("Cloud Accounts");
+    expect(labels(profile([SUPER_ADMIN], permissions))).not.toContain("Cluster Discovery");
+    expect(labels(profile(["lifeboat.infra-admin"], permissions, ["cluster-discovery"]))).not.toContain("Cluster Discovery");
+  });
 });
 
 describe("mayChange", () => {
@@ -47,8 +56,22 @@ describe("mayChange", () => {
 
 describe("assignableRoles", () => {
   const roles = [SUPER_ADMIN, "lifeboat.app-user"];
+  it("offers the app admin role only in classic mode", () => {
+    const all = [SUPER_ADMIN, APP_ADMIN, "lifeboat.app-user"];
+    expect(assignableRoles(profile([SUPER_ADMIN], []), all)).toEqual(all);
+    expect(assignableRoles(profile([SUPER_ADMIN], [], ["cluster-discovery"]), all)).toEqual([SUPER_ADMIN, "lifeboat.app-user"]);
+  });
   it("offers the super admin role only to a super admin", () => {
     expect(assignableRoles(profile(["lifeboat.infra-admin"], []), roles)).toEqual(["lifeboat.app-user"]);
     expect(assignableRoles(profile([SUPER_ADMIN], []), roles)).toEqual(roles);
+  });
+});
+
+describe("offers", () => {
+  it("follows the features /me lists for the mode", () => {
+    const classic = profile(["lifeboat.app-user"], []);
+    const federated = profile(["lifeboat.app-user"], [], ["cluster-discovery"]);
+    expect([offers(classic, "virtual-machines"), offers(classic, "cloud-accounts"), offers(classic, "cluster-discovery")]).toEqual([true, true, false]);
+    expect([offers(federated, "virtual-machines"), offers(federated, "cloud-accounts"), offers(federated, "cluster-discovery")]).toEqual([false, false, true]);
   });
 });

@@ -1,6 +1,8 @@
 // Server state for the pages: one TanStack Query hook per API read, polling where it is live.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { isFinal } from "../format";
+import { firstPage, nextPage, pageQuery, previousPage, type Cursors } from "../paging";
 import { api, unwrap, type Schemas } from "./client";
 
 const LIVE_MS = 2_000;
@@ -37,8 +39,83 @@ export const useVirtualMachines = (uid: string, enabled: boolean) =>
     enabled,
   });
 
-export const useBackups = () =>
-  useQuery({ queryKey: ["backups"], queryFn: () => unwrap(api.GET("/api/v1/backups")), refetchInterval: 5_000 });
+/** A page of a list as the API answers it. */
+export interface ListPage<T> {
+  items: T[];
+  next?: string | null;
+}
+export type Filters = Record<string, string | undefined>;
+type PageLoader<T, F extends Filters> = (query: Partial<F> & { limit: number; after?: string }) => Promise<ListPage<T>>;
+
+/** One page of a list the API pages, the cursors followed to it and the moves from it. */
+export interface PagedList<T> {
+  query: { isPending: boolean; isFetching: boolean; error: unknown; data: ListPage<T> | undefined };
+  cursors: Cursors;
+  /** Whether a filter is set (an empty page then means nothing matched). */
+  filtered: boolean;
+  next: () => void;
+  previous: () => void;
+  setPerPage: (perPage: number) => void;
+}
+
+export const PER_PAGE = 20;
+
+/** A list read page by page from the API with its filters: a change of filter or page size
+ * starts again at the first page, as the cursors followed belong to the old query. */
+export function usePagedList<T, F extends Filters>(
+  key: string,
+  filters: F,
+  load: PageLoader<T, F>,
+  refetchInterval?: number,
+): PagedList<T> {
+  // Cursors belong to one list and one query: another of either starts at the first page.
+  const filterKey = JSON.stringify([key, filters]);
+  const [paging, setPaging] = useState({ filterKey, cursors: firstPage(PER_PAGE) });
+  const cursors = paging.filterKey === filterKey ? paging.cursors : firstPage(paging.cursors.perPage);
+  const query = pageQuery(filters, cursors);
+  const result = useQuery({
+    queryKey: [key, "page", query],
+    queryFn: () => load(query),
+    placeholderData: keepPreviousData,
+    refetchInterval,
+  });
+  const move = (to: Cursors) => setPaging({ filterKey, cursors: to });
+  return {
+    query: result,
+    cursors,
+    filtered: Object.keys(query).some((name) => name !== "limit" && name !== "after"),
+    next: () => move(nextPage(cursors, result.data?.next)),
+    previous: () => move(previousPage(cursors)),
+    setPerPage: (perPage) => move(firstPage(perPage)),
+  };
+}
+
+export interface BackupFilters extends Filters {
+  name_prefix?: string;
+  status?: Schemas["BackupStatus"] | "";
+  cluster_uid?: string;
+}
+
+export const useBackupPages = (filters: BackupFilters) =>
+  usePagedList(
+    "backups",
+    filters,
+    (query) => unwrap(api.GET("/api/v1/backups", { params: { query: { ...query, status: query.status || undefined } } })),
+    5_000,
+  );
+
+export interface ClusterFilters extends Filters {
+  name_prefix?: string;
+  status?: Schemas["ClusterStatus"] | "";
+}
+
+export const useClusterPages = (filters: ClusterFilters) =>
+  usePagedList(
+    "clusters",
+    filters,
+    (query) => unwrap(api.GET("/api/v1/clusters", { params: { query: { ...query, status: query.status || undefined } } })),
+    10_000,
+  );
 
 export const useBackup = (uid: string) =>
   useQuery({
@@ -65,12 +142,11 @@ export const useLocations = () =>
 export const useRules = () => useQuery({ queryKey: ["rules"], queryFn: () => unwrap(api.GET("/api/v1/rules")) });
 export const usePolicies = () =>
   useQuery({ queryKey: ["schedule-policies"], queryFn: () => unwrap(api.GET("/api/v1/schedule-policies")) });
-export const useCloudAccounts = () =>
-  useQuery({ queryKey: ["cloud-accounts"], queryFn: () => unwrap(api.GET("/api/v1/cloud-accounts")) });
+/** The first page of cloud accounts (the API's default size), to choose one from. */
+export const useCloudAccounts = (enabled = true) =>
+  useQuery({ queryKey: ["cloud-accounts"], queryFn: () => unwrap(api.GET("/api/v1/cloud-accounts")), enabled });
 export const useSharedClusters = () =>
   useQuery({ queryKey: ["shared-clusters"], queryFn: () => unwrap(api.GET("/api/v1/shared-clusters")) });
-export const useLighthouses = () =>
-  useQuery({ queryKey: ["lighthouses"], queryFn: () => unwrap(api.GET("/api/v1/lighthouses")) });
 export const useLicense = () => useQuery({ queryKey: ["license"], queryFn: () => unwrap(api.GET("/api/v1/license")) });
 export const useUsers = () => useQuery({ queryKey: ["users"], queryFn: () => unwrap(api.GET("/api/v1/users")) });
 export const useGroups = () => useQuery({ queryKey: ["groups"], queryFn: () => unwrap(api.GET("/api/v1/groups")) });

@@ -54,12 +54,13 @@ export function QueryView<T>({
   return <>{children(query.data)}</>;
 }
 
-/** The API's message for a form field, under the field. */
-export function FieldError({ message }: { message?: string }) {
+/** The API's message for a form field, under the field; `id` lets the field name it as its
+ * description (`aria-describedby`), so a screen reader reads it with the field. */
+export function FieldError({ message, id }: { message?: string; id?: string }) {
   if (!message) return null;
   return (
     <FormHelperText>
-      <HelperText>
+      <HelperText id={id}>
         <HelperTextItem variant="error">{message}</HelperTextItem>
       </HelperText>
     </FormHelperText>

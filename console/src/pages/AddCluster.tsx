@@ -12,6 +12,7 @@ import {
 } from "@patternfly/react-core";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
+import { offers, type Profile } from "../access";
 import { api, unwrap } from "../api/client";
 import { fieldError } from "../api/errors";
 import { useApiMutation } from "../api/hooks";
@@ -19,7 +20,7 @@ import { KubeconfigField } from "../components/KubeconfigField";
 import { ErrorAlert, FieldError } from "../components/states";
 import { EksDiscovery } from "./EksDiscovery";
 
-export function AddCluster({ features }: { features: string[] }) {
+export function AddCluster({ profile }: { profile: Profile }) {
   const [name, setName] = useState("");
   const [kubeconfig, setKubeconfig] = useState("");
   const navigate = useNavigate();
@@ -60,7 +61,7 @@ export function AddCluster({ features }: { features: string[] }) {
             </ActionGroup>
           </Form>
         </Tab>
-        {features.includes("cloud-accounts") ? (
+        {offers(profile, "cloud-accounts") ? (
           <Tab eventKey="eks" title={<TabTitleText>EKS auto-discovery</TabTitleText>}>
             <EksDiscovery />
           </Tab>

@@ -11,9 +11,9 @@ import {
 } from "@patternfly/react-core";
 import type { ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { ownsOrManages, type Profile } from "../access";
+import { offers, ownsOrManages, type Profile } from "../access";
 import { api, unwrap } from "../api/client";
-import { useApiMutation, useBackups, useCluster, useNamespaces, useVirtualMachines } from "../api/hooks";
+import { useApiMutation, useBackupPages, useCluster, useNamespaces, useVirtualMachines } from "../api/hooks";
 import { ConfirmDelete } from "../components/ConfirmDelete";
 import { ReplaceKubeconfig } from "../components/ReplaceKubeconfig";
 import { PagedTable } from "../components/PagedTable";
@@ -41,9 +41,9 @@ export function ClusterDetail({ profile }: { profile: Profile }) {
   const navigate = useNavigate();
   const cluster = useCluster(uid);
   const namespaces = useNamespaces(uid, cluster.data?.last_synced_at);
-  const backups = useBackups();
+  const backups = useBackupPages({ cluster_uid: uid });
   // KubeVirt virtual machines: classic mode only (seeds/001).
-  const withVms = profile.features.includes("virtual-machines");
+  const withVms = offers(profile, "virtual-machines");
   const vms = useVirtualMachines(uid, withVms);
   const sync = useApiMutation(
     () => unwrap(api.POST("/api/v1/clusters/{uid}/sync", { params: { path: { uid } } })),
@@ -144,22 +144,18 @@ export function ClusterDetail({ profile }: { profile: Profile }) {
       <Title headingLevel="h2">Backup schedules</Title>
       <ClusterSchedules profile={profile} cluster={uid} />
       <Title headingLevel="h2">Backups</Title>
-      <QueryView query={backups} what="backups">
-        {(list) => (
-          <PagedTable
-            label="Backups of this cluster"
-            rows={list.items.filter((b) => b.cluster_uid === uid)}
-            rowKey={(b) => b.uid}
-            empty="No backups of this cluster yet"
-            columns={[
-              { title: "Name", cell: (b) => <Link to={`/backups/${b.uid}`}>{b.name}</Link> },
-              { title: "Status", cell: (b) => <StatusLabel status={b.status} /> },
-              { title: "Size", cell: (b) => bytes(b.size_bytes) },
-              { title: "Created", cell: (b) => when(b.created_at) },
-            ]}
-          />
-        )}
-      </QueryView>
+      <PagedTable
+        label="Backups of this cluster"
+        list={backups}
+        rowKey={(b) => b.uid}
+        empty="No backups of this cluster yet"
+        columns={[
+          { title: "Name", cell: (b) => <Link to={`/backups/${b.uid}`}>{b.name}</Link> },
+          { title: "Status", cell: (b) => <StatusLabel status={b.status} /> },
+          { title: "Size", cell: (b) => bytes(b.size_bytes) },
+          { title: "Created", cell: (b) => when(b.created_at) },
+        ]}
+      />
     </PageSection>
   );
 }

@@ -1,15 +1,29 @@
 import { Flex, PageSection, Title } from "@patternfly/react-core";
+import { useState } from "react";
 import { Link } from "react-router-dom";
 import { SUPER_ADMIN, type Profile } from "../access";
-import { useClusters } from "../api/hooks";
+import type { Schemas } from "../api/client";
+import { useClusterPages, type ClusterFilters } from "../api/hooks";
 import { LinkButton } from "../components/LinkButton";
+import { NameFilter, StatusFilter } from "../components/ListFilters";
 import { PagedTable } from "../components/PagedTable";
-import { QueryView } from "../components/states";
 import { StatusLabel } from "../components/StatusLabel";
 import { bytes, when } from "../format";
 
+type ClusterRead = Schemas["ClusterRead"];
+
+// Every status a cluster can have (a Record, so a status the API adds fails the type check).
+const STATUSES: Record<Schemas["ClusterStatus"], string> = {
+  Pending: "Pending",
+  Online: "Online",
+  Offline: "Offline",
+  Failed: "Failed",
+  DeletePending: "Being removed",
+};
+
 export function Home({ profile }: { profile: Profile }) {
-  const clusters = useClusters();
+  const [filters, setFilters] = useState<ClusterFilters>({ name_prefix: "", status: "" });
+  const clusters = useClusterPages(filters);
   const everyone = profile.roles.includes(SUPER_ADMIN);
   return (
     <PageSection>
@@ -21,13 +35,17 @@ export function Home({ profile }: { profile: Profile }) {
           <LinkButton to="/clusters/new">Add Cluster</LinkButton>
         </Flex>
       </Flex>
-      <QueryView query={clusters} what="clusters">
-        {(list) => (
-          <PagedTable
+      <PagedTable
             label="Clusters"
-            rows={list.items}
+            list={clusters}
             rowKey={(c) => c.uid}
             empty="No clusters yet: add one"
+            toolbar={
+              <>
+                <NameFilter value={filters.name_prefix ?? ""} onChange={(name_prefix) => setFilters({ ...filters, name_prefix })} />
+                <StatusFilter statuses={STATUSES} value={filters.status ?? ""} onChange={(status) => setFilters({ ...filters, status })} />
+              </>
+            }
             columns={[
               { title: "Name", cell: (c) => <Link to={`/clusters/${c.uid}`}>{c.name}</Link> },
               { title: "Status", cell: (c) => <StatusLabel status={c.status} /> },
@@ -37,15 +55,13 @@ export function Home({ profile }: { profile: Profile }) {
               // Same-name clusters of different owners are told apart by owner, server and date.
               ...(everyone
                 ? [
-                    { title: "Owner", cell: (c: (typeof list.items)[number]) => c.owner },
-                    { title: "Server", cell: (c: (typeof list.items)[number]) => c.server_url },
-                    { title: "Added", cell: (c: (typeof list.items)[number]) => when(c.created_at) },
+                    { title: "Owner", cell: (c: ClusterRead) => c.owner },
+                    { title: "Server", cell: (c: ClusterRead) => c.server_url },
+                    { title: "Added", cell: (c: ClusterRead) => when(c.created_at) },
                   ]
                 : []),
             ]}
           />
-        )}
-      </QueryView>
     </PageSection>
   );
 }

@@ -1,5 +1,8 @@
 import { PageSection, Title } from "@patternfly/react-core";
-import { useLicense, useLighthouses } from "../api/hooks";
+import { useState } from "react";
+import { api, unwrap } from "../api/client";
+import { useLicense, usePagedList } from "../api/hooks";
+import { NameFilter } from "../components/ListFilters";
 import { PagedTable } from "../components/PagedTable";
 import { QueryView } from "../components/states";
 import { StatusLabel } from "../components/StatusLabel";
@@ -7,25 +10,23 @@ import { when } from "../format";
 import { Details } from "./ClusterDetail";
 
 export function Lighthouse() {
-  const lighthouses = useLighthouses();
+  const [filters, setFilters] = useState({ name_prefix: "" });
+  const lighthouses = usePagedList("lighthouses", filters, (query) => unwrap(api.GET("/api/v1/lighthouses", { params: { query } })));
   return (
     <PageSection>
       <Title headingLevel="h1">Lighthouse</Title>
-      <QueryView query={lighthouses} what="storage clusters">
-        {(list) => (
-          <PagedTable
-            label="Lighthouse"
-            rows={list.items}
-            rowKey={(l) => l.uid}
-            empty="No storage clusters added"
-            columns={[
-              { title: "Name", cell: (l) => l.name },
-              { title: "Status", cell: (l) => <StatusLabel status={l.status} /> },
-              { title: "Owner", cell: (l) => l.owner },
-            ]}
-          />
-        )}
-      </QueryView>
+      <PagedTable
+        label="Lighthouse"
+        list={lighthouses}
+        rowKey={(l) => l.uid}
+        empty="No storage clusters added"
+        toolbar={<NameFilter value={filters.name_prefix} onChange={(name_prefix) => setFilters({ name_prefix })} />}
+        columns={[
+          { title: "Name", cell: (l) => l.name },
+          { title: "Status", cell: (l) => <StatusLabel status={l.status} /> },
+          { title: "Owner", cell: (l) => l.owner },
+        ]}
+      />
     </PageSection>
   );
 }

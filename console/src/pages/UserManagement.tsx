@@ -5,6 +5,7 @@ import { useState } from "react";
 import { assignableRoles, can, type Profile } from "../access";
 import { api, unwrap } from "../api/client";
 import { useApiMutation, useGroups, useRoles, useUsers } from "../api/hooks";
+import { NameFilter } from "../components/ListFilters";
 import { PagedTable } from "../components/PagedTable";
 import { ErrorAlert, QueryView } from "../components/states";
 
@@ -93,6 +94,9 @@ export function UserManagement({ profile }: { profile: Profile }) {
     [["users"]],
   );
   const editable = can(profile, "users-groups", "edit");
+  // The API lists users whole: the name filter is applied here, to the name or the user id.
+  const [prefix, setPrefix] = useState("");
+  const named = (u: { display_name: string; subject: string }) => u.display_name.startsWith(prefix) || u.subject.startsWith(prefix);
   return (
     <PageSection>
       <Title headingLevel="h1">User Management</Title>
@@ -104,7 +108,8 @@ export function UserManagement({ profile }: { profile: Profile }) {
             {(list) => (
               <PagedTable
                 label="Users"
-                rows={list.items}
+                rows={list.items.filter(named)}
+                toolbar={<NameFilter value={prefix} onChange={setPrefix} />}
                 rowKey={(u) => u.subject}
                 empty="No users seen yet"
                 columns={[
