@@ -16,6 +16,7 @@ does not collect it.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -115,6 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="lifeboat-bench-export-"))
+    work.mkdir(parents=True, exist_ok=True)
     print(f"servers in {work} ...", flush=True)
     kube = start_kube(work / "kube")
     s3 = start_s3(work / "s3")
@@ -161,6 +163,8 @@ def main() -> None:
     finally:
         stop_s3(work / "s3")
         stop_kube(work / "kube")
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
