@@ -33,6 +33,7 @@ from activities.resources import UPLOADS, ExportedObject, apply_objects, plan, t
 from lifeboat import metrics
 from lifeboat.archive import ArchiveError, Pack, Sealer, check_manifest, open_pack, packs_of
 from lifeboat.catalog.models import Backup, Restore, utcnow
+from lifeboat.locations import LocationError
 from lifeboat.secrets import SecretBox
 from lifeboat.specs import RestoreSpec
 from lifeboat.status import RestorePhase, RestoreStatus, Stage, VolumeStatus
@@ -68,7 +69,11 @@ class Manifest:
 def read_manifest(location: OpenLocation, key: str, *, sha256: str = "") -> Manifest:
     """A backup's manifest, refused (`ArchiveError`) unless its SHA-256 is `sha256` (the
     catalog's `Backup.manifest_digest`; empty for backups made before it was kept)."""
-    blob = location.backend.get(key)
+    blob = _stored(location, key)
+    if blob is None:
+        raise ArchiveError(
+            f"manifest {key} is missing from the bucket: it was deleted behind Lifeboat's back"
+        )
     check_manifest(blob, key=key, expected_sha256=sha256)
     document = Sealer(location.key).open_json(blob, name=key)
     return Manifest(
@@ -79,8 +84,21 @@ def read_manifest(location: OpenLocation, key: str, *, sha256: str = "") -> Mani
     )
 
 
-def _pack_blob(location: OpenLocation, key: str) -> bytes | None:
-    return location.backend.get(key) if location.backend.exists(key) else None
+def _stored(location: OpenLocation, key: str) -> bytes | None:
+    """An archive object as stored; None when there is none."""
+    try:
+        return location.backend.get(key)
+    except LocationError:
+        if location.backend.exists(key):
+            raise
+        return None
+
+
+def _open_pack(location: OpenLocation, packs: dict[str, Pack], key: str) -> list[dict[str, Any]]:
+    """The objects of one of the manifest's packs, checked (see `open_pack`)."""
+    if key not in packs:
+        raise ArchiveError(f"pack {key} is not among the manifest's packs")
+    return open_pack(Sealer(location.key), packs[key], _stored(location, key))
 
 
 def _ahead(
@@ -117,9 +135,7 @@ def read_objects(
         runs = [(key, list(run)) for key, run in itertools.groupby(entries, lambda e: e.key)]
 
         def read(key: str) -> list[dict[str, Any]]:
-            if key not in packs:
-                raise ArchiveError(f"pack {key} is not among the manifest's packs")
-            return open_pack(sealer, packs[key], _pack_blob(location, key))
+            return _open_pack(location, packs, key)
 
         for (_, run), objects in zip(runs, _ahead(pool, read, (k for k, _ in runs)), strict=True):
             for entry in run:
@@ -133,16 +149,12 @@ def check_packs(
     as the manifest recorded (layout 1 has no packs: nothing to check)."""
     if manifest.layout_version == 1:
         return
-    sealer = Sealer(location.key)
     packs = manifest.packs or {}
-    keys = sorted({e.key for e in entries})
-    for key in keys:
-        if key not in packs:
-            raise ArchiveError(f"pack {key} is not among the manifest's packs")
 
     def check(key: str) -> None:
-        open_pack(sealer, packs[key], _pack_blob(location, key))
+        _open_pack(location, packs, key)
 
+    keys = sorted({e.key for e in entries})
     with ThreadPoolExecutor(UPLOADS, thread_name_prefix="lifeboat-archive-check") as pool:
         for _ in _ahead(pool, check, keys):
             pass

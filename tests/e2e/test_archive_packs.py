@@ -35,7 +35,7 @@ from lifeboat.secrets import SecretBox
 from tests.api.helpers import dev_s3, unique
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
-from tests.e2e.test_backup_restore import _delete_namespace, _wait
+from tests.e2e.test_backup_restore import _backup, _delete_namespace, _wait
 
 MANY = 3000
 # Each ConfigMap's data: together more than one pack holds, so the type spans several.
@@ -82,13 +82,7 @@ def s3(stack: Stack) -> Minio:
 
 
 def _back_up(api: httpx.Client, target: dict[str, str], namespace: str) -> dict[str, Any]:
-    started = api.post(
-        "/api/v1/backups",
-        json={"cluster_uid": target["cluster"], "location_uid": target["location"],
-              "namespaces": [namespace]},
-    )  # fmt: skip
-    assert started.status_code == 201, started.text
-    backup = _wait(api, f"/api/v1/backups/{started.json()['uid']}", timeout=300)
+    backup = _backup(api, target, namespace)
     assert backup["status"] == "Success", backup["reason"]
     return backup
 
@@ -214,7 +208,7 @@ def test_packs_deleted_truncated_modified_or_substituted_are_refused_naming_the_
     assert len(_config_map_numbers(kube, namespace)) == 20
 
 
-def test_a_swapped_manifest_is_refused(
+def test_a_swapped_or_deleted_manifest_is_refused(
     as_user: Users,
     target: dict[str, str],
     kube: Kube,
@@ -231,6 +225,10 @@ def test_a_swapped_manifest_is_refused(
 
     reason = _refused(api, kube, first["uid"], namespace)
     assert key in reason and "manifest" in reason and "substituted" in reason, reason
+
+    s3.remove_object(bucket, key)
+    reason = _refused(api, kube, first["uid"], namespace)
+    assert key in reason and "missing" in reason, reason
 
     _write(s3, bucket, key, original)
     assert _restore(api, first["uid"])["status"] == "Success"
