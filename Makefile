@@ -73,13 +73,16 @@ fuzz: setup
 	$(BIN)/python -m pytest tests/fuzz -m fuzz
 
 # The benchmarks: the data mover against Debian's restic (installed when missing), lists
-# in a catalog of 100,000 backups against the query lists used before pagination, and six
-# namespace backups at once against one alone (on a dev stack of its own).
+# in a catalog of 100,000 backups against the query lists used before pagination, six
+# namespace backups at once against one alone (on a dev stack of its own), and the
+# export of 1,000 to 100,000 ConfigMaps against kubectl (EXPORT_COUNTS=1000,10000 for less).
+EXPORT_COUNTS ?= 1000,10000,100000
 bench: setup
 	command -v restic >/dev/null || (apt-get update -qq && apt-get install -y -qq restic)
 	$(BIN)/python tests/bench/bench_mover.py
 	$(BIN)/python tests/bench/bench_lists.py
 	$(BIN)/python -m tests.bench.bench_concurrency
+	$(BIN)/python tests/bench/bench_export.py --counts $(EXPORT_COUNTS)
 
 lock:
 	$(BIN)/python -m pip install -q uv

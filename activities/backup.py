@@ -23,7 +23,15 @@ from activities.rules import has_background_actions
 from activities.virtual_machines import resolve_virtual_machines
 from activities.volumes import prune_locked
 from lifeboat import metrics
-from lifeboat.archive import LAYOUT_VERSION, Sealer, backup_prefix, manifest_key
+from lifeboat.archive import (
+    LAYOUT_VERSION,
+    LAYOUT_VERSIONS,
+    Sealer,
+    backup_prefix,
+    digest,
+    index_key,
+    manifest_key,
+)
 from lifeboat.catalog.models import (
     Backup,
     BackupLocation,
@@ -55,21 +63,28 @@ def invalid(message: str) -> ApplicationError:
     return ApplicationError(message, type=INVALID_BACKUP, non_retryable=True)
 
 
-def _index_key(location_prefix: str, backup_uid: str) -> str:
-    return f"{backup_prefix(location_prefix, backup_uid)}/resources-index.json.sealed"
-
-
 def read_sealed(location: OpenLocation, key: str) -> Any:
     """An archive object of the location, decrypted and parsed."""
     return Sealer(location.key).open_json(location.backend.get(key), name=key)
 
 
-def _put(location: OpenLocation, key: str, value: Any) -> None:
-    location.backend.put(key, Sealer(location.key).seal_json(value, name=key))
+def _put(location: OpenLocation, key: str, value: Any) -> str:
+    """Seal and store a document; the SHA-256 of what was stored."""
+    blob = Sealer(location.key).seal_json(value, name=key)
+    location.backend.put(key, blob)
+    return digest(blob)
 
 
 def _exists(location: OpenLocation, key: str) -> bool:
     return location.backend.exists(key)
+
+
+def _read_index(location: OpenLocation, backup_uid: str) -> tuple[int, Any]:
+    """The layout version of a backup's export and its index (version 1: a list of objects)."""
+    key = index_key(location.prefix, backup_uid)
+    if _exists(location, key):
+        return LAYOUT_VERSION, read_sealed(location, key)
+    return 1, read_sealed(location, index_key(location.prefix, backup_uid, 1))
 
 
 def _resolve_namespaces(kubeconfig: dict[str, Any], spec: BackupSpec) -> list[str]:
@@ -225,9 +240,13 @@ class BackupActivities:
             selection,
             ThreadHeartbeat(HEARTBEAT_EVERY_SECONDS),
         )
-        key = _index_key(location.prefix, input.backup_uid)
-        await asyncio.to_thread(_put, location, key, [asdict(e) for e in exported])
-        return ExportResult(resource_count=len(exported), index_key=key)
+        key = index_key(location.prefix, input.backup_uid)
+        index = {
+            "packs": [asdict(p) for p in exported.packs],
+            "resources": [asdict(e) for e in exported.objects],
+        }
+        await asyncio.to_thread(_put, location, key, index)
+        return ExportResult(resource_count=len(exported.objects), index_key=key)
 
     @activity.defn
     async def write_manifest(self, input: BackupInput) -> str:
@@ -237,7 +256,6 @@ class BackupActivities:
             location_uid, attempt = backup.location_uid, backup.attempt
             locked_until = backup.locked_until
             manifest: dict[str, Any] = {
-                "layout_version": LAYOUT_VERSION,
                 "backup_uid": backup.uid,
                 "name": backup.name,
                 "cluster_uid": backup.cluster_uid,
@@ -247,21 +265,28 @@ class BackupActivities:
                 "volumes": backup.volumes,
             }
         location = await self._location(location_uid, retain_until=locked_until)
-        key = manifest_key(location.prefix, input.backup_uid, attempt)
+        # A backup exported before packs and retried since keeps its layout (version 1).
+        version, index = await asyncio.to_thread(_read_index, location, input.backup_uid)
+        key = manifest_key(location.prefix, input.backup_uid, attempt, version)
         if await asyncio.to_thread(_exists, location, key):
-            return key  # a retry after the write succeeded
-        index = await asyncio.to_thread(
-            read_sealed, location, _index_key(location.prefix, input.backup_uid)
-        )
-        manifest["resources"] = index
-        await asyncio.to_thread(_put, location, key, manifest)
+            # A retry after the write succeeded: the manifest as stored is the one to keep.
+            sealed = digest(await asyncio.to_thread(location.backend.get, key))
+        else:
+            manifest["layout_version"] = version
+            if version == 1:
+                manifest["resources"] = index
+            else:
+                manifest["packs"], manifest["resources"] = index["packs"], index["resources"]
+            sealed = await asyncio.to_thread(_put, location, key, manifest)
+        resources = index if version == 1 else index["resources"]
         async with self._sessions.begin() as session:
             backup = await self._backup(session, input.backup_uid)
             backup.resources = [
-                {k: e[k] for k in ("type", "namespace", "name", "status", "reason")} for e in index
+                {k: e[k] for k in ("type", "namespace", "name", "status", "reason")}
+                for e in resources
             ]
-            backup.resource_count = len(index)
-            backup.manifest_key = key
+            backup.resource_count = len(resources)
+            backup.manifest_key, backup.manifest_digest = key, sealed
         return key
 
     @activity.defn
@@ -299,8 +324,13 @@ class BackupActivities:
         location = await self._location(location_uid)
 
         def remove() -> int:
-            prefix = backup_prefix(location.prefix, input.backup_uid) + "/"
-            keys = [key for key, _ in location.backend.list_objects(prefix)]
+            keys = [
+                key
+                for version in LAYOUT_VERSIONS
+                for key, _ in location.backend.list_objects(
+                    backup_prefix(location.prefix, input.backup_uid, version) + "/"
+                )
+            ]
             location.backend.delete(keys)
             return len(keys)
 

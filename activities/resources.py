@@ -1,9 +1,11 @@
 """Kubernetes objects in and out of the archive: export for backup, apply for restore.
 
-Export lists every listable namespaced type the API server offers (paginated), strips what the
-server sets, and writes each object sealed to the backup location. Restore applies objects in
-the order of `RESTORE_ORDER`, a table with a reason per row, retrying those that failed on a
-dependency created later in the same pass.
+Export lists every listable namespaced type the API server offers, a page at a time (memory
+stays bounded whatever the object count), strips what the server sets, and writes the objects
+to the backup location in sealed packs per type (lifeboat.archive), several uploads at once.
+Restore applies objects in the order of `RESTORE_ORDER`, a table with a reason per row: type
+after type, the objects of one type in parallel, retrying those that failed on a dependency
+created later in the same pass.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
+import itertools
+import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +32,7 @@ from kubernetes.dynamic.resource import Resource
 
 from activities.kube import PAGE_SIZE, REQUEST_TIMEOUT, api_client
 from activities.locations import OpenLocation
-from lifeboat.archive import Sealer, resource_key
+from lifeboat.archive import Pack, PackWriter, Sealer
 from lifeboat.object_diff import changes
 from lifeboat.specs import BackupResolution, BackupSpec, RestoreSpec
 from lifeboat.status import RestorePhase
@@ -89,6 +95,10 @@ RESTORE_ORDER: tuple[tuple[str, str], ...] = (
     ("pods", "pods not owned by a controller"),
 )
 DEPENDENCY_PASSES = 3
+# Packs uploaded at once by an export, and objects applied at once by a restore: enough to
+# keep the object storage and the API server busy, few enough to spare them.
+UPLOADS = 6
+APPLIERS = 8
 # An object replaced by deleting and creating it again waits this long to be gone: finalizers
 # may hold it (a claim stays while a pod mounts it).
 DELETED_TIMEOUT_SECONDS = 60.0
@@ -122,11 +132,18 @@ def _listable_namespaced(dyn: DynamicClient) -> Iterator[Resource]:
 
 
 def _paged(resource: Resource, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every object of a list, a page at a time, as plain JSON (the dynamic client's objects
+    cost more to build than the whole request)."""
     token = None
     while True:
-        page = resource.get(
-            limit=PAGE_SIZE, _continue=token, _request_timeout=REQUEST_TIMEOUT, **kwargs
-        ).to_dict()
+        response = resource.get(
+            limit=PAGE_SIZE,
+            _continue=token,
+            _request_timeout=REQUEST_TIMEOUT,
+            serialize=False,
+            **kwargs,
+        )
+        page = json.loads(response.data)
         yield from page.get("items") or []
         token = (page.get("metadata") or {}).get("continue")
         if not token:
@@ -134,8 +151,8 @@ def _paged(resource: Resource, **kwargs: Any) -> Iterator[dict[str, Any]]:
 
 
 def strip(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object without what the server sets: what a user would apply again."""
-    obj = copy.deepcopy(obj)
+    """The object without what the server sets: what a user would apply again. In place: the
+    objects come fresh from the API server."""
     obj.pop("status", None)
     meta = obj.setdefault("metadata", {})
     for key in SERVER_SET_METADATA:
@@ -183,7 +200,10 @@ class ExportSelection:
 
 @dataclass
 class ExportedObject:
-    """One object in the archive: where it is, and what happened to it."""
+    """One object in the archive: where it is, and what happened to it.
+
+    `key` is its pack and `position` its line there (layout 2), or its own object (layout 1).
+    """
 
     api_version: str
     kind: str
@@ -193,6 +213,47 @@ class ExportedObject:
     key: str = ""
     status: str = "backed up"
     reason: str = ""
+    position: int = 0
+
+
+@dataclass
+class Export:
+    """What an export wrote: its packs and the objects in them."""
+
+    packs: list[Pack]
+    objects: list[ExportedObject]
+
+
+class _Uploads:
+    """Packs uploaded by a few threads while the export goes on; at most twice as many
+    waiting as there are threads, so memory stays bounded when the storage is the slower."""
+
+    def __init__(self, location: OpenLocation) -> None:
+        self._location = location
+        self._pool = ThreadPoolExecutor(UPLOADS, thread_name_prefix="lifeboat-pack-upload")
+        self._slots = threading.BoundedSemaphore(2 * UPLOADS)
+        self._futures: list[Future[int]] = []
+
+    def put(self, key: str, blob: bytes) -> None:
+        self._slots.acquire()
+        future = self._pool.submit(self._location.backend.put, key, blob)
+        future.add_done_callback(lambda _f: self._slots.release())
+        self._futures.append(future)
+        for done in [f for f in self._futures if f.done()]:
+            done.result()  # a failed upload fails the export now
+            self._futures.remove(done)
+
+    def finish(self) -> None:
+        """Wait for every upload; the first failure is raised."""
+        try:
+            for future in self._futures:
+                future.result()
+        finally:
+            self._pool.shutdown(cancel_futures=True)
+
+    def abandon(self) -> None:
+        """The export failed: send nothing more (what was sent is unused and harmless)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _wanted(resource: Resource, selection: ExportSelection) -> str | None:
@@ -213,81 +274,100 @@ def export_resources(
     backup_uid: str,
     selection: ExportSelection,
     heartbeat: Callable[[int], None] = lambda _count: None,
-) -> list[ExportedObject]:
+) -> Export:
     """Write every selected object of the namespaces (and what they depend on) to the archive."""
     sealer = Sealer(location.key)
     exported: list[ExportedObject] = []
+    packs: list[Pack] = []
+    writers: dict[str, PackWriter] = {}
+    uploads = _Uploads(location)
     custom_types: set[str] = set()
     storage_classes: set[str] = set()
     objects = selection.resolution.objects
     chosen = None if objects is None else set(objects)
     chosen_types = None if chosen is None else {kind for kind, _, _ in chosen}
 
+    def upload(sealed: tuple[Pack, bytes] | None) -> None:
+        if sealed is not None:
+            packs.append(sealed[0])
+            uploads.put(sealed[0].key, sealed[1])
+
     def write(obj: dict[str, Any], resource: Resource) -> None:
         meta = obj["metadata"]
-        key = resource_key(
-            location.prefix,
-            backup_uid,
-            api_version=obj["apiVersion"],
-            plural=resource.name,
-            namespace=meta.get("namespace"),
-            name=meta["name"],
-        )
-        data = sealer.seal_json(obj, name=key)
-        location.backend.put(key, data)
+        name = type_name(resource.name, resource.group)
+        writer = writers.get(name)
+        if writer is None:
+            writer = writers[name] = PackWriter(sealer, location.prefix, backup_uid, name)
         exported.append(
             ExportedObject(
                 api_version=obj["apiVersion"],
                 kind=obj["kind"],
-                type=type_name(resource.name, resource.group),
+                type=name,
                 namespace=meta.get("namespace"),
                 name=meta["name"],
-                key=key,
+                key=writer.next_key,
+                position=writer.position,
             )
         )
+        upload(writer.add(obj))
         heartbeat(len(exported))
 
-    with api_client(kubeconfig) as client, dynamic_client(client) as dyn:
-        crds = dyn.resources.get(
-            api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
-        )
-        # A CRD is named `<plural>.<group>`: the name of the type it defines.
-        defined_by_crds = {item["metadata"]["name"] for item in _paged(crds)}
-        namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
-        for namespace in selection.resolution.namespaces:
-            write(strip(_as_dict(namespaces.get(name=namespace))), namespaces)
-        for resource in _listable_namespaced(dyn):
-            name = type_name(resource.name, resource.group)
-            if _wanted(resource, selection) is not None:
-                continue
-            if chosen_types is not None and name not in chosen_types:
-                continue
+    def close(name: str) -> None:
+        if name in writers:
+            upload(writers.pop(name).close())
+
+    try:
+        with api_client(kubeconfig) as client, dynamic_client(client) as dyn:
+            crds = dyn.resources.get(
+                api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
+            )
+            # A CRD is named `<plural>.<group>`: the name of the type it defines.
+            defined_by_crds = {item["metadata"]["name"] for item in _paged(crds)}
+            namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
             for namespace in selection.resolution.namespaces:
-                for item in _paged(
-                    resource,
-                    namespace=namespace,
-                    label_selector=selection.spec.label_selector or None,
-                ):
-                    item.setdefault("apiVersion", resource.group_version)
-                    item.setdefault("kind", resource.kind)
-                    if chosen is not None:
-                        if (name, namespace, item["metadata"]["name"]) not in chosen:
-                            continue
-                    elif _minted(item) or (
-                        _controlled(item) and resource.kind != "PersistentVolumeClaim"
+                write(strip(_as_dict(namespaces.get(name=namespace))), namespaces)
+            close("namespaces")
+            for resource in _listable_namespaced(dyn):
+                name = type_name(resource.name, resource.group)
+                if _wanted(resource, selection) is not None:
+                    continue
+                if chosen_types is not None and name not in chosen_types:
+                    continue
+                for namespace in selection.resolution.namespaces:
+                    for item in _paged(
+                        resource,
+                        namespace=namespace,
+                        label_selector=selection.spec.label_selector or None,
                     ):
-                        # Recreated in the restored cluster by its controller. Claims never
-                        # are: their data comes back into them first, and their controller
-                        # (a DataVolume, an operator) finds them there.
-                        continue
-                    if name in defined_by_crds:
-                        custom_types.add(name)
-                    if resource.kind == "PersistentVolumeClaim":
-                        storage_classes.add((item.get("spec") or {}).get("storageClassName") or "")
-                    write(strip(item), resource)
-        if selection.spec.include_cluster_resources:
-            _export_dependencies(dyn, custom_types, storage_classes - {""}, write)
-    return exported
+                        item.setdefault("apiVersion", resource.group_version)
+                        item.setdefault("kind", resource.kind)
+                        if chosen is not None:
+                            if (name, namespace, item["metadata"]["name"]) not in chosen:
+                                continue
+                        elif _minted(item) or (
+                            _controlled(item) and resource.kind != "PersistentVolumeClaim"
+                        ):
+                            # Recreated in the restored cluster by its controller. Claims never
+                            # are: their data comes back into them first, and their controller
+                            # (a DataVolume, an operator) finds them there.
+                            continue
+                        if name in defined_by_crds:
+                            custom_types.add(name)
+                        if resource.kind == "PersistentVolumeClaim":
+                            storage_classes.add(
+                                (item.get("spec") or {}).get("storageClassName") or ""
+                            )
+                        write(strip(item), resource)
+                close(name)  # a type's last pack goes up while the next type is listed
+            if selection.spec.include_cluster_resources:
+                _export_dependencies(dyn, custom_types, storage_classes - {""}, write)
+        for name in list(writers):
+            close(name)
+    except BaseException:
+        uploads.abandon()
+        raise
+    uploads.finish()
+    return Export(packs=packs, objects=exported)
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -428,28 +508,52 @@ def apply_objects(
 ) -> list[RestoredObject]:
     """Create the objects in order; keep or replace existing ones; retry dependency failures.
 
-    With `dry_run` nothing changes: the result says what would be created, replaced, skipped.
-    Created objects carry `RESTORED_BY`: `restore_uid`.
+    `objects` come in restore order (`plan`): each run of objects of one type is applied
+    `APPLIERS` at a time, and waits for the type before it. With `dry_run` nothing changes:
+    the result says what would be created, replaced, skipped. Created objects carry
+    `RESTORED_BY`: `restore_uid`.
     """
     results: dict[int, RestoredObject] = {}
     pending = list(range(len(objects)))
-    with api_client(kubeconfig) as client, dynamic_client(client) as dyn:
+
+    def of_type(index: int) -> tuple[str, str]:
+        return objects[index]["apiVersion"], objects[index]["kind"]
+
+    with (
+        api_client(kubeconfig) as client,
+        dynamic_client(client) as dyn,
+        ThreadPoolExecutor(APPLIERS, thread_name_prefix="lifeboat-apply") as pool,
+    ):
+
+        def apply(index: int) -> tuple[int, RestoredObject | Exception]:
+            try:
+                return index, _apply_one(
+                    dyn, objects[index], replace=replace, dry_run=dry_run, restore_uid=restore_uid
+                )
+            except Exception as exc:  # each object's failure is its own result
+                return index, exc
+
         for attempt in range(DEPENDENCY_PASSES):
             retry = []
-            for index in pending:
-                obj = objects[index]
-                try:
-                    results[index] = _apply_one(
-                        dyn, obj, replace=replace, dry_run=dry_run, restore_uid=restore_uid
-                    )
-                except Exception as exc:  # each object's failure is its own result
-                    if _dependency_failure(exc) and attempt + 1 < DEPENDENCY_PASSES:
-                        retry.append(index)
-                        dyn.resources.invalidate_cache()
-                    results[index] = _result(obj, "failed", _reason(exc))
-                heartbeat(len(results))
+            for (_, kind), run in itertools.groupby(pending, key=of_type):
+                indexes = list(run)
+                # Definitions one at a time: each refreshes the client's discovered types.
+                applied = (
+                    map(apply, indexes)
+                    if kind == "CustomResourceDefinition"
+                    else pool.map(apply, indexes)
+                )
+                for index, outcome in applied:
+                    if isinstance(outcome, RestoredObject):
+                        results[index] = outcome
+                    else:
+                        if _dependency_failure(outcome) and attempt + 1 < DEPENDENCY_PASSES:
+                            retry.append(index)
+                        results[index] = _result(objects[index], "failed", _reason(outcome))
+                    heartbeat(len(results))
             if not retry:
                 break
+            dyn.resources.invalidate_cache()
             pending = retry
     return [results[i] for i in range(len(objects))]
 
@@ -483,7 +587,9 @@ def _apply_one(
     meta = obj["metadata"]
     namespace = meta.get("namespace") if resource.namespaced else None
     try:
-        existing = resource.get(name=meta["name"], namespace=namespace).to_dict()
+        existing = json.loads(
+            resource.get(name=meta["name"], namespace=namespace, serialize=False).data
+        )
     except DynamicApiError as exc:
         if exc.status != 404:
             raise
@@ -491,7 +597,7 @@ def _apply_one(
     if existing is None:
         if dry_run:
             return _result(obj, "create")
-        resource.create(body=obj, namespace=namespace)
+        resource.create(body=obj, namespace=namespace, serialize=False)
         if obj["kind"] == "CustomResourceDefinition":
             wait_established(dyn, meta["name"])
         return _result(obj, "created")
@@ -508,7 +614,7 @@ def _apply_one(
     body = copy.deepcopy(obj)
     body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
     try:
-        resource.replace(body=body, namespace=namespace)
+        resource.replace(body=body, namespace=namespace, serialize=False)
     except DynamicApiError as exc:
         if exc.status != 422:  # an immutable field changed: recreate the object instead
             raise

@@ -1,14 +1,22 @@
 """Activities of the restore workflow: apply a backup's objects to a cluster in order, say
 what becomes of each volume's data, and record every result.
 
-A restore reads its backup's manifest once: it is decrypted and parsed on first use and kept
-(a manifest is never rewritten) for the restore's later steps on this worker.
+A restore reads its backup's manifest once: it is checked against the digest the catalog kept,
+decrypted and parsed on first use and kept (a manifest is never rewritten) for the restore's
+later steps on this worker. Before it changes anything, a restore checks every pack it will
+read (present, its size and SHA-256 as the manifest recorded): a backup tampered with behind
+Lifeboat's back is refused, saying which pack and how.
+
+`read_manifest` and `read_objects` read any backup's archive (both layouts) for other uses.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+import itertools
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -17,14 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.backup import HEARTBEAT_EVERY_SECONDS, invalid, read_sealed
+from activities.backup import HEARTBEAT_EVERY_SECONDS, invalid
 from activities.heartbeat import ThreadHeartbeat
 from activities.kube import cluster_kubeconfig
 from activities.locations import LocationUnavailable, OpenLocation, open_location
 from activities.namespace_locks import restore_targets, taken_by
-from activities.resources import ExportedObject, apply_objects, plan, transform
+from activities.resources import UPLOADS, ExportedObject, apply_objects, plan, transform
 from lifeboat import metrics
+from lifeboat.archive import ArchiveError, Pack, Sealer, check_manifest, open_pack, packs_of
 from lifeboat.catalog.models import Backup, Cluster, Restore, utcnow
+from lifeboat.locations import LocationError
 from lifeboat.secrets import SecretBox
 from lifeboat.specs import RestoreSpec
 from lifeboat.status import RestorePhase, RestoreStatus, Stage, VolumeStatus
@@ -48,10 +58,107 @@ _COUNTED_AS = {
 
 @dataclass(frozen=True)
 class Manifest:
-    """What a restore needs of a backup's manifest: its objects and its volumes' results."""
+    """What a restore needs of a backup's manifest: its objects, the packs that hold them
+    (layout 2; none in layout 1, where each object is stored alone), its volumes' results."""
 
     resources: list[ExportedObject]
     volumes: list[dict[str, Any]]
+    layout_version: int = 1
+    packs: dict[str, Pack] | None = None
+
+
+def read_manifest(location: OpenLocation, key: str, *, sha256: str = "") -> Manifest:
+    """A backup's manifest, refused (`ArchiveError`) unless its SHA-256 is `sha256` (the
+    catalog's `Backup.manifest_digest`; empty for backups made before it was kept)."""
+    blob = _stored(location, key)
+    if blob is None:
+        raise ArchiveError(
+            f"manifest {key} is missing from the bucket: it was deleted behind Lifeboat's back"
+        )
+    check_manifest(blob, key=key, expected_sha256=sha256)
+    document = Sealer(location.key).open_json(blob, name=key)
+    return Manifest(
+        resources=[ExportedObject(**e) for e in document["resources"]],
+        volumes=document.get("volumes") or [],
+        layout_version=int(document.get("layout_version", 1)),
+        packs=packs_of(document),
+    )
+
+
+def _stored(location: OpenLocation, key: str) -> bytes | None:
+    """An archive object as stored; None when there is none."""
+    try:
+        return location.backend.get(key)
+    except LocationError:
+        if location.backend.exists(key):
+            raise
+        return None
+
+
+def _open_pack(location: OpenLocation, packs: dict[str, Pack], key: str) -> list[dict[str, Any]]:
+    """The objects of one of the manifest's packs, checked (see `open_pack`)."""
+    if key not in packs:
+        raise ArchiveError(f"pack {key} is not among the manifest's packs")
+    return open_pack(Sealer(location.key), packs[key], _stored(location, key))
+
+
+def _ahead(
+    pool: ThreadPoolExecutor, read: Callable[[str], Any], keys: Iterable[str]
+) -> Iterator[Any]:
+    """`read` of each key, in order, a few running ahead: memory holds only those few."""
+    running: deque[Future[Any]] = deque()
+    for key in keys:
+        running.append(pool.submit(read, key))
+        if len(running) > UPLOADS:
+            yield running.popleft().result()
+    while running:
+        yield running.popleft().result()
+
+
+def read_objects(
+    location: OpenLocation, manifest: Manifest, entries: Iterable[ExportedObject]
+) -> Iterator[tuple[ExportedObject, dict[str, Any]]]:
+    """Each entry (of `manifest.resources`) with its archived object, in the order given.
+
+    Layout 2 reads a pack once for each run of entries in it (in `plan` order, a pack's
+    entries are one run). `ArchiveError` names a pack that is missing, truncated, substituted
+    or modified, or an object sealed wrongly.
+    """
+    sealer = Sealer(location.key)
+    with ThreadPoolExecutor(UPLOADS, thread_name_prefix="lifeboat-archive-read") as pool:
+        if manifest.layout_version == 1:
+            listed = list(entries)
+            blobs = _ahead(pool, location.backend.get, (e.key for e in listed))
+            for entry, blob in zip(listed, blobs, strict=True):
+                yield entry, sealer.open_json(blob, name=entry.key)
+            return
+        packs = manifest.packs or {}
+        runs = [(key, list(run)) for key, run in itertools.groupby(entries, lambda e: e.key)]
+
+        def read(key: str) -> list[dict[str, Any]]:
+            return _open_pack(location, packs, key)
+
+        for (_, run), objects in zip(runs, _ahead(pool, read, (k for k, _ in runs)), strict=True):
+            for entry in run:
+                yield entry, objects[entry.position]
+
+
+def check_packs(
+    location: OpenLocation, manifest: Manifest, entries: Iterable[ExportedObject]
+) -> None:
+    """Read every pack that holds one of `entries`; `ArchiveError` for the first that is not
+    as the manifest recorded (layout 1 has no packs: nothing to check)."""
+    if manifest.layout_version == 1:
+        return
+    packs = manifest.packs or {}
+
+    def check(key: str) -> None:
+        _open_pack(location, packs, key)
+
+    keys = sorted({e.key for e in entries})
+    with ThreadPoolExecutor(UPLOADS, thread_name_prefix="lifeboat-archive-check") as pool:
+        for _ in _ahead(pool, check, keys):
+            pass
 
 
 class RestoreActivities:
@@ -73,11 +180,12 @@ class RestoreActivities:
             self._manifests.move_to_end(key)
             return self._manifests[key]
         location = location or await self._location(backup.location_uid)
-        document = await asyncio.to_thread(read_sealed, location, key)
-        manifest = Manifest(
-            resources=[ExportedObject(**e) for e in document["resources"]],
-            volumes=document.get("volumes") or [],
-        )
+        try:
+            manifest = await asyncio.to_thread(
+                read_manifest, location, key, sha256=backup.manifest_digest
+            )
+        except ArchiveError as exc:
+            raise invalid(f"backup {backup.name} cannot be restored: {exc}") from exc
         self._manifests[key] = manifest
         while len(self._manifests) > MANIFESTS_KEPT:
             self._manifests.popitem(last=False)
@@ -106,7 +214,10 @@ class RestoreActivities:
         beat = ThreadHeartbeat(HEARTBEAT_EVERY_SECONDS)
 
         def load_and_apply() -> list[dict[str, Any]]:
-            objects = [transform(read_sealed(location, e.key), spec) for e in entries]
+            if input.phase != RestorePhase.REST:
+                # Before anything changes: every pack this restore will read, both phases'.
+                check_packs(location, manifest, plan(manifest.resources, spec))
+            objects = [transform(obj, spec) for _, obj in read_objects(location, manifest, entries)]
             objects = [o for o in objects if _object_key(o) not in done]
             results = apply_objects(
                 kubeconfig,
@@ -118,7 +229,10 @@ class RestoreActivities:
             )
             return [asdict(r) for r in results]
 
-        results = await asyncio.to_thread(load_and_apply)
+        try:
+            results = await asyncio.to_thread(load_and_apply)
+        except ArchiveError as exc:
+            raise invalid(f"backup {backup.name} cannot be restored: {exc}") from exc
         counts = dict.fromkeys(("created", "replaced", "skipped", "failed"), 0)
         for result in results:
             counts[_COUNTED_AS[result["action"]]] += 1

@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.backup import HEARTBEAT_EVERY_SECONDS, invalid, read_sealed
+from activities.backup import HEARTBEAT_EVERY_SECONDS, invalid
 from activities.heartbeat import ThreadHeartbeat
 from activities.kube import REQUEST_TIMEOUT, api_client, cluster_kubeconfig
 from activities.locations import LocationUnavailable, OpenLocation, open_location
@@ -46,8 +46,10 @@ from activities.mover.runners import Mover, MoverFailed, MoverHeartbeat, MoverTa
 from activities.mover.store import ChunkStore
 from activities.mover.verify import VerifySummary
 from activities.resources import ExportedObject, apply_objects, dynamic_client, plan, transform
+from activities.restore import read_manifest, read_objects
 from activities.volumes import summary_of
 from lifeboat import metrics
+from lifeboat.archive import ArchiveError
 from lifeboat.catalog.models import Backup, BackupLocation, BackupSchedule, utcnow
 from lifeboat.secrets import SecretBox
 from lifeboat.specs import RestoreSpec
@@ -178,17 +180,21 @@ def _shown(value: Any) -> str:
 
 
 def archived_objects(
-    location: OpenLocation, manifest_key: str, spec: RestoreSpec
+    location: OpenLocation, backup: Backup, spec: RestoreSpec
 ) -> tuple[list[ExportedObject], list[dict[str, Any]], list[dict[str, Any]]]:
     """The backup's archived objects as a restore reads them (its manifest's entries, in
     restore order, and each object after the restore's mapping), and the manifest's volumes.
 
-    The one place a verification reads the archive: through the restore's own functions.
+    The one place a verification reads the archive: through the restore's own functions, so
+    a pack or manifest changed behind Lifeboat's back is refused here as a restore refuses it.
     """
-    document = read_sealed(location, manifest_key)
-    entries = plan([ExportedObject(**e) for e in document["resources"]], spec)
-    objects = [transform(read_sealed(location, e.key), spec) for e in entries]
-    return entries, objects, document.get("volumes") or []
+    try:
+        manifest = read_manifest(location, backup.manifest_key, sha256=backup.manifest_digest)
+        entries = plan(manifest.resources, spec)
+        objects = [transform(obj, spec) for _, obj in read_objects(location, manifest, entries)]
+    except ArchiveError as exc:
+        raise invalid(f"backup {backup.name} cannot be verified: {exc}") from exc
+    return entries, objects, manifest.volumes
 
 
 def _problem(
@@ -275,7 +281,7 @@ class VerificationActivities:
         backed_up = {scratch_name: name for name, scratch_name in input.namespaces.items()}
 
         def run() -> tuple[dict[str, Any], list[VerifyVolumeInput]]:
-            entries, objects, volumes = archived_objects(location, backup.manifest_key, spec)
+            entries, objects, volumes = archived_objects(location, backup, spec)
             chosen, skipped = [], []
             for entry, obj in zip(entries, objects, strict=True):
                 namespace = obj["metadata"].get("namespace")

@@ -319,7 +319,8 @@ async def retry_backup(
         retry_claims = failed
         what = f"{len(failed)} failed volume(s)"
     else:
-        backup.volumes, backup.resources, backup.manifest_key = [], [], ""
+        backup.volumes, backup.resources = [], []
+        backup.manifest_key = backup.manifest_digest = ""
         backup.resource_count = backup.volume_count = backup.size_bytes = 0
         what = "the whole backup"
     backup.resolution = replace(backup.resolution, retry_claims=retry_claims)

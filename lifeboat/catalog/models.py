@@ -401,6 +401,9 @@ class Backup(CatalogObject):
     resources: Mapped[list[Any]] = mapped_column(default=list)
     volumes: Mapped[list[Any]] = mapped_column(default=list)
     manifest_key: Mapped[str] = mapped_column(String(1024), default="")
+    # SHA-256 (hex) of the sealed manifest as written: one modified or substituted in the
+    # bucket is refused at restore. Empty for backups made before it was kept.
+    manifest_digest: Mapped[str] = mapped_column(String(64), default="")
     # How many times only the failed parts were run again (each run writes a new manifest).
     attempt: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,6 +1,6 @@
 """Benchmark: the data mover against Debian's `restic`, side by side on one S3 server.
 
-    .venv/bin/python tests/bench/bench_mover.py [--size 2GiB] [--workdir DIR] [--keep]
+    .venv/bin/python tests/bench/bench_mover.py [--size 2GiB] [--repeat 3] [--workdir DIR] [--keep]
 
 It generates mixed data (a third compressible text in large files, a third random bytes in
 large files, a third many small files), starts its own SeaweedFS, and times in one run:
@@ -11,13 +11,15 @@ files from memory (on a small machine the S3 server and the file system take muc
 CPU that both tools need). Both tools run as commands (process start included), read the
 same files (warm in the page cache for both), and write to the same server; bytes uploaded
 are measured the same way for both, as the growth of their prefix in the bucket. CPU
-seconds of each tool and of the S3 server show where a small machine's time goes. Named
-bench_*.py so that pytest does not collect it.
+seconds of each tool and of the S3 server show where a small machine's time goes. It runs
+`--repeat` rounds (3 by default), each into fresh repositories, the tools' order alternating
+from round to round, and reports each step's median. Named bench_*.py so that pytest does
+not collect it.
 
 Creating files is slow for minutes after many were deleted on an ext4 file system without a
 journal (this VM's: each new inode is checked against recently freed ones), and whichever
-restore runs first pays most. Start a run five minutes or more after deleting a large tree,
-a previous run's included, or the restore figures are not comparable.
+restore runs first pays most (the alternating order shares that out). Start a run five
+minutes or more after deleting a large tree, a previous run's included.
 """
 
 from __future__ import annotations
@@ -223,7 +225,7 @@ def put_all(store: ChunkStore, prefix: str, parts: Iterable[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def raw_upload(store: ChunkStore, root: Path) -> float:
+def raw_upload(store: ChunkStore, root: Path, prefix: str) -> float:
     """Seconds to upload every byte of `root` as it is, reading files as the tools do: the
     ceiling of a backup that neither compresses nor deduplicates."""
 
@@ -238,16 +240,17 @@ def raw_upload(store: ChunkStore, root: Path) -> float:
         if pending:
             yield pending
 
-    return put_all(store, "raw/", parts())
+    return put_all(store, f"{prefix}/", parts())
 
 
-def upload_floor(store: ChunkStore, size: int) -> float:
+def upload_floor(store: ChunkStore, size: int, prefix: str) -> float:
     """Seconds to upload `size` bytes of incompressible data from memory: the least a backup
     that uploads that much can take on this server, with no reading, chunking, hashing,
     compressing or encrypting at all."""
     block = random.Random(1).randbytes(PART)
     count = -(-size // PART)
-    return put_all(store, "floor/", (block[: min(PART, size - n * PART)] for n in range(count)))
+    parts = (block[: min(PART, size - n * PART)] for n in range(count))
+    return put_all(store, f"{prefix}/", parts)
 
 
 def write_floor(source: Path, target: Path) -> float:
@@ -279,7 +282,7 @@ def sizes(root: Path) -> int:
 # The run.
 
 
-def run(size: int, workdir: Path) -> list[Row]:
+def run(size: int, workdir: Path, repeat: int) -> list[Row]:
     source, home = workdir / "data", workdir / "s3"
     print(f"generating {size / 1e6:.0f} MB of mixed data in {source} ...", flush=True)
     started = time.perf_counter()
@@ -298,15 +301,40 @@ def run(size: int, workdir: Path) -> list[Row]:
         client.make_bucket(BUCKET)
         pid = ManagedProcess("s3", home).pid()
         assert pid is not None
-        return compare(server, client, Cpu(pid), source, workdir, total)
+        rounds = []
+        for number in range(repeat):
+            # Alternating order: whichever tool goes first in a round goes second in the next.
+            print(f"round {number + 1} of {repeat} ...", flush=True)
+            rounds.append(
+                compare(
+                    server, client, Cpu(pid), source, workdir, number, mover_first=number % 2 == 0
+                )
+            )
+        return medians(rounds)
     finally:
         stop_s3(home)
 
 
+def medians(rounds: list[list[Row]]) -> list[Row]:
+    """Per step and tool, the round whose time is the median."""
+    by: dict[tuple[str, str], list[Row]] = {}
+    for row in (r for rows in rounds for r in rows):
+        by.setdefault((row.step, row.tool), []).append(row)
+    return [sorted(rows, key=lambda r: r.seconds)[len(rows) // 2] for rows in by.values()]
+
+
 def compare(
-    server: S3Server, client: Minio, cpu: Cpu, source: Path, work: Path, total: int
+    server: S3Server,
+    client: Minio,
+    cpu: Cpu,
+    source: Path,
+    work: Path,
+    number: int,
+    mover_first: bool,
 ) -> list[Row]:
+    """One round: each step by both tools, in fresh repositories of the round's own."""
     rows: list[Row] = []
+    total = sizes(source)
     base = {"PATH": os.environ.get("PATH", ""), "HOME": str(work)}
     mover_env = base | {
         "LIFEBOAT_MOVER_ACCESS_KEY": server.access_key,
@@ -317,11 +345,12 @@ def compare(
         "AWS_ACCESS_KEY_ID": server.access_key,
         "AWS_SECRET_ACCESS_KEY": server.secret_key,
         "RESTIC_PASSWORD": RESTIC_PASSWORD,
-        "RESTIC_CACHE_DIR": str(work / "restic-cache"),
+        "RESTIC_CACHE_DIR": str(work / f"restic-cache-{number}"),
     }
+    mover_prefix, restic_prefix = f"mover-{number}", f"restic-{number}"
     mover = [sys.executable, "-m", "activities.mover"]
-    location = ["--endpoint", server.endpoint, "--bucket", BUCKET, "--prefix", "mover"]
-    repository = ["restic", "-r", f"s3:{server.endpoint}/{BUCKET}/restic"]
+    location = ["--endpoint", server.endpoint, "--bucket", BUCKET, "--prefix", mover_prefix]
+    repository = ["restic", "-r", f"s3:{server.endpoint}/{BUCKET}/{restic_prefix}"]
     subprocess.run([*repository, "init"], env=restic_env, check=True, capture_output=True)
 
     def step(name: str, tool: str, prefix: str, data: int, action: Callable[[], float]) -> Row:
@@ -337,6 +366,16 @@ def compare(
         print(f"  {name:<12} {tool:<7} {seconds:7.2f} s", flush=True)
         return row
 
+    def both(name: str, data: int, mover_action: Callable[[], float],
+             restic_action: Callable[[], float], *, uploads: bool) -> Row:  # fmt: skip
+        """The step by both tools in this round's order; the mover's row."""
+        runs = [("mover", f"{mover_prefix}/" if uploads else "", mover_action),
+                ("restic", f"{restic_prefix}/" if uploads else "", restic_action)]  # fmt: skip
+        by_tool = {}
+        for tool, prefix, action in runs if mover_first else reversed(runs):
+            by_tool[tool] = step(name, tool, prefix, data, action)
+        return by_tool["mover"]
+
     print("raw S3 upload of the same bytes ...", flush=True)
     # A plain uploader: only `put`, which is one PUT through a presigned URL, is used.
     keys = AccessKeys(server.access_key, server.secret_key)
@@ -344,7 +383,8 @@ def compare(
         LocationAddress(LocationKind.S3, server.endpoint, BUCKET), keys, connections=32
     )
     uploads = ChunkStore(backend, "", LOCATION_KEY.encode())
-    step("raw upload", "s3", "raw/", total, lambda: raw_upload(uploads, source))
+    step("raw upload", "s3", f"raw-{number}/", total,
+         lambda: raw_upload(uploads, source, f"raw-{number}"))  # fmt: skip
 
     output: dict[str, str] = {}
 
@@ -360,28 +400,32 @@ def compare(
 
     print("full backups ...", flush=True)
     full = mover_run("full", "backup", "--source", str(source))
-    sent = step("full", "mover", "mover/", total, full).uploaded or 0
-    step("full", "restic", "restic/", total, restic_run("backup", "--quiet", str(source)))
+    restic_full = restic_run("backup", "--quiet", str(source))
+    sent = both("full", total, full, restic_full, uploads=True).uploaded or 0
     first = json.loads(output["full"])["snapshot_id"]
     print("the least those uploads take on this server ...", flush=True)
-    step("upload floor", "s3", "floor/", sent, lambda: upload_floor(uploads, sent))
+    step("upload floor", "s3", f"floor-{number}/", sent,
+         lambda: upload_floor(uploads, sent, f"floor-{number}"))  # fmt: skip
 
-    changed = change_one_percent(source, random.Random(7))
+    changed = change_one_percent(source, random.Random(7 + number))
     total = sizes(source)
     print(f"changed {changed / 1e6:.1f} MB ({100 * changed / total:.2f} %); incrementals ...")
     incremental = mover_run("incr", "backup", "--source", str(source), "--parent", first)
-    step("incremental", "mover", "mover/", total, incremental)
-    step("incremental", "restic", "restic/", total, restic_run("backup", "--quiet", str(source)))
+    restic_incremental = restic_run("backup", "--quiet", str(source))
+    both("incremental", total, incremental, restic_incremental, uploads=True)
     second = json.loads(output["incr"])["snapshot_id"]
 
     print("restores of the incremental snapshots ...", flush=True)
     print("the least writing those files takes here ...", flush=True)
-    step("write floor", "fs", "", total, lambda: write_floor(source, work / "restore-floor"))
-    mover_target, restic_target = work / "restore-mover", work / "restore-restic"
+    floor_target = work / f"restore-floor-{number}"
+    step("write floor", "fs", "", total, lambda: write_floor(source, floor_target))
+    mover_target, restic_target = (
+        work / f"restore-mover-{number}",
+        work / f"restore-restic-{number}",
+    )
     restore = mover_run("restore", "restore", "--snapshot", second, "--target", str(mover_target))
-    step("restore", "mover", "", total, restore)
     restic_restore = restic_run("restore", "latest", "--target", str(restic_target))
-    step("restore", "restic", "", total, restic_restore)
+    both("restore", total, restore, restic_restore, uploads=False)
 
     print("checking both restores ...", flush=True)
     expected = tree_digest(source)
@@ -391,11 +435,14 @@ def compare(
     if tree_digest(restic_copy) != expected:
         raise SystemExit("restic's restore differs from the source")
     print("  both identical to the source")
+    for target in (floor_target, mover_target, restic_target):
+        shutil.rmtree(target, ignore_errors=True)
     return rows
 
 
-def report(rows: list[Row]) -> None:
+def report(rows: list[Row], repeat: int) -> None:
     print()
+    print(f"medians of {repeat} rounds, the tools' order alternating from round to round")
     print(
         f"{'step':<12} {'tool':<7} {'seconds':>8} {'MB/s':>8} {'uploaded MB':>12} "
         f"{'tool CPU s':>11} {'S3 CPU s':>9}"
@@ -439,6 +486,7 @@ def main() -> None:
     parser.add_argument("--size", type=parse_size, default=2 * GiB, help="default 2GiB")
     parser.add_argument("--workdir", type=Path, help="default: a fresh temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the data and the server's")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (default 3): medians")
     args = parser.parse_args()
     if shutil.which("restic") is None:
         raise SystemExit("restic is missing: apt-get install -y restic")
@@ -447,7 +495,7 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-mover-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        report(run(args.size, workdir))
+        report(run(args.size, workdir, args.repeat), args.repeat)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
