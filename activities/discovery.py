@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client, ScheduleAlreadyRunningError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.kube import REQUEST_TIMEOUT, api_client, paginate_objects
 from lifeboat.catalog.models import Cluster, DiscoveryConfig, utcnow
@@ -38,6 +37,7 @@ from lifeboat.status import ClusterStatus, DiscoveryStatus
 from workflows.cluster_sync_schedule import (
     cluster_sync_state,
     create_cluster_sync_schedule,
+    pause_cluster_sync,
     trigger_cluster_sync,
 )
 from workflows.contracts import (
@@ -51,7 +51,6 @@ from workflows.contracts import (
     ShootRef,
 )
 from workflows.errors import DISCOVERY_CONFIG_NOT_FOUND
-from workflows.ids import cluster_sync_schedule_id
 
 SHOOT_GROUP = "core.gardener.cloud"
 SHOOT_VERSION = "v1beta1"
@@ -345,9 +344,12 @@ class DiscoveryActivities:
         if action == ShootAction.ONBOARDED or schedule_missing:
             await self._create_sync(cluster_uid, owner_id)
         elif paused:
-            await self._temporal.get_schedule_handle(cluster_sync_schedule_id(cluster_uid)).unpause(
+            await pause_cluster_sync(
+                self._temporal,
+                cluster_uid,
+                paused=False,
                 note=f"shoot {shoot.namespace}/{shoot.name} is back in garden "
-                f"{config.garden_server_url}"
+                f"{config.garden_server_url}",
             )
             await self._trigger_sync(cluster_uid, owner_id)
         elif action == ShootAction.REFRESHED:
@@ -445,12 +447,12 @@ class DiscoveryActivities:
                 )
             retired = [cluster.uid for cluster in missing]
         for cluster_uid in retired:
-            handle = self._temporal.get_schedule_handle(cluster_sync_schedule_id(cluster_uid))
-            try:
-                await handle.pause(note="its shoot is no longer listed by discovery")
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
+            await pause_cluster_sync(
+                self._temporal,
+                cluster_uid,
+                paused=True,
+                note="its shoot is no longer listed by discovery",
+            )
         return retired
 
     @activity.defn

@@ -7,6 +7,8 @@ once and then periodically (visible in the Temporal UI). Client-side code, not a
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 
 from temporalio.client import (
@@ -24,6 +26,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from workflows.cluster_sync import ClusterSyncWorkflow
 from workflows.contracts import ClusterSyncInput
 from workflows.ids import cluster_sync_schedule_id, cluster_sync_workflow_id, search_attributes
+
+# Temporal applies a pause or unpause to the schedule a moment after the request returns (a
+# signal to the schedule's own workflow): how long to wait for it to show, and how often the
+# request is sent again meanwhile.
+SETTLE_SECONDS = 45
+RESEND_SECONDS = 10
 
 
 def cluster_sync_schedule(
@@ -91,3 +99,34 @@ async def cluster_sync_state(client: Client, cluster_uid: str) -> ScheduleState 
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         return None
+
+
+async def pause_cluster_sync(client: Client, cluster_uid: str, *, paused: bool, note: str) -> bool:
+    """Pause (or resume) the cluster's syncs, and return once the schedule says so, so that
+    the next reader of its state sees it; False when there is no such schedule.
+
+    Raises TimeoutError when Temporal has not applied it within SETTLE_SECONDS (the caller's
+    activity is then retried).
+    """
+    handle = client.get_schedule_handle(cluster_sync_schedule_id(cluster_uid))
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        try:
+            await (handle.pause(note=note) if paused else handle.unpause(note=note))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        resend = time.monotonic() + RESEND_SECONDS
+        while time.monotonic() < resend:
+            state = await cluster_sync_state(client, cluster_uid)
+            if state is None:
+                return False
+            if state.paused == paused:
+                return True
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the sync schedule of cluster {cluster_uid} is not "
+                    f"{'paused' if paused else 'resumed'} after {SETTLE_SECONDS}s"
+                )
+            await asyncio.sleep(0.5)

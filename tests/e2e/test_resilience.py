@@ -180,9 +180,12 @@ def test_an_s3_outage_while_the_data_moves_is_retried_and_the_backup_completes(
     port = int(stack.s3_endpoint.rsplit(":", 1)[1])
     stop_s3(s3_home)
     # It stays away until the mover's attempt has failed on it (Temporal then retries it),
-    # however long that takes on a busy machine.
-    failed = _wait_for_a_failed_attempt(stack, uid)
-    start_s3(s3_home, port=port)
+    # however long that takes on a busy machine; it comes back whatever happens, for the
+    # tests after this one.
+    try:
+        failed = _wait_for_a_failed_attempt(stack, uid)
+    finally:
+        start_s3(s3_home, port=port)
     assert "move_volume" in failed, f"the data was moved before S3 stopped; failed: {failed}"
 
     backup = _wait(api, f"/api/v1/backups/{uid}", timeout=600)
