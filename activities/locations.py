@@ -129,6 +129,9 @@ async def open_location(
 
     On an immutable location, objects are written locked until `retain_until` (a backup's
     `locked_until`; None writes nothing locked) and locked objects are never deleted.
+
+    Raises LocationUnavailable when the location cannot be used as stored (no retry helps),
+    LocationError when its store does not answer (a retry may).
     """
     async with sessions() as session:
         location = await session.get(BackupLocation, location_uid)
@@ -158,11 +161,15 @@ async def open_location(
             location_key,
             create=location.data_key_in_bucket,
         )
-    except (keyring.KeyFileError, LocationError) as exc:
+    except keyring.KeyFileError as exc:
         backend.close()
         raise LocationUnavailable(
             f"the key file of location {location.name} cannot be read: {exc}"
         ) from exc
+    except LocationError:
+        # The store did not answer: an outage, not a bad location; the step is retried.
+        backend.close()
+        raise
     lock = None
     if location.immutability_mode:
         lock = (

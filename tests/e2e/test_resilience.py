@@ -101,9 +101,11 @@ def _start_backup_until_its_data_stage(
     return uid
 
 
-def _wait_for_a_failed_attempt(stack: Stack, uid: str, timeout: float = 300) -> list[str]:
+def _wait_for_a_failed_attempt(
+    api: httpx.Client, stack: Stack, uid: str, timeout: float = 300
+) -> list[str]:
     """The backup's running steps that have failed and wait for their retry (as the Temporal
-    UI shows its pending activities), once there is one."""
+    UI shows its pending activities), once there is one; the backup must not end meanwhile."""
 
     async def failed_steps() -> list[str]:
         client = await Client.connect(stack.temporal_address)
@@ -116,6 +118,8 @@ def _wait_for_a_failed_attempt(stack: Stack, uid: str, timeout: float = 300) -> 
 
     deadline = time.monotonic() + timeout
     while not (failed := asyncio.run(failed_steps())):
+        backup = api.get(f"/api/v1/backups/{uid}").json()
+        assert backup["status"] in ("Pending", "InProgress"), (backup["status"], backup["reason"])
         assert time.monotonic() < deadline, f"no step of backup {uid} failed within {timeout}s"
         time.sleep(1)
     return failed
@@ -183,7 +187,7 @@ def test_an_s3_outage_while_the_data_moves_is_retried_and_the_backup_completes(
     # however long that takes on a busy machine; it comes back whatever happens, for the
     # tests after this one.
     try:
-        failed = _wait_for_a_failed_attempt(stack, uid)
+        failed = _wait_for_a_failed_attempt(api, stack, uid)
     finally:
         start_s3(s3_home, port=port)
     assert "move_volume" in failed, f"the data was moved before S3 stopped; failed: {failed}"
