@@ -113,9 +113,7 @@ def _with_server(kubeconfig: str, server: str) -> str:
     return yaml.safe_dump(config)
 
 
-def _wait_sync_paused(
-    stack: Stack, cluster_uid: str, paused: bool, timeout: float = 120
-) -> None:
+def _wait_sync_paused(stack: Stack, cluster_uid: str, paused: bool, timeout: float = 120) -> None:
     """Wait until the cluster's sync schedule is paused (or not), as the Temporal UI shows it.
 
     A discovery run waits for Temporal to apply its pause or unpause before it records the
