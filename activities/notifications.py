@@ -59,9 +59,9 @@ class NotificationActivities:
 
     @activity.defn
     async def plan_notifications(self, input: NotifyInput) -> NotificationPlan:
-        """The event of the finished backup or restore, and the receivers of the subscriptions
-        to it: its owner's subscriptions without a schedule, and (a scheduled backup's) the
-        subscriptions to its schedule."""
+        """The event of the finished backup or restore, and the receivers of its owner's
+        subscriptions to it: those without a schedule, and (a scheduled backup's) those to
+        its schedule."""
         async with self._sessions() as session:
             record = await _record(session, input)
             if record is None:
@@ -74,13 +74,11 @@ class NotificationActivities:
                 schedule_uid = None
             if event is None:
                 return NotificationPlan(event="")
-            mine = (NotificationSubscription.schedule_uid.is_(None)) & (
-                NotificationSubscription.owner_id == record.owner_id
-            )
-            matches = (
-                or_(mine, NotificationSubscription.schedule_uid == schedule_uid)
-                if schedule_uid
-                else mine
+            # The owner's subscriptions to all their backups and restores, or to this
+            # backup's schedule (None for a restore or a backup on demand: IS NULL).
+            matches = (NotificationSubscription.owner_id == record.owner_id) & or_(
+                NotificationSubscription.schedule_uid.is_(None),
+                NotificationSubscription.schedule_uid == schedule_uid,
             )
             subscriptions = await session.scalars(select(NotificationSubscription).where(matches))
             receivers = {s.receiver_uid for s in subscriptions if event in s.events}

@@ -1,9 +1,9 @@
 """Notification subscriptions: which events of which backups and restores go to a receiver.
 
 A subscription without `schedule_uid` sends the events of every backup and restore its owner
-owns (started by them, or by their backup schedules); with one, the events of that
-schedule's backups only (whoever owns the schedule, as long as the subscriber may see it).
-It sends only to a receiver of its own owner.
+owns (started by them, or by their backup schedules); with one, the events of that schedule's
+backups only (a schedule of the subscription's owner). It sends only to a receiver of its own
+owner: nobody is told of what is not theirs.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ Events = Annotated[
 ]
 RECEIVER_DESCRIPTION = "A notification receiver of the subscription's owner"
 SCHEDULE_DESCRIPTION = (
-    "Only this backup schedule's backups (backup events only); omit (null) for every backup "
-    "and restore the subscription's owner owns"
+    "Only the backups of this backup schedule of the subscription's owner (backup events "
+    "only); omit (null) for every backup and restore the subscription's owner owns"
 )
 
 
@@ -101,18 +101,26 @@ async def _check_receiver(ctx: AuthzContext, uid: str, owner_id: str) -> None:
         )
 
 
-async def _check_schedule(ctx: AuthzContext, uid: str | None, events: list[str]) -> None:
-    """A schedule the caller may see, and backup events only with it (422)."""
+async def _check_schedule(
+    ctx: AuthzContext, uid: str | None, events: list[str], owner_id: str
+) -> None:
+    """A schedule of the subscription's owner, and backup events only with it (422)."""
     if uid is None:
         return
     try:
-        await ctx.for_kind(Kind.BACKUP_SCHEDULES, Action.VIEW).load(BackupSchedule, uid)
+        schedule = await ctx.for_kind(Kind.BACKUP_SCHEDULES, Action.VIEW).load(BackupSchedule, uid)
     except NotFound:
         raise Unprocessable(
             f"no backup schedule {uid} that you may see: use the uid of one in "
             "GET /api/v1/backup-schedules, or omit schedule_uid for all your backups",
             field="schedule_uid",
         ) from None
+    if schedule.owner_id != owner_id:
+        raise Unprocessable(
+            f"backup schedule {schedule.name} belongs to another user: subscribe to the "
+            "schedules of the subscription's owner only (its backups are theirs)",
+            field="schedule_uid",
+        )
     if others := sorted(set(events) - BACKUP_EVENTS):
         raise Unprocessable(
             f"{', '.join(others)}: a schedule runs backups only; subscribe to restore events "
@@ -133,7 +141,7 @@ async def create_subscription(
     caller's subscriptions."""
     events = _events(body.events)
     await _check_receiver(ctx, body.receiver_uid, ctx.caller.subject)
-    await _check_schedule(ctx, body.schedule_uid, events)
+    await _check_schedule(ctx, body.schedule_uid, events, ctx.caller.subject)
     subscription = NotificationSubscription(
         name=body.name,
         labels=body.labels,
@@ -170,7 +178,7 @@ async def update_subscription(
         body.schedule_uid if "schedule_uid" in body.model_fields_set else subscription.schedule_uid
     )
     await _check_receiver(ctx, receiver_uid, subscription.owner_id)
-    await _check_schedule(ctx, schedule_uid, events)
+    await _check_schedule(ctx, schedule_uid, events, subscription.owner_id)
     if body.name is not None:
         subscription.name = body.name
     if body.labels is not None:

@@ -42,6 +42,11 @@ def _email(**fields: Any) -> dict[str, Any]:
     }
 
 
+def _subscription(receiver: str, **fields: Any) -> dict[str, Any]:
+    """A subscription of the receiver to failed backups, with `fields` changed."""
+    return {"name": unique("sub"), "receiver_uid": receiver, "events": ["backup.failed"]} | fields
+
+
 def _created(api: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = api.post(path, json=body)
     assert response.status_code == 201, response.text
@@ -91,11 +96,7 @@ def test_a_user_without_a_role_may_not_keep_receivers(as_user: Users) -> None:
 def test_another_user_can_neither_see_nor_use_my_receivers(as_user: Users) -> None:
     mine, other = as_user("appuser"), as_user("appadmin")
     hook = _created(mine, RECEIVERS, _webhook())
-    subscription = _created(
-        mine,
-        SUBSCRIPTIONS,
-        {"name": unique("sub"), "receiver_uid": hook["uid"], "events": ["backup.failed"]},
-    )
+    subscription = _created(mine, SUBSCRIPTIONS, _subscription(hook["uid"]))
     path = f"{RECEIVERS}/{hook['uid']}"
     assert other.get(path).status_code == 404
     assert hook["uid"] not in {r["uid"] for r in other.get(RECEIVERS).json()["items"]}
@@ -103,15 +104,8 @@ def test_another_user_can_neither_see_nor_use_my_receivers(as_user: Users) -> No
     assert other.post(f"{path}/test").status_code == 404
     assert other.delete(path).status_code == 404
     assert other.get(f"{SUBSCRIPTIONS}/{subscription['uid']}").status_code == 404
-    message = _refused(
-        other.post(
-            SUBSCRIPTIONS,
-            json={"name": unique("sub"), "receiver_uid": hook["uid"], "events": ["backup.failed"]},
-        ),
-        422,
-        "receiver_uid",
-    )
-    assert "no notification receiver" in message
+    refused = other.post(SUBSCRIPTIONS, json=_subscription(hook["uid"]))
+    assert "no notification receiver" in _refused(refused, 422, "receiver_uid")
     # Receivers are not shared.
     shared = mine.post(
         "/api/v1/shares",
@@ -122,15 +116,8 @@ def test_another_user_can_neither_see_nor_use_my_receivers(as_user: Users) -> No
     # A super admin sees it, but may not send its own subscriptions to it.
     admin = as_user("superadmin")
     assert admin.get(path).status_code == 200
-    message = _refused(
-        admin.post(
-            SUBSCRIPTIONS,
-            json={"name": unique("sub"), "receiver_uid": hook["uid"], "events": ["backup.failed"]},
-        ),
-        422,
-        "receiver_uid",
-    )
-    assert "belongs to another user" in message
+    refused = admin.post(SUBSCRIPTIONS, json=_subscription(hook["uid"]))
+    assert "belongs to another user" in _refused(refused, 422, "receiver_uid")
     assert mine.get(path).json()["name"] == hook["name"]  # nothing changed
 
 
@@ -203,8 +190,7 @@ def test_subscriptions_check_their_events_receiver_and_schedule(as_user: Users) 
     hook = _created(api, RECEIVERS, _webhook())
 
     def subscribe(**fields: Any) -> httpx.Response:
-        body = {"name": unique("sub"), "receiver_uid": hook["uid"], "events": ["backup.failed"]}
-        return api.post(SUBSCRIPTIONS, json={**body, **fields})
+        return api.post(SUBSCRIPTIONS, json=_subscription(hook["uid"], **fields))
 
     before = api.get(SUBSCRIPTIONS).json()["count"]
     assert "backup.succeeded" in _refused(subscribe(events=["backup.exploded"]), 422, "events.0")

@@ -345,3 +345,59 @@ def test_a_test_message_reports_whether_the_receiver_took_it(
     assert tested.json()["delivered"] is False and "did not answer" in tested.json()["error"]
     shown = api.get(f"/api/v1/notification-receivers/{down['uid']}").json()
     assert shown["last_delivery_at"] and "did not answer" in shown["last_delivery_error"]
+
+
+def test_a_schedule_subscription_is_told_of_that_schedules_backups_only(
+    infraadmin: httpx.Client,
+    as_user: Users,
+    target: dict[str, str],
+    kube: Kube,
+    webhook: WebhookServer,
+) -> None:
+    api = infraadmin
+    policy = api.post(
+        "/api/v1/schedule-policies",
+        json={"name": unique("daily"), "schedule": {"type": "daily", "time": "03:00"}},
+    )
+    assert policy.status_code == 201, policy.text
+    created = api.post("/api/v1/backup-schedules", json={
+        "name": unique("sched"), "policy_uid": policy.json()["uid"],
+        "backup": {"cluster_uid": target["cluster"], "location_uid": target["location"],
+                   "namespaces": [_namespace(kube)]},
+    })  # fmt: skip
+    assert created.status_code == 201, created.text
+    schedule = created.json()
+    try:
+        receiver = _webhook_receiver(api, webhook.url)
+        body = {"name": unique("sub"), "receiver_uid": receiver["uid"],
+                "schedule_uid": schedule["uid"]}  # fmt: skip
+        restores = api.post(
+            "/api/v1/notification-subscriptions", json={**body, "events": ["restore.failed"]}
+        )
+        assert restores.status_code == 422 and restores.json()["error"]["field"] == "events"
+        subscribed = api.post(
+            "/api/v1/notification-subscriptions", json={**body, "events": ["backup.succeeded"]}
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        # Nobody else subscribes to it: not a user who cannot see it, nor a super admin.
+        for user in ("appadmin", "superadmin"):
+            other = as_user(user)
+            theirs = _webhook_receiver(other, webhook.url)
+            refused = other.post(
+                "/api/v1/notification-subscriptions",
+                json={**body, "receiver_uid": theirs["uid"], "events": ["backup.succeeded"]},
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["field"] == "schedule_uid"
+            other.delete(f"/api/v1/notification-receivers/{theirs['uid']}")
+
+        assert api.post(f"/api/v1/backup-schedules/{schedule['uid']}/run-now").status_code == 202
+        [delivered] = _eventually(
+            "the scheduled backup's webhook",
+            lambda: [h for h in list(webhook.received)
+                     if h.document.get("name", "").startswith(f"{schedule['name']}-")],
+        )  # fmt: skip
+        assert delivered.document["event"] == "backup.succeeded"
+        assert delivered.document["status"] == "Success"
+    finally:
+        api.delete(f"/api/v1/backup-schedules/{schedule['uid']}")
