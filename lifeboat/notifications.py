@@ -135,12 +135,13 @@ def send_webhook(url: str, secret: str, notification: Notification, timestamp: s
     try:
         answer = httpx.post(url, content=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"webhook {url} did not answer: {exc}", permanent=False) from None
+        # Not the URL: it may hold a token of its own (some services put one in the path).
+        raise DeliveryFailed(f"the webhook did not answer: {exc}", permanent=False) from None
     if answer.is_success:
         return
     permanent = 400 <= answer.status_code < 500 and answer.status_code not in _RETRY_LATER
     raise DeliveryFailed(
-        f"webhook {url} answered {answer.status_code} {answer.reason_phrase}", permanent=permanent
+        f"the webhook answered {answer.status_code} {answer.reason_phrase}", permanent=permanent
     )
 
 
