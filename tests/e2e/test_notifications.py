@@ -25,6 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from deploy.local.servers.procs import HOST, free_port
 from deploy.local.stack import Stack
@@ -221,6 +222,22 @@ def _notify_result(stack: Stack, backup_uid: str) -> dict[str, Any]:
     return outcome
 
 
+def _notify_started(stack: Stack, workflow_id: str) -> bool:
+    """Whether the workflow started a notify workflow."""
+
+    async def started() -> bool:
+        client = await Client.connect(stack.temporal_address)
+        try:
+            await client.get_workflow_handle(f"notify-{workflow_id}").describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    return asyncio.run(started())
+
+
 def test_a_failed_backup_sends_a_signed_webhook_and_an_email(
     infraadmin: httpx.Client,
     stack: Stack,
@@ -401,3 +418,45 @@ def test_a_schedule_subscription_is_told_of_that_schedules_backups_only(
         assert delivered.document["status"] == "Success"
     finally:
         api.delete(f"/api/v1/backup-schedules/{schedule['uid']}")
+
+
+def test_a_restore_tells_its_subscribers_and_a_preview_tells_nobody(
+    infraadmin: httpx.Client,
+    stack: Stack,
+    target: dict[str, str],
+    kube: Kube,
+    webhook: WebhookServer,
+) -> None:
+    api = infraadmin
+    namespace = _namespace(kube)
+    backup = _backup(api, target["cluster"], target["location"], namespace)
+    assert backup["status"] == "Success", backup
+    _subscribe(api, _webhook_receiver(api, webhook.url), "restore.succeeded", "restore.failed")
+
+    def restored(**options: Any) -> dict[str, Any]:
+        started = api.post("/api/v1/restores", json={"backup_uid": backup["uid"], **options})
+        assert started.status_code == 201, started.text
+        uid = started.json()["uid"]
+        ended: dict[str, Any] = _eventually(
+            f"restore {uid} ended",
+            lambda: (
+                (r := api.get(f"/api/v1/restores/{uid}").json())["status"]
+                not in ("Pending", "InProgress")
+                and r
+            ),
+        )
+        return ended
+
+    mapping = {"namespace_mapping": {namespace: unique("copy")}}
+    previewed = api.post("/api/v1/restores/preview", json={"backup_uid": backup["uid"], **mapping})
+    assert previewed.status_code == 200, previewed.text
+    preview = previewed.json()
+    restore = restored(**mapping)
+    assert restore["status"] == "Success", restore
+    [delivered] = _eventually("the webhook", lambda: _hooks_for(webhook, restore["uid"]))
+    _verify_signature(delivered)
+    assert delivered.document["event"] == "restore.succeeded"
+    assert delivered.document["kind"] == "restore" and delivered.document["status"] == "Success"
+    # The preview ended before the restore began, and started no notifications.
+    assert _hooks_for(webhook, preview["uid"]) == []
+    assert _notify_started(stack, f"restore-{preview['uid']}") is False
