@@ -3772,7 +3772,7 @@ export interface components {
             events: components["schemas"]["NotificationEvent"][];
             /**
              * Schedule Uid
-             * @description Only this backup schedule's backups (backup events only); omit (null) for every backup and restore the subscription's owner owns
+             * @description Only the backups of this backup schedule of the subscription's owner (backup events only); omit (null) for every backup and restore the subscription's owner owns
              */
             schedule_uid?: string | null;
         };
@@ -3832,7 +3832,7 @@ export interface components {
             events?: components["schemas"]["NotificationEvent"][] | null;
             /**
              * Schedule Uid
-             * @description Only this backup schedule's backups (backup events only); omit (null) for every backup and restore the subscription's owner owns
+             * @description Only the backups of this backup schedule of the subscription's owner (backup events only); omit (null) for every backup and restore the subscription's owner owns
              */
             schedule_uid?: string | null;
         };
