@@ -158,21 +158,22 @@ def _namespace(kube: Kube) -> str:
 
 def _backup(api: httpx.Client, cluster: str, location: str, namespace: str) -> dict[str, Any]:
     """A backup, once it has ended."""
-    started = api.post(
-        "/api/v1/backups",
-        json={"cluster_uid": cluster, "location_uid": location, "namespaces": [namespace]},
-    )
+    body = {"cluster_uid": cluster, "location_uid": location, "namespaces": [namespace]}
+    return _ended(api, "/api/v1/backups", body)
+
+
+def _ended(api: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The backup or restore the body asks for, once it has ended."""
+    started = api.post(path, json=body)
     assert started.status_code == 201, started.text
-    uid = started.json()["uid"]
-    backup: dict[str, Any] = _eventually(
-        f"backup {uid} ended",
-        lambda: (
-            (b := api.get(f"/api/v1/backups/{uid}").json())["status"]
-            not in ("Pending", "InProgress")
-            and b
+    at = f"{path}/{started.json()['uid']}"
+    ended: dict[str, Any] = _eventually(
+        f"{at} ended",
+        lambda: next(
+            (o for o in [api.get(at).json()] if o["status"] not in ("Pending", "InProgress")), None
         ),
     )
-    return backup
+    return ended
 
 
 def _failing_backup(
@@ -433,25 +434,11 @@ def test_a_restore_tells_its_subscribers_and_a_preview_tells_nobody(
     assert backup["status"] == "Success", backup
     _subscribe(api, _webhook_receiver(api, webhook.url), "restore.succeeded", "restore.failed")
 
-    def restored(**options: Any) -> dict[str, Any]:
-        started = api.post("/api/v1/restores", json={"backup_uid": backup["uid"], **options})
-        assert started.status_code == 201, started.text
-        uid = started.json()["uid"]
-        ended: dict[str, Any] = _eventually(
-            f"restore {uid} ended",
-            lambda: (
-                (r := api.get(f"/api/v1/restores/{uid}").json())["status"]
-                not in ("Pending", "InProgress")
-                and r
-            ),
-        )
-        return ended
-
     mapping = {"namespace_mapping": {namespace: unique("copy")}}
     previewed = api.post("/api/v1/restores/preview", json={"backup_uid": backup["uid"], **mapping})
     assert previewed.status_code == 200, previewed.text
     preview = previewed.json()
-    restore = restored(**mapping)
+    restore = _ended(api, "/api/v1/restores", {"backup_uid": backup["uid"], **mapping})
     assert restore["status"] == "Success", restore
     [delivered] = _eventually("the webhook", lambda: _hooks_for(webhook, restore["uid"]))
     _verify_signature(delivered)
