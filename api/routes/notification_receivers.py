@@ -101,7 +101,9 @@ EmailAddress = Annotated[
     AfterValidator(_email_address),
 ]  # fmt: skip
 SmtpHost = Annotated[
-    str, StringConstraints(min_length=1, max_length=253), AfterValidator(_smtp_host)
+    str,
+    StringConstraints(min_length=1, max_length=253, pattern=SINGLE_LINE),
+    AfterValidator(_smtp_host),
 ]
 
 
