@@ -39,6 +39,8 @@ from api.routes import (
     health,
     licenses,
     lighthouses,
+    notification_receivers,
+    notification_subscriptions,
     restores,
     roles,
     rules,
@@ -191,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backup_locations.router, prefix="/api/v1")
     app.include_router(lighthouses.router, prefix="/api/v1")
     app.include_router(licenses.router, prefix="/api/v1")
+    app.include_router(notification_receivers.router, prefix="/api/v1")
+    app.include_router(notification_subscriptions.router, prefix="/api/v1")
     mount_console(app, settings)  # last: its catch-all route comes after the API's
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     # Outermost: requests that BodyLimit refuses are counted too.

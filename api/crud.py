@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, delete, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.authz import AuthzContext
 from api.errors import Conflict, Unprocessable
@@ -195,3 +199,23 @@ async def save_named(
             if attempt + 1 == DEFAULT_NAME_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+# A backup or restore closes its workflow a moment after its outcome is recorded (it starts
+# its notifications first): a retry asked in that moment waits this long for it.
+RUN_CLOSING = timedelta(seconds=30)
+
+
+async def last_run_closed(temporal: Client, workflow_id: str, *, what: str) -> None:
+    """Wait until the workflow's last run has closed (at once when it has, or is gone), so a
+    retry under the same id starts; 409 naming `what` if it is still open after a while."""
+    handle = temporal.get_workflow_handle(workflow_id)
+    try:
+        await asyncio.wait_for(handle.result(follow_runs=False), RUN_CLOSING.total_seconds())
+    except TimeoutError:
+        raise Conflict(f"{what} is still finishing: try again in a minute") from None
+    except WorkflowFailureError:
+        pass  # failed, cancelled or terminated: closed all the same
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     temporal_ui_url: str | None = None
     # The built web console (`console/dist`) the api serves at `/`; empty: the repository's.
     console_dir: str = ""
+    # Where users open the console (`https://lifeboat.example.com`): notifications link the
+    # backup or restore there; empty: they carry no link.
+    console_url: str = ""
 
     # OIDC: the issuer's discovery document is at <issuer>/.well-known/openid-configuration.
     oidc_issuer: str = "http://127.0.0.1:5556"

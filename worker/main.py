@@ -24,6 +24,7 @@ from activities.license import LicenseActivities
 from activities.lighthouse import LighthouseActivities
 from activities.locations import LocationActivities
 from activities.mover.runners import mover_for
+from activities.notifications import NotificationActivities
 from activities.restore import RestoreActivities
 from activities.rules import RuleActivities
 from activities.schedules import ScheduleActivities
@@ -44,6 +45,7 @@ from workflows.ids import license_check_schedule_id, user_directory_schedule_id
 from workflows.license_check import LicenseCheckWorkflow
 from workflows.lighthouse_check import LighthouseCheckWorkflow
 from workflows.location_check import LocationCheckWorkflow, LocationKeyRotationWorkflow
+from workflows.notify import NotificationTestWorkflow, NotifyWorkflow
 from workflows.platform_schedules import ensure_platform_schedule
 from workflows.restore import RestoreWorkflow
 from workflows.scheduled_backup import ScheduledBackupWorkflow
@@ -68,6 +70,8 @@ WORKFLOWS = [
     LicenseCheckWorkflow,
     VerifyBackupWorkflow,
     RepositoryCheckWorkflow,
+    NotifyWorkflow,
+    NotificationTestWorkflow,
 ]
 # Shorter than a pod's default 30 s termination grace period, so draining finishes first.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -131,6 +135,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     schedules = ScheduleActivities(sessions)
     directory = DirectoryActivities(sessions, settings)
     licensing = LicenseActivities(sessions, settings, secrets, client)
+    notifications = NotificationActivities(sessions, secrets, settings.console_url)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -186,6 +191,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             verification.verification_due,
             verification.check_repository,
             verification.record_repository_check,
+            notifications.plan_notifications,
+            notifications.deliver_notification,
+            notifications.send_test_notification,
         ],
         **worker_options(settings),
     )

@@ -2,7 +2,8 @@
 
 Every step is an activity with a named preset. Post rules always run for the pods whose pre
 rules ran, also when a later step failed or the backup was cancelled; and the result is always
-recorded with its reason: a backup never stays InProgress. A VM backup's VMs are frozen
+recorded with its reason: a backup never stays InProgress. Once it is, the owner's
+subscribed receivers are notified (workflows/notify.py). A VM backup's VMs are frozen
 just before the snapshots and thawed after them, the same way: always, once the freeze began.
 """
 
@@ -25,6 +26,7 @@ from workflows.contracts import (
     FreezeInput,
     FreezeResult,
     MoveVolumeInput,
+    Operation,
     RecordBackupInput,
     RulesInput,
     RulesResult,
@@ -32,6 +34,7 @@ from workflows.contracts import (
     VolumeRef,
 )
 from workflows.errors import RULE_FAILED
+from workflows.notify import start_notifications
 
 # The patch that writes a stage's record beside its first step instead of before it.
 STAGE_BESIDE_STEP = "stage-beside-step"
@@ -275,6 +278,7 @@ class BackupWorkflow:
             status, reason = await asyncio.shield(
                 asyncio.ensure_future(self._finish(input, hold, status, reason))
             )
+        await start_notifications(Operation.BACKUP, input.backup_uid)
         if cancelled:
             raise asyncio.CancelledError(reason)  # shown as Canceled in the Temporal UI
         return BackupResult(backup_uid=input.backup_uid, status=status, reason=reason)

@@ -549,3 +549,48 @@ class RepositoryCheckResult:
     status: str
     reason: str = ""
     problems: int = 0
+
+
+@dataclass
+class NotifyInput:
+    """A finished backup or restore to notify about: its uid only (the rest is read)."""
+
+    operation: Operation
+    uid: str
+
+
+@dataclass
+class NotificationPlan:
+    """The event a finished backup or restore sends ('' for none) and the receivers of the
+    subscriptions it matches."""
+
+    event: str
+    receiver_uids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DeliverInput:
+    """One notification to one receiver (whose address and secret are read from the catalog)."""
+
+    receiver_uid: str
+    operation: Operation
+    uid: str
+    event: str
+
+
+@dataclass
+class DeliveryResult:
+    receiver_uid: str
+    delivered: bool
+    error: str = ""
+
+
+@dataclass
+class NotifyResult:
+    event: str
+    deliveries: list[DeliveryResult] = field(default_factory=list)
+
+
+@dataclass
+class NotificationTestInput:
+    receiver_uid: str

@@ -89,7 +89,8 @@ def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttr
 
     Kinds: backup, scheduled-backup, backup-deletion, restore, restore-preview,
     cluster-sync, cluster-deletion, location-check, lighthouse-check, discovery,
-    user-directory, license, verification, repository-check. `cluster` is the cluster the
+    user-directory, license, verification, repository-check, notification,
+    notification-test. `cluster` is the cluster the
     workflow acts on: the lighthouse for its check, '' for a location check, a repository
     check, a discovery run or the platform's own work.
     """
@@ -102,5 +103,19 @@ def search_attributes(*, owner: str, cluster: str, kind: str) -> TypedSearchAttr
     )
 
 
+def notify_workflow_id(workflow_id: str) -> str:
+    """The notifications of a finished backup or restore workflow (`backup-<uid>`, ...)."""
+    return f"notify-{workflow_id}"
+
+
+def notification_test_workflow_id(receiver_uid: str) -> str:
+    return f"notification-test-{receiver_uid}"
+
+
 def cluster_deletion_workflow_id(cluster_uid: str) -> str:
     return f"delete-cluster-{cluster_uid}"
+
+
+def child_attributes(run: TypedSearchAttributes, kind: str) -> TypedSearchAttributes:
+    """A child workflow's: the owner and cluster of its parent's (`run`), its own kind."""
+    return search_attributes(owner=run.get(OWNER) or "", cluster=run.get(CLUSTER) or "", kind=kind)

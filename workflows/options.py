@@ -167,3 +167,19 @@ DIRECTORY_READ: dict[str, Any] = {
     "start_to_close_timeout": timedelta(minutes=5),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=3),
 }
+# Delivering a notification: a receiver that is down is tried again (5 s, then doubling up to
+# every 5 minutes) for about an hour; one that refuses the message for good is not.
+NOTIFICATION_DELIVERY: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=90),
+    "schedule_to_close_timeout": timedelta(hours=1),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+    ),
+}
+# A test message while its sender waits: one try, its result is the answer.
+NOTIFICATION_TEST: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=90),
+    "retry_policy": RetryPolicy(maximum_attempts=1),
+}

@@ -27,6 +27,7 @@ from workflows.contracts import (
     RestoreVolumeInput,
     StageInput,
 )
+from workflows.notify import start_notifications
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalog import CatalogActivities
@@ -54,6 +55,12 @@ class RestoreWorkflow:
 
     @workflow.run
     async def run(self, input: RestoreInput) -> RestoreResult:
+        result = await self._run(input)
+        if not input.dry_run:  # a preview restores nothing: nobody is told
+            await start_notifications(Operation.RESTORE, input.restore_uid)
+        return result
+
+    async def _run(self, input: RestoreInput) -> RestoreResult:
         controls = workflow.patched(CONTROLS_PATCH)
         try:
             if controls and not input.dry_run:  # a preview changes nothing: it takes nothing

@@ -26,11 +26,9 @@ from workflows.contracts import (
 )
 from workflows.deletion import DeletionWorkflow
 from workflows.ids import (
-    CLUSTER,
-    OWNER,
     backup_workflow_id,
+    child_attributes,
     deletion_workflow_id,
-    search_attributes,
     verification_workflow_id,
 )
 from workflows.verification import VerifyBackupWorkflow
@@ -50,8 +48,7 @@ def _scheduled_time() -> datetime:
 
 def _child_attributes(kind: str) -> TypedSearchAttributes:
     """The run's owner and cluster (set by its Temporal Schedule or run-now) for a child."""
-    run = workflow.info().typed_search_attributes
-    return search_attributes(owner=run.get(OWNER) or "", cluster=run.get(CLUSTER) or "", kind=kind)
+    return child_attributes(workflow.info().typed_search_attributes, kind)
 
 
 @workflow.defn

@@ -19,7 +19,14 @@ from temporalio.common import (
 )
 
 from api.authz import Access, Authorize, AuthzContext
-from api.crud import PageDep, active_cluster, list_page, restore_target, save_named
+from api.crud import (
+    PageDep,
+    active_cluster,
+    last_run_closed,
+    list_page,
+    restore_target,
+    save_named,
+)
 from api.deps import StateDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.routes.licenses import check_backups_allowed
@@ -301,6 +308,7 @@ async def retry_backup(
     """
     backup = await ctx.load(Backup, uid)
     await ensure_idle(ctx, backup)
+    await last_run_closed(temporal, backup_workflow_id(uid), what=f"backup {backup.name}")
     # A retry runs the backup's rules in its cluster again.
     cluster = await active_cluster(ctx, backup.cluster_uid, to=Use.BACK_UP)
     if backup.status in (BackupStatus.SUCCESS, BackupStatus.DELETING):

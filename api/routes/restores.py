@@ -15,6 +15,7 @@ from api.crud import (
     PageDep,
     active_cluster,
     delete_object,
+    last_run_closed,
     list_page,
     restore_access,
     restore_target,
@@ -161,6 +162,7 @@ async def retry_restore(uid: Uid, ctx: EditRestore, temporal: TemporalDep) -> Ac
     if backup.status not in USABLE:
         raise Conflict(f"backup {backup.name} is {backup.status}: it cannot be restored")
     await active_cluster(ctx, restore.cluster_uid, to=restore_access(restore.cluster_uid, backup))
+    await last_run_closed(temporal, restore_workflow_id(uid), what=f"restore {restore.name}")
     restore.status, restore.stage, restore.reason = RestoreStatus.PENDING, Stage.NOT_STARTED, ""
     restore.started_at, restore.finished_at = utcnow(), None
     name = restore.name

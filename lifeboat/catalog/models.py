@@ -449,6 +449,37 @@ class Restore(CatalogObject):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class NotificationReceiver(CatalogObject):
+    """Where notifications go: a webhook (`url`, HMAC secret) or email (an SMTP server, a
+    sender and recipients). Secrets (the HMAC secret, the SMTP password) only as ciphertext."""
+
+    __tablename__ = "notification_receivers"
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(2048), default="")
+    secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    smtp_host: Mapped[str] = mapped_column(String(255), default="")
+    smtp_port: Mapped[int] = mapped_column(default=0)
+    smtp_starttls: Mapped[bool] = mapped_column(default=True)
+    smtp_username: Mapped[str] = mapped_column(String(255), default="")
+    smtp_password_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    from_address: Mapped[str] = mapped_column(String(320), default="")
+    to_addresses: Mapped[list[Any]] = mapped_column(default=list)
+    # The last delivery (or test) and why it failed ('' when it worked), for the owner.
+    last_delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_delivery_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class NotificationSubscription(CatalogObject):
+    """Which events go to a receiver of the same owner: of one schedule's backups
+    (`schedule_uid`), else of every backup and restore the owner owns."""
+
+    __tablename__ = "notification_subscriptions"
+    # No foreign key, as between most kinds; a receiver in use is not deleted (the API).
+    receiver_uid: Mapped[str] = mapped_column(String(36), index=True)
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    schedule_uid: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
 class Share(CatalogObject):
     """An object shared with a user, a group or everyone at an access level."""
 

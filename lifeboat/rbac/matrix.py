@@ -27,6 +27,9 @@ class Kind(enum.StrEnum):
     RESTORES = "restores"
     VIRTUAL_MACHINES = "virtual-machines"
     LIGHTHOUSES = "lighthouses"
+    # Where a user's backups and restores report their end; never shared: owner only.
+    NOTIFICATION_RECEIVERS = "notification-receivers"
+    NOTIFICATION_SUBSCRIPTIONS = "notification-subscriptions"
     # Super admins only (seeds/001: "Initiate Cluster Discovery and automated onboarding").
     DISCOVERY_CONFIGS = "discovery-configs"
     # Importing and removing licenses (everyone signed in reads the license's status).
@@ -42,6 +45,8 @@ _NOUNS = {
     Kind.SCHEDULE_POLICIES: "schedule policy",
     Kind.USERS_GROUPS: "user or group",
     Kind.DISCOVERY_CONFIGS: "discovery configuration",
+    Kind.NOTIFICATION_RECEIVERS: "notification receiver",
+    Kind.NOTIFICATION_SUBSCRIPTIONS: "notification subscription",
 }
 
 RBAC_KINDS = (

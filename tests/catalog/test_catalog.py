@@ -26,7 +26,7 @@ KINDS = [
     models.User, models.Group, models.Role, models.RoleBinding, models.CloudAccount,
     models.BackupLocation, models.SchedulePolicy, models.Rule, models.Cluster,
     models.BackupSchedule, models.Backup, models.Restore, models.Share, models.License,
-    models.Setting,
+    models.Setting, models.NotificationReceiver, models.NotificationSubscription,
 ]  # fmt: skip
 
 
@@ -82,7 +82,10 @@ def test_migrations_match_the_models(database_url: str) -> None:
 
 def _one_of_each(owner: str) -> list[models.CatalogObject]:
     """One object of every kind, in an order that satisfies the references between them."""
-    uid = {kind: models.new_uid() for kind in ("cluster", "location", "policy", "role", "backup")}
+    uid = {
+        kind: models.new_uid()
+        for kind in ("cluster", "location", "policy", "role", "backup", "receiver")
+    }
     return [
         models.User(name=owner, owner_id=models.SYSTEM_OWNER, subject=owner),
         models.Group(name="team", owner_id=owner),
@@ -122,6 +125,14 @@ def _one_of_each(owner: str) -> list[models.CatalogObject]:
         ),
         models.License(name="license", owner_id=owner),
         models.Setting(name="mode", owner_id=models.SYSTEM_OWNER, value={"mode": "classic"}),
+        models.NotificationReceiver(
+            uid=uid["receiver"], name="ops-hook", owner_id=owner, kind="webhook",
+            url="https://hooks.example/lifeboat", secret_ciphertext=b"x",
+        ),
+        models.NotificationSubscription(
+            name="failures", owner_id=owner, receiver_uid=uid["receiver"],
+            events=["backup.failed"],
+        ),
     ]  # fmt: skip
 
 
