@@ -114,6 +114,7 @@ def _write(s3: Minio, bucket: str, key: str, data: bytes) -> None:
     s3.put_object(bucket, key, io.BytesIO(data), len(data))
 
 
+@pytest.mark.slow
 def test_thousands_of_objects_go_into_packs_per_type_and_all_come_back(
     as_user: Users, target: dict[str, str], kube: Kube, s3: Minio
 ) -> None:

@@ -282,6 +282,7 @@ def _tamper(stack: Stack, bucket: str) -> int:
     return tampered
 
 
+@pytest.mark.slow
 def test_backup_and_restore_run_the_mover_as_jobs(
     job_mode: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
@@ -486,6 +487,7 @@ def test_a_retry_reads_the_job_that_succeeded_and_replaces_the_one_that_failed(
     kube.delete("v1", "Namespace", namespace)
 
 
+@pytest.mark.slow
 def test_a_verification_compares_the_files_in_a_job_of_the_mover(
     job_mode: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:

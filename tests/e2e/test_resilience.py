@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from minio import Minio
 from temporalio.client import Client
 
@@ -31,6 +32,9 @@ from tests.e2e.test_backup_restore import (
     _wait,
 )
 from workflows.ids import backup_workflow_id
+
+# Each moves hundreds of MiB, and most stop and start servers of the session's stack.
+pytestmark = pytest.mark.slow
 
 VOLUME_BYTES = 400 * 1024 * 1024
 # The backup's stages from the volume snapshot until its data is in the location.

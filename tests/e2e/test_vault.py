@@ -79,6 +79,7 @@ def _key_files(stack: Stack, bucket: str) -> list[str]:
 # Key rotation.
 
 
+@pytest.mark.slow
 def test_a_backup_made_before_a_key_rotation_restores_after_it(
     as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
@@ -237,6 +238,7 @@ def _of_schedule(api: httpx.Client, uid: str, *, finished: bool) -> list[dict[st
     )
 
 
+@pytest.mark.slow
 def test_a_locked_backup_outlives_its_deletion_and_its_retention(
     as_user: Users, target: dict[str, str], kube: Kube, stack: Stack
 ) -> None:
@@ -398,6 +400,7 @@ def _ciphertexts(database_url: str) -> list[bytes]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_rotate_secrets_re_encrypts_every_secret_and_the_platform_works_under_the_new_key(
     stack: Stack,
     provider: OidcProvider,

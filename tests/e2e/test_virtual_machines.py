@@ -110,6 +110,7 @@ def _snapshot_times(stack: Stack, namespace: str) -> list[datetime.datetime]:
     ]
 
 
+@pytest.mark.slow
 def test_vms_are_listed_backed_up_frozen_and_restored_whole(
     as_user: Users,
     target: dict[str, str],
