@@ -3,7 +3,8 @@ import { expect, test } from "@playwright/test";
 import { shot, signIn } from "./signin";
 
 const EVERYONE = ["Home", "All Shared Clusters", "All Backups"];
-const SETTINGS = ["Schedule Policies", "Cloud Accounts", "Backup Locations", "Rules"];
+// Notifications: every role keeps its own receivers and subscriptions.
+const SETTINGS = ["Schedule Policies", "Cloud Accounts", "Backup Locations", "Rules", "Notifications"];
 const TAIL = ["Lighthouse", "Service Status", "License", "User Profile"];
 
 const MENUS: Record<string, string[]> = {

@@ -12,6 +12,7 @@ import { Home } from "./pages/Home";
 import { License, Lighthouse } from "./pages/Misc";
 import { NewBackup } from "./pages/NewBackup";
 import { NewRestore } from "./pages/NewRestore";
+import { Notifications } from "./pages/Notifications";
 import { RestoreDetail } from "./pages/RestoreDetail";
 import { ServiceStatus } from "./pages/ServiceStatus";
 import { SettingsPage } from "./pages/Settings";
@@ -39,6 +40,7 @@ export function App() {
                 <Route path="/backups/:uid" element={<BackupDetail profile={me} />} />
                 <Route path="/backups/:uid/restore" element={<NewRestore />} />
                 <Route path="/restores/:uid" element={<RestoreDetail />} />
+                <Route path="/settings/notifications" element={<Notifications profile={me} />} />
                 <Route path="/settings/:kind" element={<SettingsPage profile={me} />} />
                 <Route path="/discovery" element={<DiscoveryConfigs profile={me} />} />
                 <Route path="/lighthouse" element={<Lighthouse />} />

@@ -27,6 +27,12 @@ describe("navigation", () => {
     expect(labels(profile(["lifeboat.infra-admin"], ["users-groups.view"]))).toContain("User Management");
   });
 
+  it("shows notifications to every role, the app user too, and not to a user without a role", () => {
+    expect(labels(profile(["lifeboat.app-user"], []))).toContain("Notifications");
+    expect(navigation(profile(["lifeboat.app-user"], [])).find((e) => e.label === "Notifications")?.group).toBe("Settings");
+    expect(labels(profile([], []))).not.toContain("Notifications");
+  });
+
   it("hides cloud accounts in a mode without them (federated)", () => {
     const federated = profile(["lifeboat.infra-admin"], ["cloud-accounts.view"], ["cluster-discovery"]);
     expect(labels(federated)).not.toContain("Cloud Accounts");

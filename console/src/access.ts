@@ -61,6 +61,8 @@ export function navigation(profile: Profile): NavEntry[] {
     if (kind === "cloud-accounts" && !offers(profile, "cloud-accounts")) continue;
     if (can(profile, kind, "view")) entries.push({ label, path, group: "Settings" });
   }
+  // Notifications: every role keeps its own receivers and subscriptions (not in the matrix).
+  entries.push({ label: "Notifications", path: "/settings/notifications", group: "Settings" });
   // Discovery configurations: federated mode, super admins only (no role permission grants
   // them; the API refuses everyone else).
   if (offers(profile, "cluster-discovery") && isSuperAdmin(profile)) {

@@ -2,8 +2,9 @@
 the real provider's login page: each role's menu and actions, a cluster added with a bad and
 then a good kubeconfig, an EKS cluster discovered and onboarded, a backup of the sample app to
 Success, a restore into a mapped namespace after its preview, shares, schedules, settings, and
-a super admin managing a user's roles, lists paged by the API and edit forms, and the pages
-of federated mode against a second api of the stack in that mode (console/e2e/*.spec.ts).
+a super admin managing a user's roles, lists paged by the API and edit forms, an app user's
+notification receiver (a failed test message) and subscription, and the pages of federated
+mode against a second api of the stack in that mode (console/e2e/*.spec.ts).
 
 The console must be built (`make console`, which `make test` runs first); screenshots of each
 page land in console/artifacts/screenshots (not in git).

@@ -152,6 +152,18 @@ export const useUsers = () => useQuery({ queryKey: ["users"], queryFn: () => unw
 export const useGroups = () => useQuery({ queryKey: ["groups"], queryFn: () => unwrap(api.GET("/api/v1/groups")) });
 export const useRoles = () => useQuery({ queryKey: ["roles"], queryFn: () => unwrap(api.GET("/api/v1/roles")) });
 
+export const useReceiverPages = (filters: { name_prefix: string }) =>
+  usePagedList("notification-receivers", filters, (query) =>
+    unwrap(api.GET("/api/v1/notification-receivers", { params: { query } })),
+  );
+export const useSubscriptionPages = (filters: { name_prefix: string }) =>
+  usePagedList("notification-subscriptions", filters, (query) =>
+    unwrap(api.GET("/api/v1/notification-subscriptions", { params: { query } })),
+  );
+/** The first page of receivers (the API's default size): names for subscriptions, and choices. */
+export const useReceivers = () =>
+  useQuery({ queryKey: ["notification-receivers"], queryFn: () => unwrap(api.GET("/api/v1/notification-receivers")) });
+
 export const useShares = (kind: Schemas["Kind"], uid: string) =>
   useQuery({
     queryKey: ["shares", kind, uid],

@@ -6,7 +6,16 @@ import { useEffect, useState } from "react";
 const TYPING_MS = 300;
 
 /** Names starting with what is typed (the API's name_prefix), asked once typing pauses. */
-export function NameFilter({ value, onChange }: { value: string; onChange: (prefix: string) => void }) {
+export function NameFilter({
+  value,
+  onChange,
+  label = "Filter by name",
+}: {
+  value: string;
+  onChange: (prefix: string) => void;
+  /** The filter's accessible name: two lists on a page need two. */
+  label?: string;
+}) {
   const [text, setText] = useState(value);
   useEffect(() => {
     if (text === value) return;
@@ -16,7 +25,7 @@ export function NameFilter({ value, onChange }: { value: string; onChange: (pref
   return (
     <ToolbarItem>
       <SearchInput
-        aria-label="Filter by name"
+        aria-label={label}
         placeholder="Name starts with"
         value={text}
         onChange={(_e, next) => setText(next)}
