@@ -241,10 +241,14 @@ function LastDeliveryCell({ receiver }: { receiver: Receiver }) {
   const last = lastDelivery(receiver);
   if (last.state === "never") return <>-</>;
   if (last.state === "delivered") return <>{when(last.at)}</>;
+  // When it failed, and why: a long error is cut short, its whole text in the label's tooltip.
   return (
-    <Label color="red" title={when(last.at)}>
-      {last.error}
-    </Label>
+    <Flex direction={{ default: "column" }} spaceItems={{ default: "spaceItemsXs" }}>
+      <span>{when(last.at)}</span>
+      <Label status="danger" textMaxWidth="32ch">
+        {last.error}
+      </Label>
+    </Flex>
   );
 }
 
