@@ -1,0 +1,137 @@
+"""Notification receivers and subscriptions through the command line: secrets that are never
+shown, a test message that says why it was not taken, and objects only their owner sees."""
+
+from __future__ import annotations
+
+import re
+
+from deploy.local.servers.procs import HOST, free_port
+from tests.api.helpers import unique
+from tests.cli.conftest import SignedIn
+
+SECRET = "a-webhook-secret-of-my-own"
+
+
+def test_a_webhook_receiver_keeps_its_secret_to_itself_and_reports_a_failed_test(
+    signed_in: SignedIn,
+) -> None:
+    lifeboat = signed_in("appuser")
+    bad = lifeboat("receiver", "create", unique("hook"), "--url", "ftp://hooks.example.com")
+    assert bad.code == 1 and "422 Unprocessable" in bad.err, bad
+    assert "(field: webhook.url)" in bad.err and "http or https URL" in bad.err
+    neither = lifeboat("receiver", "create", unique("hook"))
+    assert neither.code == 2 and "give one of --url (a webhook) and --smtp-host" in neither.err
+
+    # Generated and printed once, on stderr: stdout stays the API's object.
+    name = unique("hook")
+    down = f"http://{HOST}:{free_port()}/lifeboat"  # nothing listens there
+    created = lifeboat.ok("receiver", "create", name, "--url", down, "-o", "json")
+    found = re.search(r"webhook secret \(shown only now; verify signatures with it\): (\S+)",
+                      created.err)  # fmt: skip
+    assert found and len(found.group(1)) >= 16, created.err
+    generated = found.group(1)
+    receiver = created.json()
+    assert receiver["webhook"] == {"url": down, "has_secret": True}
+    assert receiver["last_delivery_at"] is None
+
+    own = unique("hook")
+    given = lifeboat.ok(
+        "receiver", "create", own, "--url", "https://hooks.example.com/lifeboat",
+        "--secret-stdin", stdin=SECRET + "\n",
+    )  # fmt: skip
+    assert SECRET not in given.out + given.err and "has_secret:" in given.out
+    assert "webhook secret" not in given.err
+
+    for shown in (
+        lifeboat.ok("receiver", "list").out,
+        lifeboat.ok("receiver", "list", "-o", "json").out,
+        lifeboat.ok("receiver", "get", name).out,
+        lifeboat.ok("receiver", "get", own, "-o", "yaml").out,
+    ):
+        assert generated not in shown and SECRET not in shown
+    listed = lifeboat.ok("receiver", "list").out
+    assert name in listed and own in listed and down in listed
+    got = lifeboat.ok("receiver", "get", name).out
+    assert "has_secret:" in got and "True" in got and receiver["uid"] in got
+
+    # A receiver on a closed port: the test says why and exits 5; the receiver records it.
+    tested = lifeboat("receiver", "test", name)
+    assert tested.code == 5, tested
+    assert f"receiver {name} did not take the test message" in tested.err
+    assert "did not answer" in tested.err and "Traceback" not in tested.err
+    recorded = lifeboat.ok("receiver", "get", name, "-o", "json").json()
+    assert recorded["last_delivery_at"] and "did not answer" in recorded["last_delivery_error"]
+    assert "failed" in lifeboat.ok("receiver", "list").out
+
+    # An edit keeps what is not given, the secret included.
+    edited = lifeboat.ok(
+        "receiver", "edit", own, "--url", "https://hooks.example.com/other", "-o", "json"
+    ).json()
+    assert edited["webhook"] == {"url": "https://hooks.example.com/other", "has_secret": True}
+    wrong = lifeboat("receiver", "edit", own, "--smtp-host", "smtp.example.com")
+    assert wrong.code == 2 and "is a webhook receiver" in wrong.err, wrong
+    lifeboat.ok("receiver", "delete", own, "--yes")
+
+
+def test_a_subscription_by_receiver_name_holds_its_receiver_until_deleted(
+    signed_in: SignedIn,
+) -> None:
+    lifeboat = signed_in("appuser")
+    hook = unique("hook")
+    receiver = lifeboat.ok(
+        "receiver", "create", hook, "--url", "https://hooks.example.com/lifeboat", "-o", "json"
+    ).json()
+    name = unique("failures")
+    subscription = lifeboat.ok(
+        "subscription", "create", name, "--receiver", hook, "--event", "backup.failed",
+        "--event", "backup.partially_failed", "-o", "json",
+    ).json()  # fmt: skip
+    assert subscription["receiver_uid"] == receiver["uid"]
+    assert subscription["events"] == ["backup.failed", "backup.partially_failed"]
+    assert subscription["schedule_uid"] is None
+    listed = [line.split() for line in lifeboat.ok("subscription", "list").out.splitlines()]
+    assert [name, "appuser", hook] in [row[:3] for row in listed], listed
+    assert subscription in lifeboat.ok("subscription", "list", "-o", "json").json()["items"]
+    assert "events:" in lifeboat.ok("subscription", "get", name).out
+    unknown = lifeboat("subscription", "create", unique("s"), "--receiver", hook, "--event", "x")
+    assert unknown.code == 1 and "(field: events.0)" in unknown.err, unknown
+    no_event = lifeboat("subscription", "create", unique("s"), "--receiver", hook)
+    assert no_event.code == 2 and "give at least one --event" in no_event.err
+
+    renamed = unique("restores")
+    edited = lifeboat.ok(
+        "subscription", "edit", name, "--name", renamed, "--event", "restore.failed", "-o", "json"
+    ).json()
+    assert (edited["uid"], edited["name"]) == (subscription["uid"], renamed)
+    assert edited["events"] == ["restore.failed"] and edited["receiver_uid"] == receiver["uid"]
+
+    unconfirmed = lifeboat("receiver", "delete", hook)
+    assert unconfirmed.code == 1 and "Not confirmed" in unconfirmed.err
+    in_use = lifeboat("receiver", "delete", hook, "--yes")
+    assert in_use.code == 1 and f"is used by subscription(s) {renamed}" in in_use.err, in_use
+    assert (
+        f"deleted subscription {renamed}"
+        in lifeboat.ok("subscription", "delete", renamed, "--yes").out
+    )
+    assert f"deleted receiver {hook}" in lifeboat.ok("receiver", "delete", hook, "--yes").out
+    gone = lifeboat("receiver", "get", hook)
+    assert gone.code == 1 and f"no receiver named {hook!r}" in gone.err
+
+
+def test_another_user_can_neither_see_nor_use_my_receiver(signed_in: SignedIn) -> None:
+    mine, other = signed_in("appuser"), signed_in("infraadmin")
+    hook = unique("hook")
+    receiver = mine.ok(
+        "receiver", "create", hook, "--url", "https://hooks.example.com/lifeboat", "-o", "json"
+    ).json()
+    assert hook not in other.ok("receiver", "list").out
+    for ref in (hook, receiver["uid"]):
+        hidden = other("receiver", "get", ref)
+        assert hidden.code == 1 and f"no receiver named {ref!r} that you may see" in hidden.err
+        assert other("receiver", "test", ref).code == 1
+        assert other("receiver", "delete", ref, "--yes").code == 1
+    refused = other(
+        "subscription", "create", unique("s"), "--receiver", hook, "--event", "backup.failed"
+    )
+    assert refused.code == 1 and f"no receiver named {hook!r}" in refused.err
+    assert mine.ok("receiver", "get", hook, "-o", "json").json() == receiver
