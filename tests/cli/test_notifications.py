@@ -3,13 +3,36 @@ shown, a test message that says why it was not taken, and objects only their own
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
 
 from deploy.local.servers.procs import HOST, free_port
 from tests.api.helpers import unique
 from tests.cli.conftest import SignedIn
+from tests.e2e.test_notifications import Mailbox, WebhookServer
 
 SECRET = "a-webhook-secret-of-my-own"
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookServer]:
+    server = WebhookServer(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname=HOST, port=free_port())
+    controller.start()
+    yield mailbox, controller.port
+    controller.stop()
 
 
 def test_a_webhook_receiver_keeps_its_secret_to_itself_and_reports_a_failed_test(
@@ -135,3 +158,66 @@ def test_another_user_can_neither_see_nor_use_my_receiver(signed_in: SignedIn) -
     )
     assert refused.code == 1 and f"no receiver named {hook!r}" in refused.err
     assert mine.ok("receiver", "get", hook, "-o", "json").json() == receiver
+
+
+def test_a_test_message_is_signed_with_the_secret_given_on_stdin(
+    signed_in: SignedIn, webhook: WebhookServer
+) -> None:
+    lifeboat = signed_in("appuser")
+    name = unique("hook")
+    receiver = lifeboat.ok(
+        "receiver", "create", name, "--url", webhook.url, "--secret-stdin", "-o", "json",
+        stdin=SECRET + "\n",
+    ).json()  # fmt: skip
+    tested = lifeboat.ok("receiver", "test", name)
+    assert f"delivered a test message to receiver {name}" in tested.out
+    [hook] = [h for h in webhook.received if h.document.get("uid") == receiver["uid"]]
+    signed = hook.headers["x-lifeboat-timestamp"].encode() + b"." + hook.body
+    expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    assert hook.headers["x-lifeboat-signature"] == f"sha256={expected}"
+    assert lifeboat.ok("receiver", "test", name, "-o", "json").json() == {
+        "delivered": True,
+        "error": "",
+    }
+    short = lifeboat("receiver", "create", unique("hook"), "--url", webhook.url,
+                     "--secret-stdin", stdin="short\n")  # fmt: skip
+    assert short.code == 1 and "(field: webhook.secret)" in short.err, short
+    lifeboat.ok("receiver", "delete", name, "--yes")
+
+
+def test_an_email_receiver_keeps_its_password_and_is_tested(
+    signed_in: SignedIn, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = smtp
+    lifeboat = signed_in("appuser")
+    name = unique("mail")
+    created = lifeboat.ok(
+        "receiver", "create", name, "--smtp-host", HOST, "--smtp-port", str(port),
+        "--no-starttls", "--from", "lifeboat@example.com", "--to", "ops@example.com",
+        "--to", "dev@example.com", "-o", "json",
+    ).json()  # fmt: skip
+    assert created["email"]["to_addresses"] == ["ops@example.com", "dev@example.com"]
+    assert created["email"]["has_password"] is False
+    assert lifeboat.ok("receiver", "test", name).code == 0
+    [(envelope, _)] = mailbox.messages
+    assert envelope.rcpt_tos == ["ops@example.com", "dev@example.com"]
+    shown = lifeboat.ok("receiver", "get", name).out
+    assert "smtp_port:" in shown and str(port) in shown and "ops@example.com" in shown
+
+    password = "an-smtp-password-of-mine"
+    edited = lifeboat.ok(
+        "receiver", "edit", name, "--username", "lifeboat", "--password-stdin", "-o", "json",
+        stdin=password + "\n",
+    ).json()  # fmt: skip
+    assert edited["email"]["has_password"] is True and edited["email"]["username"] == "lifeboat"
+    assert edited["email"]["smtp_port"] == port and edited["email"]["starttls"] is False
+    again = lifeboat.ok("receiver", "edit", name, "--to", "ops@example.com", "-o", "json").json()
+    assert again["email"]["to_addresses"] == ["ops@example.com"]
+    assert again["email"]["has_password"] is True, "an edit keeps the password"
+    for shown in (lifeboat.ok("receiver", "get", name, "-o", "yaml").out,
+                  lifeboat.ok("receiver", "list").out):  # fmt: skip
+        assert password not in shown
+    bad = lifeboat("receiver", "create", unique("mail"), "--smtp-host", HOST,
+                   "--from", "lifeboat@example.com")  # fmt: skip
+    assert bad.code == 1 and "(field: email.to_addresses)" in bad.err, bad
+    lifeboat.ok("receiver", "delete", name, "--yes")
