@@ -221,3 +221,36 @@ def test_an_email_receiver_keeps_its_password_and_is_tested(
                    "--from", "lifeboat@example.com")  # fmt: skip
     assert bad.code == 1 and "(field: email.to_addresses)" in bad.err, bad
     lifeboat.ok("receiver", "delete", name, "--yes")
+
+
+def test_a_subscription_to_one_schedule_is_widened_to_all_backups(
+    signed_in: SignedIn, target: dict[str, str]
+) -> None:
+    lifeboat = signed_in("infraadmin")
+    policy = unique("weekly")
+    lifeboat.ok("policy", "create", policy, "--every-minutes", "10080")
+    schedule_name = unique("nightly")
+    schedule = lifeboat.ok(
+        "schedule", "create", schedule_name, "--policy", policy, "--cluster", target["cluster"],
+        "--location", target["location"], "--namespace", "default", "-o", "json",
+    ).json()  # fmt: skip
+    hook = unique("hook")
+    lifeboat.ok("receiver", "create", hook, "--url", "https://hooks.example.com/lifeboat")
+    name = unique("nightly-failures")
+    subscribed = lifeboat.ok(
+        "subscription", "create", name, "--receiver", hook, "--event", "backup.failed",
+        "--schedule", schedule_name, "-o", "json",
+    ).json()  # fmt: skip
+    assert subscribed["schedule_uid"] == schedule["uid"]
+    restores = lifeboat("subscription", "edit", name, "--event", "restore.failed")
+    assert restores.code == 1 and "(field: events)" in restores.err, restores
+    widened = lifeboat.ok(
+        "subscription", "edit", name, "--schedule", "", "--event", "restore.failed", "-o", "json"
+    ).json()
+    assert widened["schedule_uid"] is None and widened["events"] == ["restore.failed"]
+    assert "all yours" in lifeboat.ok("subscription", "list").out
+
+    lifeboat.ok("subscription", "delete", name, "--yes")
+    lifeboat.ok("receiver", "delete", hook, "--yes")
+    lifeboat.ok("schedule", "delete", schedule_name, "--yes")
+    lifeboat.ok("policy", "delete", policy, "--yes")
