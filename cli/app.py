@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import access, inventory, operations, policies, signin
+from cli import access, inventory, notifications, operations, policies, signin
 from cli.errors import EXIT_CODES_HELP, CliError
 from cli.license import license_app
 from cli.output import console, errors, no_color
@@ -34,6 +34,7 @@ def options(
 SIGN_IN = "Signing in"
 PROTECT = "Clusters, backups and restores"
 SETUP = "Where and when to back up"
+NOTIFY = "Notifications"
 ACCESS = "Access"
 app.command(rich_help_panel=SIGN_IN)(signin.login)
 app.command(rich_help_panel=SIGN_IN)(signin.logout)
@@ -48,6 +49,8 @@ app.add_typer(inventory.cloud_account_app, name="cloud-account", rich_help_panel
 app.add_typer(policies.policy_app, name="policy", rich_help_panel=SETUP)
 app.add_typer(policies.rule_app, name="rule", rich_help_panel=SETUP)
 app.add_typer(policies.schedule_app, name="schedule", rich_help_panel=SETUP)
+app.add_typer(notifications.receiver_app, name="receiver", rich_help_panel=NOTIFY)
+app.add_typer(notifications.subscription_app, name="subscription", rich_help_panel=NOTIFY)
 app.add_typer(access.share_app, name="share", rich_help_panel=ACCESS)
 app.add_typer(access.user_app, name="user", rich_help_panel=ACCESS)
 app.add_typer(access.group_app, name="group", rich_help_panel=ACCESS)

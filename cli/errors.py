@@ -18,7 +18,8 @@ class Exit(enum.IntEnum):
     SIGN_IN = 3
     # The server (API or identity provider) did not answer.
     UNREACHABLE = 4
-    # A waited-for backup or restore ended Failed, PartialSuccess or Aborted.
+    # A waited-for backup or restore ended Failed, PartialSuccess or Aborted, or a receiver
+    # did not take its test message.
     OPERATION_FAILED = 5
     # The server or its identity provider does not offer what was asked (the device
     # authorization grant).
@@ -29,7 +30,8 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 the API refused (its message is printed) or a name is unknown or "
     "ambiguous; 2 bad command line; 3 not signed in or sign-in expired (run `lifeboat login`); "
     "4 server unreachable; 5 a waited-for backup or restore ended Failed, PartialSuccess or "
-    "Aborted; 6 the server or its identity provider does not offer what was asked."
+    "Aborted, or a receiver did not take its test message; 6 the server or its identity "
+    "provider does not offer what was asked."
 )
 
 

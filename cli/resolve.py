@@ -35,6 +35,8 @@ ROLE = Resource("role", "roles", "/roles")
 SCHEDULE = Resource("schedule", "schedules", "/backup-schedules")
 BACKUP = Resource("backup", "backups", "/backups")
 RESTORE = Resource("restore", "restores", "/restores")
+RECEIVER = Resource("receiver", "receivers", "/notification-receivers")
+SUBSCRIPTION = Resource("subscription", "subscriptions", "/notification-subscriptions")
 # What `lifeboat share` accepts: the kinds the API shares, by their command names.
 SHAREABLE = {
     r.command: r

@@ -33,8 +33,8 @@ def test_help_lists_the_commands_and_the_exit_codes() -> None:
     assert done.returncode == 0, done.stderr
     commands = (
         "login", "whoami", "cluster", "namespace", "backup", "restore", "location", "policy",
-        "rule", "schedule", "share", "user", "group", "role", "status", "license", "openapi",
-        "migrate",
+        "rule", "schedule", "receiver", "subscription", "share", "user", "group", "role",
+        "status", "license", "openapi", "migrate",
     )  # fmt: skip
     listed = {line.strip("│ ").split(" ")[0] for line in done.stdout.splitlines()}
     assert set(commands) <= listed, listed
@@ -42,6 +42,17 @@ def test_help_lists_the_commands_and_the_exit_codes() -> None:
     schedule = _run("schedule", "--help")
     for verb in ("create", "suspend", "resume", "run-now", "delete"):
         assert verb in schedule.stdout
+
+
+def test_help_shows_the_notification_commands_in_their_own_panel() -> None:
+    panel = _run("--help").stdout.split("─ Notifications ")[1].split("╰")[0]
+    assert "receiver" in panel and "subscription" in panel, panel
+    receiver = _run("receiver", "--help").stdout
+    for verb in ("list", "get", "create", "edit", "test", "delete"):
+        assert f"│ {verb} " in receiver, receiver
+    subscription = _run("subscription", "--help").stdout
+    for verb in ("list", "get", "create", "edit", "delete"):
+        assert f"│ {verb} " in subscription, subscription
 
 
 def test_shell_completion_installs_and_completes(tmp_path: Path) -> None:
