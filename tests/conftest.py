@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy import create_engine
@@ -17,10 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from deploy.local.doubles.license_server import LicenseServerDouble
 from deploy.local.servers import postgres
 from deploy.local.servers.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, password_token
-from deploy.local.servers.procs import free_port
+from deploy.local.servers.procs import HOST, free_port
 from deploy.local.stack import Stack, down, up
 from lifeboat.catalog.session import sync_url
 from lifeboat.licensing import public_key_text
+from tests.receivers import Mailbox, WebhookServer
 
 IN_CI = os.environ.get("CI") == "true"
 # The activation id of the license server double's subscription (50 nodes, 3 days, renewed).
@@ -138,3 +140,21 @@ def anonymous(stack: Stack) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def kubeconfig_text(stack: Stack) -> str:
     return Path(stack.kubeconfig).read_text()
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookServer]:
+    """A webhook receiver on a free port of 127.0.0.1."""
+    server = WebhookServer(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server on a free port of 127.0.0.1: its mailbox and port."""
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname=HOST, port=free_port())
+    controller.start()
+    yield mailbox, controller.port
+    controller.stop()

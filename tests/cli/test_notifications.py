@@ -6,33 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterator
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from deploy.local.servers.procs import HOST, free_port
 from tests.api.helpers import unique
 from tests.cli.conftest import SignedIn
-from tests.e2e.test_notifications import Mailbox, WebhookServer
+from tests.receivers import Mailbox, WebhookServer
 
 SECRET = "a-webhook-secret-of-my-own"
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookServer]:
-    server = WebhookServer(free_port())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname=HOST, port=free_port())
-    controller.start()
-    yield mailbox, controller.port
-    controller.stop()
 
 
 def test_a_webhook_receiver_keeps_its_secret_to_itself_and_reports_a_failed_test(

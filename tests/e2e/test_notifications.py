@@ -11,19 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -32,80 +26,9 @@ from deploy.local.stack import Stack
 from tests.api.helpers import dev_location, dev_s3, unique
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
+from tests.receivers import Hook, Mailbox, WebhookServer
 
 SECRET = "a-webhook-secret-of-some-length"
-
-
-@dataclass
-class Hook:
-    """One POST the webhook server received."""
-
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def document(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.body)
-        return parsed
-
-
-class WebhookServer:
-    """An HTTP server on 127.0.0.1 that answers every POST with 204 and keeps it."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.received: list[Hook] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(Hook({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((HOST, port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/lifeboat"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class Mailbox:
-    """What the test's SMTP server was sent."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[Envelope, bytes]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        self.messages.append((envelope, content))
-        return "250 OK"
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookServer]:
-    server = WebhookServer(free_port())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname=HOST, port=free_port())
-    controller.start()
-    yield mailbox, controller.port
-    controller.stop()
 
 
 @pytest.fixture
