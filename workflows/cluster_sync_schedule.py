@@ -109,24 +109,25 @@ async def pause_cluster_sync(client: Client, cluster_uid: str, *, paused: bool, 
     activity is then retried).
     """
     handle = client.get_schedule_handle(cluster_sync_schedule_id(cluster_uid))
-    deadline = time.monotonic() + SETTLE_SECONDS
+    started = time.monotonic()
+    resend_at = started
     while True:
-        try:
-            await (handle.pause(note=note) if paused else handle.unpause(note=note))
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            return False
-        resend = time.monotonic() + RESEND_SECONDS
-        while time.monotonic() < resend:
-            state = await cluster_sync_state(client, cluster_uid)
-            if state is None:
+        if time.monotonic() >= resend_at:
+            try:
+                await (handle.pause(note=note) if paused else handle.unpause(note=note))
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
                 return False
-            if state.paused == paused:
-                return True
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"the sync schedule of cluster {cluster_uid} is not "
-                    f"{'paused' if paused else 'resumed'} after {SETTLE_SECONDS}s"
-                )
-            await asyncio.sleep(0.5)
+            resend_at = time.monotonic() + RESEND_SECONDS
+        state = await cluster_sync_state(client, cluster_uid)
+        if state is None:
+            return False
+        if state.paused == paused:
+            return True
+        if time.monotonic() - started > SETTLE_SECONDS:
+            raise TimeoutError(
+                f"the sync schedule of cluster {cluster_uid} is not "
+                f"{'paused' if paused else 'resumed'} after {SETTLE_SECONDS}s"
+            )
+        await asyncio.sleep(0.5)

@@ -17,14 +17,18 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from activities.locations import LocationUnavailable
 from deploy.local.servers.oidc import OidcProvider
+from deploy.local.servers.procs import free_port
 from deploy.local.stack import REPO_ROOT, Stack
 from lifeboat.catalog.migrate import upgrade
 from lifeboat.catalog.models import Backup, BackupLocation
+from lifeboat.locations import LocationError
 from lifeboat.secrets import SecretBox, SecretDecryptError
 from tests.api.helpers import dev_location, dev_s3, platform_users, unique, wait_for_sync
 from tests.conftest import Users
 from tests.e2e.conftest import Kube
+from tests.e2e.test_archive_packs import _open
 from tests.e2e.test_backup_restore import (
     _backup,
     _bound_dir,
@@ -185,6 +189,34 @@ def _immutable_location(api: httpx.Client, stack: Stack, *, object_lock: bool) -
             "immutability": {"mode": "compliance", "retention_days": 2},
         },
     )
+
+
+def test_a_store_that_does_not_answer_is_an_outage_to_retry_not_an_unusable_location(
+    as_user: Users, stack: Stack, catalog: sessionmaker[Session], postgres_url: str
+) -> None:
+    """Opening a location reads its key file from the bucket: a store that does not answer
+    then is a failed request (the step is retried until it answers), never the refusal that
+    ends a backup at once; once it answers the location opens as before."""
+    api = as_user("infraadmin")
+    location = dev_location(api, stack)["location"]
+    _open(stack, postgres_url, location).backend.close()  # its key file is made
+    closed = f"http://127.0.0.1:{free_port()}"
+
+    def endpoint(value: str) -> None:
+        with catalog.begin() as session:
+            session.execute(
+                update(BackupLocation).where(BackupLocation.uid == location).values(endpoint=value)
+            )
+
+    endpoint(closed)
+    try:
+        with pytest.raises(LocationError) as failed:
+            _open(stack, postgres_url, location)
+        assert not isinstance(failed.value, LocationUnavailable)
+        assert "lifeboat/keys/" in str(failed.value), failed.value
+    finally:
+        endpoint(stack.s3_endpoint)
+    _open(stack, postgres_url, location).backend.close()
 
 
 def test_immutability_needs_a_bucket_with_object_lock(as_user: Users, stack: Stack) -> None:

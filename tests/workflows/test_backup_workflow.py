@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowHistory
 from temporalio.exceptions import ApplicationError
@@ -23,7 +21,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from lifeboat.status import VolumeStatus
-from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.backup import BackupWorkflow
 from workflows.contracts import (
     BackupInput,
@@ -44,14 +41,6 @@ from workflows.errors import RULE_FAILED
 from workflows.restore import RestoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-
-
-@pytest_asyncio.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server()
-    ) as environment:
-        yield environment
 
 
 @dataclass

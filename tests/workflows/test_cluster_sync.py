@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.exceptions import ApplicationError
@@ -41,20 +38,6 @@ ONLINE = ClusterInventory(
 OFFLINE = ClusterInventory(
     status=ClusterStatus.OFFLINE, reason="connection refused: https://10.0.0.1:6443"
 )
-
-
-def temporal_test_server() -> str:
-    return shutil.which("temporal-test-server") or str(
-        Path(sys.executable).parent / "temporal-test-server"
-    )
-
-
-@pytest_asyncio.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server()
-    ) as environment:
-        yield environment
 
 
 class Cluster:

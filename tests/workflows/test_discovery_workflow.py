@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.exceptions import ApplicationError
@@ -16,7 +15,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from lifeboat.status import DiscoveryStatus
-from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.contracts import (
     DiscoveryInput,
     DiscoveryResult,
@@ -37,14 +35,6 @@ REPLAY_WORKFLOW_ID = "discovery-replay-run"
 A = ShootRef(namespace="garden-a", name="web", uid="uid-a")
 B = ShootRef(namespace="garden-b", name="web", uid="uid-b")
 C = ShootRef(namespace="garden-c", name="db", uid="uid-c")
-
-
-@pytest_asyncio.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server()
-    ) as environment:
-        yield environment
 
 
 class Garden:

@@ -5,10 +5,9 @@ good does not keep the others from theirs."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -16,7 +15,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.workflows.test_backup_workflow import Cluster
-from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.backup import BackupWorkflow
 from workflows.contracts import (
     BackupInput,
@@ -29,14 +27,6 @@ from workflows.contracts import (
 )
 from workflows.ids import notify_workflow_id
 from workflows.notify import NotifyWorkflow
-
-
-@pytest_asyncio.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server()
-    ) as environment:
-        yield environment
 
 
 def _receivers(sent: list[DeliverInput]) -> list[Callable[..., Any]]:

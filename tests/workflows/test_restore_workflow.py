@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError, CancelledError
@@ -22,7 +20,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from lifeboat.status import RestoreStatus, Stage, VolumeStatus
-from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.contracts import (
     MoveVolumeResult,
     RecordRestoredVolumesInput,
@@ -34,14 +31,6 @@ from workflows.contracts import (
 )
 from workflows.errors import NAMESPACE_BUSY
 from workflows.restore import RestoreWorkflow
-
-
-@pytest_asyncio.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server()
-    ) as environment:
-        yield environment
 
 
 @dataclass

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.workflows.test_cluster_sync import temporal_test_server
 from workflows.contracts import (
     FinishVerificationInput,
     VerificationPlan,
@@ -27,14 +24,6 @@ from workflows.contracts import (
     VerifyVolumeInput,
 )
 from workflows.verification import VerifyBackupWorkflow
-
-
-@pytest_asyncio.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server()
-    ) as environment:
-        yield environment
 
 
 @dataclass

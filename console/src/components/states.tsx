@@ -1,7 +1,9 @@
 // Loading, error and empty states shared by every page.
 import {
+  ActionGroup,
   Alert,
   Bullseye,
+  Button,
   EmptyState,
   EmptyStateBody,
   FormHelperText,
@@ -28,6 +30,21 @@ export function ErrorAlert({ error, title }: { error: unknown; title?: string })
     <Alert variant="danger" isInline title={heading}>
       {errorMessage(error)}
     </Alert>
+  );
+}
+
+/** The end of a create or edit form: the API's refusal when no field shows it, then the
+ * submit button ("Save" when editing, else "Create"). */
+export function FormEnd({ error, onField, editing, pending }: { error: unknown; onField: boolean; editing: boolean; pending: boolean }) {
+  return (
+    <>
+      {error && !onField ? <ErrorAlert error={error} title={editing ? "Not saved" : "Not created"} /> : null}
+      <ActionGroup>
+        <Button type="submit" variant="primary" isLoading={pending}>
+          {editing ? "Save" : "Create"}
+        </Button>
+      </ActionGroup>
+    </>
   );
 }
 

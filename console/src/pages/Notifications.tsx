@@ -2,7 +2,6 @@
 // delivery and a test message) and subscriptions (which events of which backups and restores go
 // to a receiver). Every role keeps its own; a super admin sees and manages everyone's.
 import {
-  ActionGroup,
   Alert,
   Button,
   Checkbox,
@@ -31,7 +30,7 @@ import { useApiMutation, useReceiverPages, useReceivers, useSchedules, useSubscr
 import { ConfirmDelete } from "../components/ConfirmDelete";
 import { NameFilter } from "../components/ListFilters";
 import { PagedTable } from "../components/PagedTable";
-import { ErrorAlert, FieldError, Loading } from "../components/states";
+import { ErrorAlert, FieldError, FormEnd, Loading } from "../components/states";
 import { when } from "../format";
 import {
   ALL_MINE,
@@ -191,14 +190,12 @@ function ReceiverForm({ stored, onDone }: { stored?: Receiver; onDone: () => voi
           />
         </>
       )}
-      {run.error && !shownOnField(run.error, ["name", ...(email ? EMAIL_FIELDS : WEBHOOK_FIELDS)]) ? (
-        <ErrorAlert error={run.error} title={editing ? "Not saved" : "Not created"} />
-      ) : null}
-      <ActionGroup>
-        <Button type="submit" variant="primary" isLoading={run.isPending}>
-          {editing ? "Save" : "Create"}
-        </Button>
-      </ActionGroup>
+      <FormEnd
+        error={run.error}
+        onField={shownOnField(run.error, ["name", ...(email ? EMAIL_FIELDS : WEBHOOK_FIELDS)])}
+        editing={editing}
+        pending={run.isPending}
+      />
     </Form>
   );
 }
@@ -392,14 +389,12 @@ function SubscriptionForm({ stored, owner, onDone }: { stored?: Subscription; ow
         </FormSelect>
         <FieldError id="subscription-schedule-error" message={message("schedule_uid")} />
       </FormGroup>
-      {run.error && !shownOnField(run.error, ["name", "receiver_uid", "events", "schedule_uid"]) ? (
-        <ErrorAlert error={run.error} title={editing ? "Not saved" : "Not created"} />
-      ) : null}
-      <ActionGroup>
-        <Button type="submit" variant="primary" isLoading={run.isPending}>
-          {editing ? "Save" : "Create"}
-        </Button>
-      </ActionGroup>
+      <FormEnd
+        error={run.error}
+        onField={shownOnField(run.error, ["name", "receiver_uid", "events", "schedule_uid"])}
+        editing={editing}
+        pending={run.isPending}
+      />
     </Form>
   );
 }

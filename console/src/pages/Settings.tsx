@@ -2,7 +2,6 @@
 // OWNER, paged and searched by name through the API, create and edit forms where the role and
 // ownership allow them, and delete or share where ownership does.
 import {
-  ActionGroup,
   Button,
   Flex,
   Form,
@@ -29,7 +28,7 @@ import { ConfirmDelete } from "../components/ConfirmDelete";
 import { NameFilter } from "../components/ListFilters";
 import { PagedTable } from "../components/PagedTable";
 import { ShareDialog } from "../components/ShareDialog";
-import { Empty, ErrorAlert, FieldError } from "../components/states";
+import { Empty, FieldError, FormEnd } from "../components/states";
 import { parseMapping } from "../format";
 
 type SettingsKind = "schedule-policies" | "cloud-accounts" | "backup-locations" | "rules";
@@ -392,17 +391,16 @@ function SettingsForm({
   initial,
   save,
   invalidates,
-  submit,
+  editing = false,
   onDone,
 }: {
   fields: Field[];
   initial: Values;
   save: (values: Values) => Promise<unknown>;
   invalidates: string[][];
-  submit: string;
+  editing?: boolean;
   onDone: () => void;
 }) {
-  const editing = submit === "Save";
   const [values, setValues] = useState<Values>(() => ({
     ...Object.fromEntries(fields.filter((f) => f.options?.length).map((f) => [f.name, f.options![0]![0]])),
     ...initial,
@@ -426,12 +424,7 @@ function SettingsForm({
           error={showing === field.name && run.error instanceof ApiError ? run.error.message : undefined}
         />
       ))}
-      {run.error && !showing ? <ErrorAlert error={run.error} title={editing ? "Not saved" : "Not created"} /> : null}
-      <ActionGroup>
-        <Button type="submit" variant="primary" isLoading={run.isPending}>
-          {submit}
-        </Button>
-      </ActionGroup>
+      <FormEnd error={run.error} onField={Boolean(showing)} editing={editing} pending={run.isPending} />
     </Form>
   );
 }
@@ -506,7 +499,6 @@ function SettingsList({ kind, profile }: { kind: SettingsKind; profile: Profile 
             initial={{}}
             save={(values) => create(kind, values, classic)}
             invalidates={[[kind]]}
-            submit="Create"
             onDone={() => setCreating(false)}
           />
         </ModalBody>
@@ -520,7 +512,7 @@ function SettingsList({ kind, profile }: { kind: SettingsKind; profile: Profile 
               initial={initialValues(editing.stored)}
               save={(values) => update(editing.stored, values, initialValues(editing.stored))}
               invalidates={[[kind]]}
-              submit="Save"
+              editing
               onDone={() => setEditing(null)}
             />
           </ModalBody>
