@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -37,13 +38,31 @@ def installed_binary(name: str, package: str) -> str:
     return found
 
 
+def _server_ports() -> range | None:
+    """Ports below the kernel's ephemeral range: it never gives one of them to a client
+    socket, so a port handed out here cannot be taken by an outgoing connection (of the
+    servers starting meanwhile) before its server binds it. None when the range starts too
+    low to leave room."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return range(20000, low) if low > 21000 else None
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on right now, and that this process has not
     handed out before (servers started together must not get the same one)."""
+    ports = _server_ports()
     while True:
-        with socket.socket() as sock:
-            sock.bind((HOST, 0))
-            port: int = sock.getsockname()[1]
+        if ports is None:
+            with socket.socket() as sock:
+                sock.bind((HOST, 0))
+                port: int = sock.getsockname()[1]
+        else:
+            port = random.choice(ports)
+            if not port_is_free(port):
+                continue
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
